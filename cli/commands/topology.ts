@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { RedisTopology } from '../../stack/topology.js';
+import type { CliIo } from '../program.js';
+
+/** `redscope topology`: a master, two replicas and three Sentinels on loopback until Ctrl-C. */
+export function registerTopologyCommand(program: Command, io: CliIo): void {
+  program
+    .command('topology')
+    .description('run a Redis master, 2 replicas and 3 Sentinels (TLS) on loopback until Ctrl-C')
+    .option('--plain', 'plain TCP instead of TLS (for quick local experiments only)')
+    .action(async (options: { plain?: boolean }) => {
+      const topology = await RedisTopology.start({
+        tls: !options.plain,
+        log: (message) => io.err(`${message}\n`),
+      });
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => {
+          io.err('stopping...\n');
+          topology.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      const { tls, nodes, masterName } = topology.describe();
+      const scheme = tls ? 'rediss' : 'redis';
+      io.out(`master name: ${masterName}\n`);
+      for (const node of nodes)
+        io.out(
+          `${node.name.padEnd(11)} ${node.role.padEnd(8)} ${scheme}://127.0.0.1:${node.port}\n`,
+        );
+      if (tls) {
+        io.out(
+          `CA:          ${tls.caFile}\nclient cert: ${tls.certFile}\nclient key:  ${tls.keyFile}\n`,
+        );
+        io.out(
+          `try:         redis-cli --tls --cacert ${tls.caFile} --cert ${tls.certFile} --key ${tls.keyFile} -p ${nodes[0]?.port} info replication\n`,
+        );
+      }
+      io.out('Ctrl-C stops every process.\n');
+      await stopped;
+    });
+}

@@ -1,0 +1,440 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { requireBinary } from './binaries.js';
+import { createTopologyCertificates, type TopologyCertificates } from './certificates.js';
+import { NodeStartError, TopologyNotReadyError } from './errors.js';
+import { freePorts } from './ports.js';
+import { SupervisedProcess, tailOf } from './processes.js';
+import { type ConfigOverrides, renderRedisConfig, TLS_DIRECTIVES } from './redis-config.js';
+import { sentinelConfigDir } from './repo-paths.js';
+
+export type NodeRole = 'master' | 'replica' | 'sentinel';
+
+export interface TopologyOptions {
+  /** TLS on every port with client certificates verified (default true). */
+  readonly tls?: boolean;
+  /** Number of replicas (default 2). */
+  readonly replicas?: number;
+  /** Number of Sentinels (default 3); 0 starts Redis only. */
+  readonly sentinels?: number;
+  /** Where the config templates live (default: the repository's `sentinel/`). */
+  readonly configDir?: string;
+  /** Extra directives for the data nodes, on top of the templates (tests use it to speed things up). */
+  readonly redisOverrides?: ConfigOverrides;
+  /** Extra directives for the Sentinels, keyed like `sentinel down-after-milliseconds`. */
+  readonly sentinelOverrides?: ConfigOverrides;
+  /** How long start() may take before it gives up (default 30 s). */
+  readonly startTimeoutMs?: number;
+  /** Progress messages (the CLI prints them; tests leave it off). */
+  readonly log?: (message: string) => void;
+}
+
+/** A plain-data view of a running topology: what tests and other processes need to connect. */
+export interface TopologyDescription {
+  readonly masterName: string;
+  readonly host: string;
+  readonly nodes: readonly { name: string; role: NodeRole; port: number }[];
+  /** Paths of the CA and the client certificate; absent for a plain-TCP topology. */
+  readonly tls?: { caFile: string; certFile: string; keyFile: string };
+  readonly dir: string;
+}
+
+interface NodeEntry {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly port: number;
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly process: SupervisedProcess;
+}
+
+const HOST = '127.0.0.1';
+const live = new Set<RedisTopology>();
+
+// Last resort: a test runner that exits without calling stop() still leaves no servers behind.
+process.once('exit', () => {
+  for (const topology of live) topology.killNow();
+});
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A Redis master, its replicas and the Sentinels that watch it, each a real
+ * process on a free loopback port, configured from the files in `sentinel/`.
+ *
+ * ```ts
+ * const topology = await RedisTopology.start({ tls: true });
+ * try { ...topology.connectionOptions()... } finally { await topology.stop(); }
+ * ```
+ */
+export class RedisTopology {
+  private readonly nodes = new Map<string, NodeEntry>();
+  private stopped = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly masterName: string,
+    readonly certificates: TopologyCertificates | undefined,
+    private readonly options: TopologyOptions,
+  ) {}
+
+  static async start(options: TopologyOptions = {}): Promise<RedisTopology> {
+    const redisServer = requireBinary('redis-server');
+    const sentinelCount = options.sentinels ?? 3;
+    if (sentinelCount > 0) requireBinary('redis-sentinel');
+    const templates = options.configDir ?? sentinelConfigDir();
+    const sentinelTemplate = readFileSync(join(templates, 'sentinel.conf'), 'utf8');
+    const monitor = /^\s*sentinel\s+monitor\s+(\S+)\s+\S+\s+\S+\s+(\d+)/m.exec(sentinelTemplate);
+    if (!monitor?.[1] || !monitor[2]) {
+      throw new Error(`${join(templates, 'sentinel.conf')} has no "sentinel monitor" line`);
+    }
+    const masterName = monitor[1];
+    const quorum = monitor[2];
+
+    const dir = mkdtempSync(join(tmpdir(), 'redscope-topology-'));
+    const tls = options.tls ?? true;
+    let topology: RedisTopology | undefined;
+    try {
+      const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
+      topology = new RedisTopology(dir, masterName, certificates, options);
+      live.add(topology);
+      const replicaCount = options.replicas ?? 2;
+      const ports = await freePorts(1 + replicaCount + sentinelCount);
+      const dataPorts = ports.slice(0, 1 + replicaCount);
+      const sentinelPorts = ports.slice(1 + replicaCount);
+      const masterPort = dataPorts[0] as number;
+
+      const masterTemplate = readFileSync(join(templates, 'redis-master.conf'), 'utf8');
+      const replicaTemplate = readFileSync(join(templates, 'redis-replica.conf'), 'utf8');
+      for (const [index, port] of dataPorts.entries()) {
+        const role: NodeRole = index === 0 ? 'master' : 'replica';
+        const template = role === 'master' ? masterTemplate : replicaTemplate;
+        const overrides: Record<string, string | null> = {
+          ...topology.commonOverrides(port, `redis-${index}`),
+          replicaof: role === 'replica' ? `${HOST} ${masterPort}` : null,
+          'replica-announce-ip': HOST,
+          ...options.redisOverrides,
+        };
+        topology.addNode(`redis-${index}`, role, port, redisServer, template, overrides);
+      }
+      for (const [index, port] of sentinelPorts.entries()) {
+        const overrides: Record<string, string | null> = {
+          ...topology.commonOverrides(port, `sentinel-${index}`),
+          'sentinel monitor': `${masterName} ${HOST} ${masterPort} ${quorum}`,
+          'sentinel announce-ip': HOST,
+          ...options.sentinelOverrides,
+        };
+        const name = `sentinel-${index}`;
+        topology.addNode(
+          name,
+          'sentinel',
+          port,
+          requireBinary('redis-sentinel'),
+          sentinelTemplate,
+          overrides,
+        );
+      }
+
+      const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+      options.log?.(`starting ${topology.nodes.size} nodes in ${dir}`);
+      // Data nodes first: Sentinels that start before their master is up waste a discovery round.
+      await Promise.all(
+        topology.byRole('master', 'replica').map((n) => topology?.launch(n, deadline)),
+      );
+      await topology.waitForReplication(replicaCount, deadline);
+      await Promise.all(topology.byRole('sentinel').map((n) => topology?.launch(n, deadline)));
+      await topology.waitForSentinels(replicaCount, sentinelCount, deadline);
+      options.log?.('topology ready');
+      return topology;
+    } catch (error) {
+      if (topology) await topology.stop();
+      else rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  private commonOverrides(port: number, name: string): Record<string, string | null> {
+    const nodeDir = join(this.dir, name);
+    const base: Record<string, string | null> = {
+      bind: HOST,
+      daemonize: 'no',
+      dir: nodeDir,
+      logfile: join(nodeDir, 'redis.log'),
+      pidfile: join(nodeDir, 'redis.pid'),
+    };
+    if (!this.certificates) {
+      const plain: Record<string, string | null> = { ...base, port: String(port) };
+      for (const key of TLS_DIRECTIVES) plain[key] = null;
+      return plain;
+    }
+    const { ca, server } = this.certificates;
+    return {
+      ...base,
+      port: '0',
+      'tls-port': String(port),
+      'tls-cert-file': server.certFile,
+      'tls-key-file': server.keyFile,
+      'tls-ca-cert-file': ca.certFile,
+    };
+  }
+
+  private addNode(
+    name: string,
+    role: NodeRole,
+    port: number,
+    binary: string,
+    template: string,
+    overrides: ConfigOverrides,
+  ): void {
+    const nodeDir = join(this.dir, name);
+    rmSync(nodeDir, { recursive: true, force: true });
+    const configFile = join(this.dir, `${name}.conf`);
+    writeFileSync(configFile, renderRedisConfig(template, overrides));
+    const logFile = join(nodeDir, 'redis.log');
+    const process = new SupervisedProcess({
+      name,
+      command: binary,
+      args: [configFile],
+      cwd: this.dir,
+      outputFile: join(this.dir, `${name}.out`),
+      logFiles: [join(this.dir, `${name}.out`), logFile],
+    });
+    this.nodes.set(name, { name, role, port, configFile, logFile, process });
+  }
+
+  private byRole(...roles: NodeRole[]): NodeEntry[] {
+    return [...this.nodes.values()].filter((n) => roles.includes(n.role));
+  }
+
+  private node(name: string): NodeEntry {
+    const node = this.nodes.get(name);
+    if (!node)
+      throw new Error(`no node named ${name}; nodes: ${[...this.nodes.keys()].join(', ')}`);
+    return node;
+  }
+
+  private failure(node: NodeEntry, reason: string): NodeStartError {
+    return new NodeStartError(node.name, reason, tailOf(node.process.spec.logFiles ?? []));
+  }
+
+  /** Starts one node and waits until it answers PING, or fails fast when it exits. */
+  private async launch(node: NodeEntry, deadline: number): Promise<void> {
+    mkdirSync(join(this.dir, node.name), { recursive: true });
+    try {
+      await node.process.start();
+    } catch (error) {
+      throw this.failure(node, `could not spawn ${node.process.spec.command}: ${String(error)}`);
+    }
+    const exited = node.process.waitForExit().then((code) => {
+      throw this.failure(node, `exited with code ${code} while starting`);
+    });
+    exited.catch(() => undefined);
+    const answering = (async () => {
+      while (Date.now() < deadline) {
+        if (!node.process.running) return;
+        if (await this.pings(node.port)) return;
+        await delay(50);
+      }
+      throw this.failure(node, `did not answer PING on port ${node.port} in time`);
+    })();
+    await Promise.race([answering, exited]);
+    if (!node.process.running) await exited;
+  }
+
+  private async pings(port: number): Promise<boolean> {
+    const client = this.connect(port, { connectTimeout: 500, commandTimeout: 500 });
+    try {
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  private async waitUntil(
+    what: string,
+    deadline: number,
+    check: () => Promise<boolean>,
+  ): Promise<void> {
+    let lastError = '';
+    while (Date.now() < deadline) {
+      for (const node of this.nodes.values()) {
+        // A node that died after it started: name it and show its log.
+        if (node.process.hasStarted && !node.process.running) {
+          throw this.failure(node, `exited while waiting for ${what}`);
+        }
+      }
+      try {
+        if (await check()) return;
+      } catch (error) {
+        lastError = String(error);
+      }
+      await delay(100);
+    }
+    throw new TopologyNotReadyError(
+      `timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`,
+    );
+  }
+
+  private async waitForReplication(replicas: number, deadline: number): Promise<void> {
+    const master = this.byRole('master')[0];
+    if (!master || replicas === 0) return;
+    await this.waitUntil('replication to connect', deadline, async () => {
+      const info = await this.query(master.port, (c) => c.info('replication'));
+      const online = (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
+      return online >= replicas;
+    });
+  }
+
+  private async waitForSentinels(
+    replicas: number,
+    sentinels: number,
+    deadline: number,
+  ): Promise<void> {
+    if (sentinels === 0) return;
+    await this.waitUntil(
+      'every Sentinel to see the master, replicas and peers',
+      deadline,
+      async () => {
+        for (const sentinel of this.byRole('sentinel')) {
+          const fields = await this.query(sentinel.port, async (c) =>
+            toRecord((await c.call('SENTINEL', 'MASTER', this.masterName)) as string[]),
+          );
+          if (Number(fields['num-slaves']) < replicas) return false;
+          if (Number(fields['num-other-sentinels']) < sentinels - 1) return false;
+          if ((fields.flags ?? '') !== 'master') return false;
+        }
+        return true;
+      },
+    );
+  }
+
+  private async query<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = this.connect(port, { connectTimeout: 1000, commandTimeout: 1000 });
+    try {
+      return await fn(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /**
+   * ioredis options that reach this topology's nodes: TLS with the topology's
+   * CA and client certificate, or plain TCP.
+   */
+  connectionOptions(): RedisOptions {
+    const options: RedisOptions = { host: HOST, lazyConnect: false, maxRetriesPerRequest: 1 };
+    if (this.certificates) {
+      const { ca, client } = this.certificates;
+      options.tls = {
+        ca: readFileSync(ca.certFile),
+        cert: readFileSync(client.certFile),
+        key: readFileSync(client.keyFile),
+      };
+    }
+    return options;
+  }
+
+  /** A one-shot client for `port` with this topology's TLS settings. Callers disconnect it. */
+  connect(port: number, extra: RedisOptions = {}): Redis {
+    const client = new Redis({
+      ...this.connectionOptions(),
+      port,
+      retryStrategy: () => null,
+      enableOfflineQueue: true,
+      ...extra,
+    });
+    // Errors surface through the command promises; without a listener ioredis would also print them.
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  describe(): TopologyDescription {
+    const description: TopologyDescription = {
+      masterName: this.masterName,
+      host: HOST,
+      dir: this.dir,
+      nodes: [...this.nodes.values()].map(({ name, role, port }) => ({ name, role, port })),
+    };
+    if (!this.certificates) return description;
+    const { ca, client } = this.certificates;
+    return {
+      ...description,
+      tls: { caFile: ca.certFile, certFile: client.certFile, keyFile: client.keyFile },
+    };
+  }
+
+  /** Port of a node by name (`redis-0` is the initial master, `sentinel-0` the first Sentinel). */
+  port(name: string): number {
+    return this.node(name).port;
+  }
+
+  /** Names of the nodes with the given role at start (roles change on failover). */
+  names(role: NodeRole): string[] {
+    return this.byRole(role).map((n) => n.name);
+  }
+
+  /** The master's port as the Sentinels currently report it (follows failovers). */
+  async currentMasterPort(): Promise<number> {
+    for (const sentinel of this.byRole('sentinel')) {
+      if (!sentinel.process.running || sentinel.process.isPaused) continue;
+      try {
+        const addr = (await this.query(sentinel.port, (c) =>
+          c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName),
+        )) as [string, string] | null;
+        if (addr) return Number(addr[1]);
+      } catch {
+        // try the next Sentinel
+      }
+    }
+    throw new Error('no Sentinel answered with the master address');
+  }
+
+  pid(name: string): number | undefined {
+    return this.node(name).process.pid;
+  }
+
+  /** kill -9 a node. */
+  kill(name: string): Promise<void> {
+    return this.node(name).process.kill();
+  }
+
+  /** SIGSTOP a node: it keeps its sockets but answers nothing. */
+  pause(name: string): void {
+    this.node(name).process.pause();
+  }
+
+  resume(name: string): void {
+    this.node(name).process.resume();
+  }
+
+  /** Starts a stopped or killed node again with its (possibly Sentinel-rewritten) config. */
+  async restart(name: string): Promise<void> {
+    const node = this.node(name);
+    if (node.process.running) await node.process.stop();
+    await this.launch(node, Date.now() + (this.options.startTimeoutMs ?? 30_000));
+  }
+
+  /** Stops every process this topology started and removes its folder. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.nodes.values()].map((n) => n.process.stop()));
+    live.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Synchronous SIGKILL of every node, for exit handlers. */
+  killNow(): void {
+    for (const node of this.nodes.values()) node.process.killNow();
+  }
+}
+
+function toRecord(flat: readonly string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i] as string] = flat[i + 1] as string;
+  return record;
+}
