@@ -18,18 +18,23 @@ declare -A PACKAGE_OF=(
   [openssl]=openssl
 )
 
-missing_packages=()
+declare -A missing=()
 for binary in "${!PACKAGE_OF[@]}"; do
   if ! command -v "$binary" >/dev/null 2>&1; then
-    missing_packages+=("${PACKAGE_OF[$binary]}")
+    missing[${PACKAGE_OF[$binary]}]=1
   fi
 done
 
-if [ "${#missing_packages[@]}" -eq 0 ]; then
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-mapfile -t missing_packages < <(printf '%s\n' "${missing_packages[@]}" | sort -u)
+# In a fixed order, so the printed command is the same every time.
+missing_packages=()
+for package in openssl prometheus prometheus-alertmanager prometheus-redis-exporter \
+  redis-sentinel redis-server redis-tools; do
+  if [ -n "${missing[$package]:-}" ]; then missing_packages+=("$package"); fi
+done
 install_command="apt-get update && apt-get install -y --no-install-recommends ${missing_packages[*]}"
 
 fail() {
