@@ -1,0 +1,24 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadThresholds } from '../prometheus/src/thresholds.js';
+import { packageRoot } from '../stack/repo-paths.js';
+import {
+  buildDashboards,
+  renderDashboard,
+  updateVersionLock,
+  type VersionLock,
+} from './src/dashboards.js';
+
+// `npm run generate`: grafana/src/*.ts -> grafana/dashboards/*.json (+ the version lock).
+const root = packageRoot();
+const dir = join(root, 'grafana', 'dashboards');
+// Outside dashboards/: Grafana's file provider would try to load it as a dashboard.
+const lockFile = join(root, 'grafana', 'versions.lock.json');
+const dashboards = buildDashboards(loadThresholds(join(root, 'prometheus', 'thresholds.yaml')));
+const lock: VersionLock = existsSync(lockFile) ? JSON.parse(readFileSync(lockFile, 'utf8')) : {};
+const nextLock = updateVersionLock(lock, Object.values(dashboards));
+for (const [file, dashboard] of Object.entries(dashboards)) {
+  writeFileSync(join(dir, file), renderDashboard(dashboard));
+  process.stdout.write(`wrote grafana/dashboards/${file}\n`);
+}
+writeFileSync(lockFile, `${JSON.stringify(nextLock, null, 2)}\n`);

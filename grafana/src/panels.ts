@@ -1,0 +1,145 @@
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import {
+  PanelBuilder as GenericPanelBuilder,
+  RowBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+
+/** Every panel and query reads the dashboard's datasource variable (a lint rule checks it). */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
+export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
+
+export interface Query {
+  readonly expr: string;
+  readonly legend: string;
+}
+
+export interface PanelSpec {
+  readonly title: string;
+  /** Shown as the panel's (i): what it shows and what a bad value means. */
+  readonly description: string;
+  /** A Grafana unit id: percentunit, s, bytes, ops, short, none, ... */
+  readonly unit: string;
+  readonly queries: readonly Query[];
+  /** Where the value turns red; pass the alert's threshold so panel and alert agree. */
+  readonly redAbove?: number;
+  /** For "lower is worse" values (hit rate, days left): red below this. */
+  readonly redBelow?: number;
+  readonly min?: number;
+  readonly max?: number;
+  /** Grid width out of 24 (default 8) and height (default 8). */
+  readonly width?: number;
+  readonly height?: number;
+}
+
+function targets(queries: readonly Query[]) {
+  return queries.map((q, i) =>
+    new DataqueryBuilder()
+      .datasource(DATASOURCE)
+      .expr(q.expr)
+      .legendFormat(q.legend)
+      .refId(String.fromCharCode(65 + i)),
+  );
+}
+
+function thresholds(spec: PanelSpec): ThresholdsConfigBuilder {
+  if (spec.redAbove !== undefined) {
+    return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+      { value: null, color: 'green' },
+      { value: spec.redAbove, color: 'red' },
+    ]);
+  }
+  if (spec.redBelow !== undefined) {
+    return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+      { value: null, color: 'red' },
+      { value: spec.redBelow, color: 'green' },
+    ]);
+  }
+  return new ThresholdsConfigBuilder()
+    .mode(ThresholdsMode.Absolute)
+    .steps([{ value: null, color: 'green' }]);
+}
+
+export function timeSeries(spec: PanelSpec): timeseries.PanelBuilder {
+  const panel = new timeseries.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .span(spec.width ?? 8)
+    .height(spec.height ?? 8)
+    .targets(targets(spec.queries))
+    .thresholds(thresholds(spec))
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(common.LegendDisplayMode.List)
+        .placement(common.LegendPlacement.Bottom),
+    )
+    .fillOpacity(10);
+  if (spec.redAbove !== undefined || spec.redBelow !== undefined) {
+    panel.thresholdsStyle(
+      new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line),
+    );
+  }
+  if (spec.min !== undefined) panel.min(spec.min);
+  if (spec.max !== undefined) panel.max(spec.max);
+  return panel;
+}
+
+export function singleStat(spec: PanelSpec): stat.PanelBuilder {
+  const panel = new stat.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .span(spec.width ?? 4)
+    .height(spec.height ?? 4)
+    .targets(targets(spec.queries))
+    .thresholds(thresholds(spec))
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.None)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
+  if (spec.min !== undefined) panel.min(spec.min);
+  if (spec.max !== undefined) panel.max(spec.max);
+  return panel;
+}
+
+export function row(title: string): RowBuilder {
+  return new RowBuilder(title);
+}
+
+/**
+ * Grafana's alert list panel (the SDK has no typed builder for it): firing and pending
+ * alerts of the Prometheus datasource, filtered to the selected environment.
+ */
+export function alertList(title: string, description: string, labelFilter: string) {
+  return new GenericPanelBuilder()
+    .type('alertlist')
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .span(24)
+    .height(6)
+    .options({
+      viewMode: 'list',
+      groupMode: 'default',
+      groupBy: [],
+      maxItems: 20,
+      sortOrder: 1,
+      dashboardAlerts: false,
+      alertName: '',
+      alertInstanceLabelFilter: labelFilter,
+      stateFilter: {
+        firing: true,
+        pending: true,
+        noData: false,
+        normal: false,
+        error: true,
+      },
+    });
+}

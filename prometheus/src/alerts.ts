@@ -1,0 +1,262 @@
+import { DASHBOARDS, type DashboardKey } from '../../grafana/src/uids.js';
+import { RECORDED } from './recording.js';
+import type { AlertRule, RuleGroup, Severity } from './rule-types.js';
+import type { AlertName, Thresholds } from './thresholds.js';
+
+interface AlertSpec {
+  readonly expr: string;
+  readonly severity: Severity;
+  readonly summary: string;
+  readonly description: string;
+  /** Go template that formats `$value` for the notification. */
+  readonly value: string;
+  /** Instance-level alerts open the drill-down; cluster-level ones the overview. */
+  readonly dashboard: DashboardKey;
+}
+
+const DAY = 86_400;
+
+/** The runbook of an alert: the one place that ties rules, runbooks/ and Alertmanager together. */
+export function runbookUrl(t: Thresholds, alert: string): string {
+  return `${t.links.runbookBaseUrl}/${alert}.md`;
+}
+
+function dashboardUrl(t: Thresholds, key: DashboardKey): string {
+  const { uid, slug } = DASHBOARDS[key];
+  const vars =
+    key === 'instance'
+      ? 'var-environment={{ $labels.environment }}&var-instance={{ $labels.instance }}'
+      : 'var-environment={{ $labels.environment }}';
+  return `${t.links.grafanaUrl}/d/${uid}/${slug}?${vars}`;
+}
+
+function specs(t: Thresholds): Record<AlertName, AlertSpec> {
+  const a = t.alerts;
+  const redis = `job="${t.jobs.redis}"`;
+  const sentinel = `job="${t.jobs.sentinel}"`;
+  const exporter = `job="${t.jobs.exporter}"`;
+  return {
+    RedisDown: {
+      // The second branch is the exporter's /scrape for this target failing: an exporter
+      // that cannot be scraped pages too instead of going quiet.
+      expr: `redis_up{${redis}} == 0 or up{${redis}} == 0`,
+      severity: 'critical',
+      summary: 'Redis {{ $labels.instance }} is down',
+      description:
+        'Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} does not answer the exporter, or the exporter cannot be scraped for it. Clients pointed at it fail; if it was the master, Sentinel should fail over within seconds.',
+      value: '{{ $value }}',
+      dashboard: 'instance',
+    },
+    RedscopeExporterDown: {
+      expr: `up{${exporter}} == 0`,
+      severity: 'critical',
+      summary: 'redscope exporter {{ $labels.instance }} cannot be scraped',
+      description:
+        'Prometheus cannot scrape the redscope exporter {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }}. Every Redis and Sentinel alert of this cluster is blind until it is back.',
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
+    RedisNoMaster: {
+      expr: `(
+  count by (environment, cluster) (redis_sentinel_master_status{${sentinel}} == 0) >= ${t.sentinelQuorum}
+)
+or
+(
+  count by (environment, cluster) (redis_up{${redis}} == 1)
+  unless on (environment, cluster)
+  count by (environment, cluster) (redis_instance_info{${redis}, role="master"})
+)`,
+      severity: 'critical',
+      summary: 'Redis cluster {{ $labels.cluster }} has no reachable master',
+      description: `In {{ $labels.environment }}/{{ $labels.cluster }} either at least ${t.sentinelQuorum} Sentinels see the master as down or no reachable Redis reports role master, for longer than a failover takes. Writes fail until a master is back.`,
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
+    RedisFailover: {
+      expr: `max by (environment, cluster, master_name) (changes(redscope_sentinel_config_epoch{${sentinel}}[${a.RedisFailover.window}])) > 0
+or
+max by (environment, cluster, master_name) (increase(redscope_sentinel_failovers_total{${sentinel}}[${a.RedisFailover.window}])) > 0`,
+      severity: 'warning',
+      summary: 'Sentinel failed over master {{ $labels.master_name }}',
+      description: `Sentinel promoted a new master for {{ $labels.master_name }} in {{ $labels.environment }}/{{ $labels.cluster }} within the last ${a.RedisFailover.window}. Check that the old master comes back as a replica and that clients followed.`,
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
+    RedisSentinelQuorumLost: {
+      expr: `max by (environment, cluster, master_name) (redis_sentinel_master_ckquorum_status{${sentinel}}) == 0
+or
+max by (environment, cluster, master_name) (redscope_sentinel_quorum_reachable{${sentinel}}) == 0
+or on (environment, cluster)
+sum by (environment, cluster) (redis_up{${sentinel}}) < ${t.sentinelQuorum}`,
+      severity: 'critical',
+      summary: 'Sentinel quorum lost in {{ $labels.cluster }}',
+      description: `Fewer than ${t.sentinelQuorum} Sentinels of {{ $labels.environment }}/{{ $labels.cluster }} can agree: a failing master would NOT be replaced. Restore Sentinels before anything else fails.`,
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
+    RedisSentinelDown: {
+      expr: `redis_up{${sentinel}} == 0 or up{${sentinel}} == 0 or redscope_sentinel_up{${sentinel}} == 0`,
+      severity: 'warning',
+      summary: 'Sentinel {{ $labels.instance }} is down',
+      description:
+        'Sentinel {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} does not answer. The quorum still holds while enough others are up, but one more loss stops failover.',
+      value: '{{ $value }}',
+      dashboard: 'instance',
+    },
+    RedisReplicaLinkDown: {
+      expr: `redis_master_link_up{${redis}} == 0`,
+      severity: 'warning',
+      summary: 'Replica {{ $labels.instance }} lost its link to the master',
+      description:
+        'Replica {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} is not connected to its master {{ $labels.master_host }}:{{ $labels.master_port }}. Reads it serves go stale, and with min-replicas-to-write the master may refuse writes.',
+      value: '{{ $value }}',
+      dashboard: 'instance',
+    },
+    RedisReplicationLagHigh: {
+      expr: `redis_connected_slave_lag_seconds{${redis}} > ${a.RedisReplicationLagHigh.seconds}`,
+      severity: 'warning',
+      summary:
+        'Replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} lags master {{ $labels.instance }}',
+      description: `Master {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} last heard from replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} {{ $value | humanizeDuration }} ago (threshold ${a.RedisReplicationLagHigh.seconds}s). Reads from it are stale; a failover to it would lose writes.`,
+      value: '{{ $value | humanizeDuration }}',
+      dashboard: 'instance',
+    },
+    RedisMemoryNearMax: {
+      expr: `${RECORDED.memoryRatio} > ${a.RedisMemoryNearMax.ratio}`,
+      severity: 'warning',
+      summary: 'Redis {{ $labels.instance }} memory is near maxmemory',
+      description: `Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} uses {{ $value | humanizePercentage }} of maxmemory (threshold ${a.RedisMemoryNearMax.ratio * 100}%). At 100% it evicts keys or refuses writes, depending on maxmemory-policy.`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'instance',
+    },
+    RedisEvictions: {
+      expr: `sum by (environment, cluster, instance) (rate(redis_evicted_keys_total{${redis}}[1m])) > ${a.RedisEvictions.perSecond}`,
+      severity: 'warning',
+      summary: 'Redis {{ $labels.instance }} is evicting keys',
+      description:
+        'Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} evicts {{ $value | humanize }} keys/s to stay under maxmemory. Evicted sessions log users out; evicted cache entries raise load on the database.',
+      value: '{{ $value | humanize }} keys/s',
+      dashboard: 'instance',
+    },
+    RedisRejectedConnections: {
+      expr: `sum by (environment, cluster, instance) (increase(redis_rejected_connections_total{${redis}}[1m])) > ${a.RedisRejectedConnections.count}`,
+      severity: 'warning',
+      summary: 'Redis {{ $labels.instance }} rejects connections',
+      description:
+        'Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} rejected {{ $value | humanize }} connections in the last minute because it reached maxclients. Clients that cannot connect fail their requests.',
+      value: '{{ $value | humanize }} in 1m',
+      dashboard: 'instance',
+    },
+    RedisClientsNearMax: {
+      expr: `${RECORDED.clientsRatio} > ${a.RedisClientsNearMax.ratio}`,
+      severity: 'warning',
+      summary: 'Redis {{ $labels.instance }} is near maxclients',
+      description: `Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} has {{ $value | humanizePercentage }} of maxclients connected (threshold ${a.RedisClientsNearMax.ratio * 100}%). Above 100% new connections are rejected; look for a connection leak.`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'instance',
+    },
+    RedisHitRateLow: {
+      expr: `${RECORDED.clusterHitRatio} < ${a.RedisHitRateLow.ratio}
+and on (environment, cluster)
+${RECORDED.clusterLookupsRate} > ${a.RedisHitRateLow.minLookupsPerSecond}`,
+      severity: 'warning',
+      summary: 'Cache hit rate of {{ $labels.cluster }} is low',
+      description: `Only {{ $value | humanizePercentage }} of key lookups in {{ $labels.environment }}/{{ $labels.cluster }} hit (threshold ${a.RedisHitRateLow.ratio * 100}%). Misses go to the database: expect higher latency and database load.`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'overview',
+    },
+    RedisLatencyHigh: {
+      expr: `${RECORDED.clientLatencyQuantile}{quantile="0.99"} > ${a.RedisLatencyHigh.seconds}`,
+      severity: 'warning',
+      summary: 'Client-side p99 Redis latency in {{ $labels.cluster }} is high',
+      description: `Applications in {{ $labels.environment }}/{{ $labels.cluster }} see a p99 Redis command latency of {{ $value | humanizeDuration }} (target ${a.RedisLatencyHigh.seconds * 1000} ms), measured in the client including the network.`,
+      value: '{{ $value | humanizeDuration }}',
+      dashboard: 'overview',
+    },
+    RedisServerLatencyHigh: {
+      expr: `${RECORDED.serverLatencyQuantile}{quantile="0.99"} > ${a.RedisServerLatencyHigh.seconds}`,
+      severity: 'warning',
+      summary: 'Server-side p99 latency of Redis {{ $labels.instance }} is high',
+      description: `Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} takes {{ $value | humanizeDuration }} at p99 to run a command (target ${a.RedisServerLatencyHigh.seconds * 1000} ms), measured inside Redis: slow commands, big keys or a blocked event loop.`,
+      value: '{{ $value | humanizeDuration }}',
+      dashboard: 'instance',
+    },
+    RedisErrorRateHigh: {
+      expr: `${RECORDED.clientErrorRatio} > ${a.RedisErrorRateHigh.ratio}`,
+      severity: 'warning',
+      summary: 'Redis command error rate in {{ $labels.cluster }} is high',
+      description: `{{ $value | humanizePercentage }} of Redis commands sent by applications in {{ $labels.environment }}/{{ $labels.cluster }} fail (threshold ${a.RedisErrorRateHigh.ratio * 100}%). See the error_type breakdown on the dashboard.`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'overview',
+    },
+    RedisTLSCertificateExpiringSoon: {
+      expr: `redscope_tls_certificate_expiry_timestamp_seconds{job=~"${t.jobs.redis}|${t.jobs.sentinel}"} - time() < ${a.RedisTLSCertificateExpiringSoon.days * DAY}`,
+      severity: 'warning',
+      summary: `TLS certificate {{ $labels.cn }} of {{ $labels.instance }} expires within ${a.RedisTLSCertificateExpiringSoon.days} days`,
+      description:
+        'The certificate {{ $labels.cn }} served by {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} expires in {{ $value | humanizeDuration }}. Renew it now, while there is time to roll it out node by node.',
+      value: '{{ $value | humanizeDuration }}',
+      dashboard: 'instance',
+    },
+    RedisTLSCertificateExpiryImminent: {
+      expr: `redscope_tls_certificate_expiry_timestamp_seconds{job=~"${t.jobs.redis}|${t.jobs.sentinel}"} - time() < ${a.RedisTLSCertificateExpiryImminent.days * DAY}`,
+      severity: 'critical',
+      summary: `TLS certificate {{ $labels.cn }} of {{ $labels.instance }} expires within ${a.RedisTLSCertificateExpiryImminent.days} days`,
+      description:
+        'The certificate {{ $labels.cn }} served by {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} expires in {{ $value | humanizeDuration }}. When it does, every client, replica and Sentinel handshake with it fails.',
+      value: '{{ $value | humanizeDuration }}',
+      dashboard: 'instance',
+    },
+    RedisPersistenceFailing: {
+      // AOF status only counts where AOF is on; a node without `save` never runs BGSAVE,
+      // so its RDB status stays ok.
+      expr: `redis_rdb_last_bgsave_status{${redis}} == 0
+or
+(
+  (redis_aof_last_write_status{${redis}} == 0 or redis_aof_last_bgrewrite_status{${redis}} == 0)
+  and on (environment, cluster, instance)
+  redis_aof_enabled{${redis}} == 1
+)`,
+      severity: 'critical',
+      summary: 'Redis {{ $labels.instance }} cannot persist to disk',
+      description:
+        'The last RDB save or AOF write/rewrite of Redis {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} failed. With stop-writes-on-bgsave-error Redis refuses writes; a restart would lose data.',
+      value: '{{ $value }}',
+      dashboard: 'instance',
+    },
+    RedscopeExporterScrapeErrors: {
+      expr: `sum by (environment, cluster, instance, target) (rate(redscope_exporter_scrape_errors_total{${exporter}}[5m]))
+/
+(sum by (environment, cluster, instance, target) (rate(redscope_exporter_scrape_duration_seconds_count{${exporter}}[5m])) > 0)
+> ${a.RedscopeExporterScrapeErrors.ratio}`,
+      severity: 'warning',
+      summary: 'redscope exporter {{ $labels.instance }} fails to scrape {{ $labels.target }}',
+      description: `{{ $value | humanizePercentage }} of the scrapes of {{ $labels.target }} by exporter {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} fail (threshold ${a.RedscopeExporterScrapeErrors.ratio * 100}%). The reason label of redscope_exporter_scrape_errors_total says why (refused, timeout, auth, tls, protocol).`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'overview',
+    },
+  };
+}
+
+/** The alert rules, generated from the thresholds; names are the runbooks' file names. */
+export function alertGroups(t: Thresholds): RuleGroup<AlertRule>[] {
+  const rules = Object.entries(specs(t)).map(([name, spec]): AlertRule => {
+    const timing = t.alerts[name as AlertName];
+    const keep = timing.keepFiringFor ?? t.defaultKeepFiringFor;
+    return {
+      alert: name,
+      expr: spec.expr,
+      for: timing.for,
+      ...(keep === '0s' ? {} : { keep_firing_for: keep }),
+      labels: { severity: spec.severity },
+      annotations: {
+        summary: spec.summary,
+        description: spec.description,
+        value: spec.value,
+        runbook_url: runbookUrl(t, name),
+        dashboard_url: dashboardUrl(t, spec.dashboard),
+      },
+    };
+  });
+  return [{ name: 'redscope-alerts', interval: '5s', rules }];
+}

@@ -1,0 +1,133 @@
+import type { RecordingRule, RuleGroup } from './rule-types.js';
+import type { Thresholds } from './thresholds.js';
+
+/**
+ * Recorded series, named `level:metric:operations` (Prometheus' naming practice). The
+ * alert rules and the dashboards read these names, so they are exported as constants.
+ */
+export const RECORDED = {
+  instanceHitRatio: 'instance:redis_keyspace_hits_per_lookup:ratio_rate1m',
+  clusterHitRatio: 'cluster:redis_keyspace_hits_per_lookup:ratio_rate1m',
+  clusterLookupsRate: 'cluster:redis_keyspace_lookups:rate1m',
+  instanceOpsRate: 'instance:redis_commands_processed:rate1m',
+  clusterOpsRate: 'cluster:redis_commands_processed:rate1m',
+  instanceCmdRate: 'instance_cmd:redis_commands:rate1m',
+  instanceCmdMeanLatency: 'instance_cmd:redis_commands_duration_seconds:mean_rate1m',
+  serverLatencyQuantile:
+    'instance_quantile:redscope_redis_command_latency_seconds:histogram_quantile_rate1m',
+  clientLatencyQuantile:
+    'cluster_quantile:redscope_client_command_duration_seconds:histogram_quantile_rate1m',
+  clientCommandsRate: 'cluster:redscope_client_commands:rate1m',
+  clientErrorsRate: 'cluster:redscope_client_command_errors:rate1m',
+  clientErrorRatio: 'cluster:redscope_client_command_errors_per_command:ratio_rate1m',
+  serverErrorRatio: 'instance:redis_commands_failed_per_call:ratio_rate1m',
+  memoryRatio: 'instance:redis_memory_used_per_max:ratio',
+  clientsRatio: 'instance:redis_connected_clients_per_maxclients:ratio',
+  replicationLag: 'instance:redis_connected_slave_lag_seconds:max',
+} as const;
+
+export const QUANTILES = ['0.5', '0.95', '0.99'] as const;
+
+const BY_INSTANCE = 'environment, cluster, instance';
+const BY_CLUSTER = 'environment, cluster';
+
+export function recordingGroups(t: Thresholds): RuleGroup<RecordingRule>[] {
+  const redis = `job="${t.jobs.redis}"`;
+  const apps = `job="${t.jobs.apps}"`;
+  const rate = (metric: string, selector: string, by: string) =>
+    `sum by (${by}) (rate(${metric}{${selector}}[1m]))`;
+
+  const ratios: RecordingRule[] = [
+    {
+      record: RECORDED.instanceHitRatio,
+      expr: `${rate('redis_keyspace_hits_total', redis, BY_INSTANCE)}
+/
+(
+  (${rate('redis_keyspace_hits_total', redis, BY_INSTANCE)} + ${rate('redis_keyspace_misses_total', redis, BY_INSTANCE)}) > 0
+)`,
+    },
+    {
+      record: RECORDED.clusterLookupsRate,
+      expr: `${rate('redis_keyspace_hits_total', redis, BY_CLUSTER)} + ${rate('redis_keyspace_misses_total', redis, BY_CLUSTER)}`,
+    },
+    {
+      record: RECORDED.clusterHitRatio,
+      expr: `${rate('redis_keyspace_hits_total', redis, BY_CLUSTER)} / (${RECORDED.clusterLookupsRate} > 0)`,
+    },
+    {
+      record: RECORDED.instanceOpsRate,
+      expr: rate('redis_commands_processed_total', redis, BY_INSTANCE),
+    },
+    {
+      record: RECORDED.clusterOpsRate,
+      expr: `sum by (${BY_CLUSTER}) (${RECORDED.instanceOpsRate})`,
+    },
+    {
+      record: RECORDED.instanceCmdRate,
+      expr: rate('redis_commands_total', redis, `${BY_INSTANCE}, cmd`),
+    },
+    {
+      record: RECORDED.instanceCmdMeanLatency,
+      expr: `${rate('redis_commands_duration_seconds_total', redis, `${BY_INSTANCE}, cmd`)} / (${RECORDED.instanceCmdRate} > 0)`,
+    },
+    // Failed (errored while running) plus rejected (refused before running) calls.
+    {
+      record: RECORDED.serverErrorRatio,
+      expr: `(
+  ${rate('redis_commands_failed_calls_total', redis, BY_INSTANCE)}
+  + ${rate('redis_commands_rejected_calls_total', redis, BY_INSTANCE)}
+)
+/
+(
+  (${rate('redis_commands_total', redis, BY_INSTANCE)} + ${rate('redis_commands_rejected_calls_total', redis, BY_INSTANCE)}) > 0
+)`,
+    },
+    {
+      record: RECORDED.clientCommandsRate,
+      expr: rate('redscope_client_commands_total', apps, BY_CLUSTER),
+    },
+    {
+      record: RECORDED.clientErrorsRate,
+      expr: rate('redscope_client_command_errors_total', apps, BY_CLUSTER),
+    },
+    {
+      record: RECORDED.clientErrorRatio,
+      expr: `${RECORDED.clientErrorsRate} / (${RECORDED.clientCommandsRate} > 0)`,
+    },
+    {
+      record: RECORDED.memoryRatio,
+      expr: `sum by (${BY_INSTANCE}) (redis_memory_used_bytes{${redis}})
+/
+(sum by (${BY_INSTANCE}) (redis_memory_max_bytes{${redis}}) > 0)`,
+    },
+    {
+      record: RECORDED.clientsRatio,
+      expr: `sum by (${BY_INSTANCE}) (redis_connected_clients{${redis}})
+/
+(sum by (${BY_INSTANCE}) (redis_config_maxclients{${redis}}) > 0)`,
+    },
+    {
+      record: RECORDED.replicationLag,
+      expr: `max by (${BY_INSTANCE}) (redis_connected_slave_lag_seconds{${redis}})`,
+    },
+  ];
+
+  const latency: RecordingRule[] = QUANTILES.flatMap((q) => [
+    {
+      record: RECORDED.serverLatencyQuantile,
+      expr: `histogram_quantile(${q}, sum by (${BY_INSTANCE}, le) (rate(redscope_redis_command_latency_seconds_bucket{${redis}}[1m])))`,
+      labels: { quantile: q },
+    },
+    {
+      record: RECORDED.clientLatencyQuantile,
+      expr: `histogram_quantile(${q}, sum by (${BY_CLUSTER}, le) (rate(redscope_client_command_duration_seconds_bucket{${apps}}[1m])))`,
+      labels: { quantile: q },
+    },
+  ]);
+
+  // 5 s like the scrape interval: the fast path from fault to page reads these.
+  return [
+    { name: 'redscope-recording', interval: '5s', rules: ratios },
+    { name: 'redscope-latency', interval: '5s', rules: latency },
+  ];
+}

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type JSONSchemaType } from 'ajv';
+import yaml from 'js-yaml';
+
+/** A Prometheus duration as rules accept it (`0s`, `30s`, `2m`, `1h`). */
+export type Duration = string;
+
+export interface AlertTiming {
+  readonly for: Duration;
+  readonly keepFiringFor?: Duration;
+}
+
+/** The typed view of prometheus/thresholds.yaml; the YAML's comments say what each knob does. */
+export interface Thresholds {
+  readonly links: { readonly runbookBaseUrl: string; readonly grafanaUrl: string };
+  readonly jobs: {
+    readonly redis: string;
+    readonly sentinel: string;
+    readonly exporter: string;
+    readonly apps: string;
+  };
+  readonly sentinelQuorum: number;
+  readonly defaultKeepFiringFor: Duration;
+  readonly alerts: {
+    readonly RedisDown: AlertTiming;
+    readonly RedscopeExporterDown: AlertTiming;
+    readonly RedisNoMaster: AlertTiming;
+    readonly RedisFailover: AlertTiming & { readonly window: Duration };
+    readonly RedisSentinelQuorumLost: AlertTiming;
+    readonly RedisSentinelDown: AlertTiming;
+    readonly RedisReplicaLinkDown: AlertTiming;
+    readonly RedisReplicationLagHigh: AlertTiming & { readonly seconds: number };
+    readonly RedisMemoryNearMax: AlertTiming & { readonly ratio: number };
+    readonly RedisEvictions: AlertTiming & { readonly perSecond: number };
+    readonly RedisRejectedConnections: AlertTiming & { readonly count: number };
+    readonly RedisClientsNearMax: AlertTiming & { readonly ratio: number };
+    readonly RedisHitRateLow: AlertTiming & {
+      readonly ratio: number;
+      readonly minLookupsPerSecond: number;
+    };
+    readonly RedisLatencyHigh: AlertTiming & { readonly seconds: number };
+    readonly RedisServerLatencyHigh: AlertTiming & { readonly seconds: number };
+    readonly RedisErrorRateHigh: AlertTiming & { readonly ratio: number };
+    readonly RedisTLSCertificateExpiringSoon: AlertTiming & { readonly days: number };
+    readonly RedisTLSCertificateExpiryImminent: AlertTiming & { readonly days: number };
+    readonly RedisPersistenceFailing: AlertTiming;
+    readonly RedscopeExporterScrapeErrors: AlertTiming & { readonly ratio: number };
+  };
+}
+
+export type AlertName = keyof Thresholds['alerts'];
+
+const duration = { type: 'string', pattern: '^(0|[0-9]+(ms|s|m|h|d|w|y))+$' } as const;
+const ratio = { type: 'number', minimum: 0, maximum: 1 } as const;
+const nonNegative = { type: 'number', minimum: 0 } as const;
+
+/** An alert entry: `for`, optional `keepFiringFor`, plus the named numeric knobs. */
+function timing<K extends string>(
+  knobs: Record<K, typeof ratio | typeof nonNegative | typeof duration>,
+) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['for', ...Object.keys(knobs)],
+    properties: { for: duration, keepFiringFor: { ...duration, nullable: true }, ...knobs },
+  } as const;
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['links', 'jobs', 'sentinelQuorum', 'defaultKeepFiringFor', 'alerts'],
+  properties: {
+    links: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['runbookBaseUrl', 'grafanaUrl'],
+      properties: {
+        runbookBaseUrl: { type: 'string', pattern: '^https?://[^\\s]+[^/\\s]$' },
+        grafanaUrl: { type: 'string', pattern: '^https?://[^\\s]+[^/\\s]$' },
+      },
+    },
+    jobs: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['redis', 'sentinel', 'exporter', 'apps'],
+      properties: {
+        redis: { type: 'string', minLength: 1 },
+        sentinel: { type: 'string', minLength: 1 },
+        exporter: { type: 'string', minLength: 1 },
+        apps: { type: 'string', minLength: 1 },
+      },
+    },
+    sentinelQuorum: { type: 'integer', minimum: 1 },
+    defaultKeepFiringFor: duration,
+    alerts: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'RedisDown',
+        'RedscopeExporterDown',
+        'RedisNoMaster',
+        'RedisFailover',
+        'RedisSentinelQuorumLost',
+        'RedisSentinelDown',
+        'RedisReplicaLinkDown',
+        'RedisReplicationLagHigh',
+        'RedisMemoryNearMax',
+        'RedisEvictions',
+        'RedisRejectedConnections',
+        'RedisClientsNearMax',
+        'RedisHitRateLow',
+        'RedisLatencyHigh',
+        'RedisServerLatencyHigh',
+        'RedisErrorRateHigh',
+        'RedisTLSCertificateExpiringSoon',
+        'RedisTLSCertificateExpiryImminent',
+        'RedisPersistenceFailing',
+        'RedscopeExporterScrapeErrors',
+      ],
+      properties: {
+        RedisDown: timing({}),
+        RedscopeExporterDown: timing({}),
+        RedisNoMaster: timing({}),
+        RedisFailover: timing({ window: duration }),
+        RedisSentinelQuorumLost: timing({}),
+        RedisSentinelDown: timing({}),
+        RedisReplicaLinkDown: timing({}),
+        RedisReplicationLagHigh: timing({ seconds: nonNegative }),
+        RedisMemoryNearMax: timing({ ratio }),
+        RedisEvictions: timing({ perSecond: nonNegative }),
+        RedisRejectedConnections: timing({ count: nonNegative }),
+        RedisClientsNearMax: timing({ ratio }),
+        RedisHitRateLow: timing({ ratio, minLookupsPerSecond: nonNegative }),
+        RedisLatencyHigh: timing({ seconds: nonNegative }),
+        RedisServerLatencyHigh: timing({ seconds: nonNegative }),
+        RedisErrorRateHigh: timing({ ratio }),
+        RedisTLSCertificateExpiringSoon: timing({ days: nonNegative }),
+        RedisTLSCertificateExpiryImminent: timing({ days: nonNegative }),
+        RedisPersistenceFailing: timing({}),
+        RedscopeExporterScrapeErrors: timing({ ratio }),
+      },
+    },
+  },
+} as const;
+
+/** Thrown when thresholds.yaml is not what the rule generator can use; the message names the knob. */
+export class InvalidThresholdsError extends Error {
+  constructor(file: string, problems: string) {
+    super(`${file} is not a valid thresholds file: ${problems}`);
+    this.name = 'InvalidThresholdsError';
+  }
+}
+
+const validate = new Ajv({ allErrors: true }).compile(
+  schema as unknown as JSONSchemaType<Thresholds>,
+);
+
+/** Parses and validates thresholds YAML text; `file` only names the source in errors. */
+export function parseThresholds(text: string, file = 'thresholds.yaml'): Thresholds {
+  const data: unknown = yaml.load(text);
+  if (!validate(data)) {
+    const problems = (validate.errors ?? [])
+      .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
+      .join('; ');
+    throw new InvalidThresholdsError(file, problems);
+  }
+  return data;
+}
+
+export function loadThresholds(file: string): Thresholds {
+  return parseThresholds(readFileSync(file, 'utf8'), file);
+}

@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import {
+  buildDashboards,
+  renderDashboard,
+  updateVersionLock,
+  type VersionLock,
+  VersionNotBumpedError,
+} from '../../grafana/src/dashboards.js';
+import { lintDashboard } from '../../grafana/src/lint.js';
+import { findSelectors } from '../../grafana/src/promql-selectors.js';
+import { DASHBOARDS } from '../../grafana/src/uids.js';
+import { knownSeriesNames, readYaml, repoPath, thresholds } from './support/bundle.js';
+import { committedDashboards, dashboardExpressions } from './support/dashboards.js';
+
+const schema = JSON.parse(readFileSync(repoPath('grafana', 'dashboard.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+const lock = (): VersionLock =>
+  JSON.parse(readFileSync(repoPath('grafana', 'versions.lock.json'), 'utf8'));
+
+// biome-ignore lint/suspicious/noExplicitAny: tests mutate arbitrary JSON paths of a dashboard
+type Mutable = any;
+// Through JSON: the SDK's built objects carry functions that structuredClone refuses.
+const copy = (d: Dashboard): Mutable => JSON.parse(renderDashboard(d));
+
+describe('grafana dashboards (happy path)', () => {
+  const t = thresholds();
+  const generated = buildDashboards(t);
+  const committed = committedDashboards();
+
+  it('the committed JSON is exactly what the TypeScript generates (run npm run generate)', () => {
+    expect(Object.keys(committed).sort()).toEqual(Object.keys(generated).sort());
+    for (const [file, dashboard] of Object.entries(generated)) {
+      expect(readFileSync(repoPath('grafana', 'dashboards', file), 'utf8'), file).toBe(
+        renderDashboard(dashboard),
+      );
+    }
+  });
+
+  it('every dashboard version is recorded in the version lock with its content', () => {
+    const current = lock();
+    expect(updateVersionLock(current, Object.values(generated))).toEqual(current);
+  });
+
+  it('matches the dashboard JSON Schema', () => {
+    for (const [file, dashboard] of Object.entries(committed)) {
+      expect(validate(dashboard), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    }
+  });
+
+  it('passes every lint rule', () => {
+    for (const dashboard of Object.values(committed)) {
+      expect(lintDashboard(dashboard, t.jobs)).toEqual([]);
+    }
+  });
+
+  it('has stable uids, 5 s refresh, the three variables and an alert list', () => {
+    const byUid = new Map(Object.values(committed).map((d) => [d.uid, d]));
+    for (const { uid } of Object.values(DASHBOARDS)) {
+      const dashboard = byUid.get(uid);
+      expect(dashboard, uid).toBeDefined();
+      expect(dashboard?.refresh).toBe('5s');
+      expect(dashboard?.editable).toBe(false);
+      expect(dashboard?.templating?.list?.map((v) => v.name)).toEqual([
+        'datasource',
+        'environment',
+        'instance',
+      ]);
+      expect(
+        dashboard?.panels?.some((p) => p.type === 'alertlist'),
+        uid,
+      ).toBe(true);
+    }
+    const environment = byUid.get(DASHBOARDS.overview.uid)?.templating?.list?.[1];
+    expect(environment?.query).toBe('dev,staging,prod');
+  });
+
+  it('the overview covers what the on-call needs', () => {
+    const titles = (byUidTitle(committed, DASHBOARDS.overview.uid) ?? []).join('\n').toLowerCase();
+    for (const topic of [
+      'hit rate',
+      'operations per second',
+      'client-side latency p50 / p95 / p99',
+      'server-side latency p50 / p95 / p99',
+      'error rate',
+      'connections',
+      'memory',
+      'replication lag',
+      'sentinel',
+      'failovers',
+      'alerts',
+    ]) {
+      expect(titles).toContain(topic);
+    }
+  });
+
+  it('panel thresholds come from thresholds.yaml, like the alerts', () => {
+    const overview = Object.values(committed).find(
+      (d) => d.uid === DASHBOARDS.overview.uid,
+    ) as Mutable;
+    const memory = overview.panels.find((p: Mutable) => p.title === 'Memory used / maxmemory');
+    expect(memory.fieldConfig.defaults.thresholds.steps[1].value).toBe(
+      t.alerts.RedisMemoryNearMax.ratio,
+    );
+  });
+
+  it('queries select only metrics of the naming contract or of redis_exporter 1.45', () => {
+    const known = knownSeriesNames();
+    for (const dashboard of Object.values(committed)) {
+      for (const { panel, expr } of dashboardExpressions(dashboard)) {
+        for (const s of findSelectors(expr)) {
+          expect(known.has(s.metric), `${dashboard.uid} "${panel}": ${s.metric}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('provisioning loads the dashboards read-only from one folder and the Prometheus datasource', () => {
+    const provider = readYaml<{
+      providers: { type: string; allowUiUpdates: boolean; options: { path: string } }[];
+    }>('grafana', 'provisioning', 'dashboards', 'redscope.yaml').providers[0];
+    expect(provider).toMatchObject({ type: 'file', allowUiUpdates: false });
+    const datasources = readYaml<{
+      datasources: { type: string; url: string; jsonData?: { timeInterval?: string } }[];
+    }>('grafana', 'provisioning', 'datasources', 'redscope.yaml').datasources;
+    const prometheus = datasources.find((d) => d.type === 'prometheus');
+    expect(prometheus?.jsonData?.timeInterval).toBe('5s');
+  });
+});
+
+function byUidTitle(dashboards: Record<string, Dashboard>, uid: string): string[] | undefined {
+  return Object.values(dashboards)
+    .find((d) => d.uid === uid)
+    ?.panels?.map((p) => p.title ?? '');
+}
+
+describe('grafana dashboards (unhappy path)', () => {
+  const t = thresholds();
+  const overview = buildDashboards(t)[`${DASHBOARDS.overview.uid}.json`] as Dashboard;
+  const rules = (d: Mutable) => lintDashboard(d, t.jobs).map((p) => p.rule);
+
+  it('a changed dashboard without a version bump is refused', () => {
+    const changed = copy(overview);
+    changed.panels[1].title = 'Renamed';
+    expect(() => updateVersionLock(lock(), [changed])).toThrow(VersionNotBumpedError);
+    changed.version += 1;
+    expect(updateVersionLock(lock(), [changed])[DASHBOARDS.overview.uid]).toHaveProperty(
+      String(changed.version),
+    );
+  });
+
+  it('the schema rejects an editable dashboard, a slow refresh and a panel wider than the grid', () => {
+    const bad = copy(overview);
+    bad.editable = true;
+    bad.refresh = '1m';
+    bad.panels[1].gridPos.w = 30;
+    expect(validate(bad)).toBe(false);
+    const paths = (validate.errors ?? []).map((e) => e.instancePath);
+    expect(paths).toEqual(expect.arrayContaining(['/editable', '/refresh', '/panels/1/gridPos/w']));
+  });
+
+  it('lint catches a hard-coded datasource, a missing unit, title or description, and a duplicate id', () => {
+    const bad = copy(overview);
+    bad.panels[1].datasource = { type: 'prometheus', uid: 'prometheus' };
+    delete bad.panels[2].fieldConfig.defaults.unit;
+    bad.panels[3].description = '';
+    bad.panels[4].title = '';
+    bad.panels[5].id = bad.panels[6].id;
+    expect(rules(bad)).toEqual(
+      expect.arrayContaining([
+        'panel-datasource-rule',
+        'panel-units-rule',
+        'panel-title-description-rule',
+        'panel-id-rule',
+      ]),
+    );
+  });
+
+  it('lint catches a query without the environment or instance filter and a fixed rate window', () => {
+    const bad = copy(overview);
+    const target = bad.panels.find((p: Mutable) => p.title === 'Operations per second').targets[0];
+    target.expr = 'sum by (instance) (rate(redis_commands_processed_total{job="redis"}[5m]))';
+    const client = bad.panels.find((p: Mutable) => p.title === 'Client errors by type').targets[0];
+    client.expr =
+      'sum(rate(redscope_client_command_errors_total{environment=~"$environment"}[$__rate_interval]))';
+    expect(rules(bad)).toEqual(
+      expect.arrayContaining([
+        'target-environment-rule',
+        'target-instance-rule',
+        'target-rate-interval-rule',
+        'target-job-rule',
+      ]),
+    );
+  });
+
+  it('lint catches a dashboard without the datasource, environment or instance variable', () => {
+    const bad = copy(overview);
+    bad.templating.list = [];
+    expect(rules(bad)).toEqual(
+      expect.arrayContaining([
+        'template-datasource-rule',
+        'template-environment-rule',
+        'template-instance-rule',
+      ]),
+    );
+  });
+});

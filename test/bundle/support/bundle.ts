@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import type { AlertRule, RecordingRule, RuleGroup } from '../../../prometheus/src/rule-types.js';
+import { loadThresholds, type Thresholds } from '../../../prometheus/src/thresholds.js';
+import { requireBinary, type SystemBinary } from '../../../stack/binaries.js';
+import { packageRoot } from '../../../stack/repo-paths.js';
+
+/** Paths of the config bundle in this checkout. */
+export const ROOT = packageRoot();
+export const repoPath = (...parts: string[]) => join(ROOT, ...parts);
+
+export function thresholds(): Thresholds {
+  return loadThresholds(repoPath('prometheus', 'thresholds.yaml'));
+}
+
+export function readYaml<T>(...parts: string[]): T {
+  return yaml.load(readFileSync(repoPath(...parts), 'utf8')) as T;
+}
+
+/** The committed alert rules (what Prometheus loads), not what the generator would emit. */
+export function committedAlertRules(): AlertRule[] {
+  const file = readYaml<{ groups: RuleGroup<AlertRule>[] }>(
+    'prometheus',
+    'rules',
+    'redscope-alerts.yml',
+  );
+  return file.groups.flatMap((g) => g.rules);
+}
+
+export function committedRecordingRules(): RecordingRule[] {
+  const file = readYaml<{ groups: RuleGroup<RecordingRule>[] }>(
+    'prometheus',
+    'rules',
+    'redscope-recording.yml',
+  );
+  return file.groups.flatMap((g) => g.rules);
+}
+
+export function runbookFiles(): string[] {
+  return readdirSync(repoPath('runbooks')).filter((f) => f.endsWith('.md') && f !== 'README.md');
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a system binary (found with requireBinary, so a missing one fails loudly). */
+export function run(
+  binary: SystemBinary,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const command = requireBinary(binary);
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      [...args],
+      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/**
+ * Metric families rules and dashboards may use: the redscope_* naming contract (fixed
+ * in the exporter and client issues) plus what redis_exporter 1.45 exports, captured in
+ * fixtures/redis-exporter-1.45-families.txt.
+ */
+export const CONTRACT_FAMILIES = [
+  'redscope_exporter_scrape_duration_seconds',
+  'redscope_exporter_scrape_errors_total',
+  'redscope_exporter_collector_success',
+  'redscope_exporter_collector_duration_seconds',
+  'redscope_redis_command_latency_seconds',
+  'redscope_redis_clients_by_name',
+  'redscope_tls_certificate_expiry_timestamp_seconds',
+  'redscope_sentinel_master_info',
+  'redscope_sentinel_failover_in_progress',
+  'redscope_sentinel_quorum_reachable',
+  'redscope_sentinel_config_epoch',
+  'redscope_sentinel_agreeing_sentinels',
+  'redscope_sentinel_replica_link_up',
+  'redscope_sentinel_replica_lag_seconds',
+  'redscope_sentinel_failovers_total',
+  'redscope_sentinel_last_failover_duration_seconds',
+  'redscope_sentinel_up',
+  'redscope_client_command_duration_seconds',
+  'redscope_client_commands_total',
+  'redscope_client_command_errors_total',
+  'redscope_client_connection_up',
+  'redscope_client_reconnects_total',
+  'redscope_client_offline_queue_length',
+  'redscope_client_commands_in_flight',
+  'redscope_session_cache_hits_total',
+  'redscope_session_cache_misses_total',
+  'redscope_session_load_duration_seconds',
+] as const;
+
+const HISTOGRAMS = [
+  'redscope_exporter_scrape_duration_seconds',
+  'redscope_redis_command_latency_seconds',
+  'redscope_client_command_duration_seconds',
+  'redscope_session_load_duration_seconds',
+];
+
+/** Every series name a query may select: families, histogram/summary children, `up`. */
+export function knownSeriesNames(): Set<string> {
+  const names = new Set<string>(['up', ...CONTRACT_FAMILIES]);
+  for (const h of HISTOGRAMS) for (const s of ['_bucket', '_sum', '_count']) names.add(h + s);
+  const fixture = readFileSync(
+    repoPath('test', 'bundle', 'fixtures', 'redis-exporter-1.45-families.txt'),
+    'utf8',
+  );
+  for (const line of fixture.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const [name, type] = line.split(' ');
+    if (!name) continue;
+    names.add(name);
+    if (type === 'summary' || type === 'histogram') {
+      for (const s of ['_sum', '_count', '_bucket']) names.add(name + s);
+    }
+  }
+  for (const rule of committedRecordingRules()) names.add(rule.record);
+  return names;
+}
