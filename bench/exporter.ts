@@ -1,0 +1,243 @@
+/**
+ * `npm run bench -- exporter`: redscope's exporter against redis_exporter 1.45
+ * (prometheus-redis-exporter), both as real processes scraping the same local
+ * Redis master in one run. Scrapes alternate between the two (the order flips
+ * every round) so drift on a shared machine hits both alike; latency is the
+ * client-side time of a keep-alive HTTP GET of the full response. CPU is each
+ * process's utime+stime from /proc over the run, divided by its scrapes. Then
+ * 50 concurrent scrapers per exporter, with Redis' own counters showing how
+ * many commands each scrape costs the target.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { requireBinary } from '../stack/binaries.js';
+import { freePort } from '../stack/ports.js';
+import { packageRoot } from '../stack/repo-paths.js';
+import { RedisTopology } from '../stack/topology.js';
+
+const SCRAPES = 600;
+const WARMUP = 50;
+const CONCURRENT = 50;
+const WAVES = 10;
+/** Linux USER_HZ: /proc/<pid>/stat counts CPU in these ticks. */
+const CLOCK_TICKS = 100;
+
+interface Exporter {
+  readonly name: string;
+  readonly url: string;
+  readonly pid: number;
+  stop(): void;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function get(url: string): Promise<{ ms: number; body: string }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`${url} answered ${res.statusCode}`));
+        else resolve({ ms: performance.now() - started, body: Buffer.concat(chunks).toString() });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+async function waitFor(url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await get(url);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  url: string,
+): Promise<Exporter> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${name} did not start`);
+  await waitFor(url);
+  return { name, url, pid, stop: () => child.kill('SIGTERM') };
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+async function commandsProcessed(redis: Redis): Promise<{ total: number; info: number }> {
+  const stats = await redis.info('stats');
+  const commandstats = await redis.info('commandstats');
+  return {
+    total: Number(/total_commands_processed:(\d+)/.exec(stats)?.[1]),
+    info: Number(/cmdstat_info:calls=(\d+)/.exec(commandstats)?.[1]),
+  };
+}
+
+export default async function exporterBench(): Promise<string> {
+  const topology = await RedisTopology.start({ tls: false, acl: false, replicas: 1, sentinels: 0 });
+  const exporters: Exporter[] = [];
+  const redis = topology.connect(topology.port('redis-0'));
+  try {
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 1000; i++) pipeline.set(`bench:${i}`, 'x'.repeat(100));
+    pipeline.select(1);
+    for (let i = 0; i < 100; i++) pipeline.set(`bench:db1:${i}`, 'y', 'EX', 3600);
+    pipeline.select(0);
+    await pipeline.exec();
+    const target = `redis://127.0.0.1:${topology.port('redis-0')}`;
+    const [portRe, portOurs] = [await freePort(), await freePort()];
+    exporters.push(
+      await startProcess(
+        'redis_exporter 1.45',
+        requireBinary('prometheus-redis-exporter'),
+        ['-redis.addr', target, '-web.listen-address', `127.0.0.1:${portRe}`],
+        `http://127.0.0.1:${portRe}/metrics`,
+      ),
+    );
+    const redscope = (name: string, nodeFlags: string[], port: number) =>
+      startProcess(
+        name,
+        process.execPath,
+        [
+          ...nodeFlags,
+          join(packageRoot(), 'bin', 'redscope.js'),
+          'exporter',
+          '--redis-url',
+          target,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--log-level',
+          'warn',
+        ],
+        `http://127.0.0.1:${port}/metrics`,
+      );
+    exporters.push(await redscope('redscope', [], portOurs));
+    // The same exporter with V8 told to favour memory over speed, as a deployment may run it.
+    exporters.push(
+      await redscope(
+        'redscope, node --optimize-for-size',
+        ['--optimize-for-size'],
+        await freePort(),
+      ),
+    );
+    const [theirs, ours, small] = exporters as [Exporter, Exporter, Exporter];
+
+    for (let i = 0; i < WARMUP; i++) for (const e of exporters) await get(e.url);
+    const latencies = new Map<Exporter, number[]>(exporters.map((e) => [e, []]));
+    const families = new Map<Exporter, number>();
+    const cpuBefore = new Map(exporters.map((e) => [e, cpuSeconds(e.pid)]));
+    for (let i = 0; i < SCRAPES; i++) {
+      // Rotate who goes first so no exporter always follows the same neighbour.
+      const order = exporters.map((_, k) => exporters[(i + k) % exporters.length] as Exporter);
+      for (const e of order) {
+        const { ms, body } = await get(e.url);
+        latencies.get(e)?.push(ms);
+        if (i === 0) families.set(e, (body.match(/^# TYPE /gm) ?? []).length);
+      }
+    }
+    const cpuPerScrape = new Map(
+      exporters.map((e) => [e, ((cpuSeconds(e.pid) - (cpuBefore.get(e) ?? 0)) / SCRAPES) * 1000]),
+    );
+    const memories = new Map(exporters.map((e) => [e, memory(e.pid)]));
+
+    // Commands Redis runs per scrape, sequential and with 50 concurrent scrapers.
+    const load = new Map<
+      Exporter,
+      { sequential: number; concurrent: number; collections: number }
+    >();
+    for (const e of exporters) {
+      let before = await commandsProcessed(redis);
+      for (let i = 0; i < 50; i++) await get(e.url);
+      let after = await commandsProcessed(redis);
+      // Our own two INFO calls per measurement are subtracted.
+      const sequential = (after.total - before.total - 2) / 50;
+      before = await commandsProcessed(redis);
+      for (let w = 0; w < WAVES; w++) {
+        await Promise.all(Array.from({ length: CONCURRENT }, () => get(e.url)));
+      }
+      after = await commandsProcessed(redis);
+      const scrapes = CONCURRENT * WAVES;
+      load.set(e, {
+        sequential,
+        concurrent: (after.total - before.total - 2) / scrapes,
+        collections: after.info - before.info - 2,
+      });
+    }
+
+    const rows = exporters.map((e) => {
+      const sorted = [...(latencies.get(e) ?? [])].sort((a, b) => a - b);
+      const m = memories.get(e) ?? { rss: 0, peak: 0 };
+      const l = load.get(e);
+      return {
+        e,
+        p50: quantile(sorted, 0.5),
+        p99: quantile(sorted, 0.99),
+        cpu: cpuPerScrape.get(e) ?? 0,
+        rss: m.rss / 2 ** 20,
+        peak: m.peak / 2 ** 20,
+        l,
+      };
+    });
+    const [r, o, m] = [theirs, ours, small].map((e) => rows.find((x) => x.e === e)) as [
+      (typeof rows)[0],
+      (typeof rows)[0],
+      (typeof rows)[0],
+    ];
+    const lines = [
+      `${SCRAPES} scrapes of \`/metrics\` each, interleaved (the order rotates every round) after ${WARMUP} warm-up scrapes, against one plain Redis 7 master with a replica, 1,100 keys in two DBs. Latency is client-side (keep-alive HTTP GET of the whole response).`,
+      '',
+      '| exporter | families | median ms | p99 ms | CPU ms/scrape | RSS MiB (peak) | Redis commands/scrape | same, 50 concurrent scrapers | collections for 500 concurrent scrapes |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows.map(
+        (x) =>
+          `| ${x.e.name} | ${families.get(x.e)} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.cpu)} | ${fmt(x.rss, 1)} (${fmt(x.peak, 1)}) | ${fmt(x.l?.sequential ?? 0, 1)} | ${fmt(x.l?.concurrent ?? 0, 2)} | ${x.l?.collections} |`,
+      ),
+      '',
+      '| ratio redscope / redis_exporter | value | goal |',
+      '|---|---|---|',
+      `| median latency | ${fmt(o.p50 / r.p50)} | ≤ 1.0 |`,
+      `| p99 latency | ${fmt(o.p99 / r.p99)} | ≤ 1.0 |`,
+      `| CPU per scrape | ${fmt(o.cpu / r.cpu)} | (reported) |`,
+      `| RSS | ${fmt(o.rss / r.rss)} (redscope ${fmt(o.rss, 1)} MiB, peak ${fmt(o.peak, 1)}; with --optimize-for-size ${fmt(m.rss, 1)}, peak ${fmt(m.peak, 1)}) | ≤ 64 MiB absolute |`,
+      `| median / p99 latency with --optimize-for-size | ${fmt(m.p50 / r.p50)} / ${fmt(m.p99 / r.p99)} | ≤ 1.0 |`,
+      `| Redis commands per scrape, 50 concurrent | ${fmt((o.l?.concurrent ?? 0) / (r.l?.concurrent ?? 1))} | one collection's worth or less |`,
+      '',
+      `redscope runs its commands in one pipeline on a persistent connection (${fmt(o.l?.sequential ?? 0, 1)} commands per collection); concurrent scrapes of one target share the collection in flight, so 50 scrapers cost Redis ${fmt(o.l?.concurrent ?? 0, 2)} commands per scrape. redis_exporter connects, authenticates and runs its commands per scrape (${fmt(r.l?.sequential ?? 0, 1)} per scrape), whatever the concurrency. CPU is measured with /proc utime+stime at ${CLOCK_TICKS} Hz over the whole run.`,
+    ];
+    return lines.join('\n');
+  } finally {
+    for (const e of exporters) e.stop();
+    redis.disconnect();
+    await topology.stop();
+    agent.destroy();
+  }
+}

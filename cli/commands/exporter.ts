@@ -1,0 +1,101 @@
+import { type Command, Option } from 'commander';
+import { ConfigError, envName, FLAGS, loadExporterConfig } from '../../exporter/config.js';
+import { createExporterLogger } from '../../exporter/logger.js';
+import { startExporter } from '../../exporter/server.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import type { CliIo } from '../program.js';
+
+const HELP: Record<string, [string, string]> = {
+  'redis-url': ['URL', 'target of /metrics: redis://host:port or rediss://host:port'],
+  username: ['USER', 'ACL user for --redis-url'],
+  'password-file': ['FILE', 'file holding the password for --redis-url (or env REDSCOPE_PASSWORD)'],
+  sentinels: [
+    'HOST:PORT,...',
+    'Sentinels that name the master of --master-name (instead of --redis-url)',
+  ],
+  'master-name': ['NAME', 'master group to follow through --sentinels'],
+  listen: ['HOST:PORT', 'address of the HTTP server (default 0.0.0.0:9121)'],
+  'allow-target': [
+    'PATTERN',
+    'glob of targets /scrape may contact, e.g. rediss://10.0.0.*:6379 (repeatable)',
+  ],
+  'tls-ca': ['FILE', 'CA certificate that signs the Redis servers'],
+  'tls-cert': ['FILE', 'client certificate for Redis'],
+  'tls-key': ['FILE', 'key of the client certificate'],
+  'tls-insecure-skip-verify': ['', 'do not verify Redis server certificates (logs a warning)'],
+  'credentials-file': [
+    'FILE',
+    'YAML mapping target patterns to username and password(_file) for /scrape',
+  ],
+  'web-config-file': [
+    'FILE',
+    'exporter-toolkit web config: TLS and basic auth for the HTTP endpoint',
+  ],
+  'scrape-timeout': [
+    'SECONDS',
+    'budget when Prometheus sends no scrape timeout header (default 10)',
+  ],
+  'client-name-cap': [
+    'N',
+    'distinct client names reported before the rest fold together (default 50)',
+  ],
+  'log-level': ['LEVEL', 'fatal, error, warn, info, debug, trace or silent (default info)'],
+};
+
+/** `redscope exporter`: the Prometheus exporter for Redis and Sentinel. */
+export function registerExporterCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('exporter')
+    .description('run the Prometheus exporter for Redis and Sentinel (redis_exporter-compatible)');
+  command.addOption(
+    new Option('--config <FILE>', `YAML file with the same settings (env ${envName('config')})`),
+  );
+  for (const flag of Object.keys(FLAGS)) {
+    const [arg, help] = HELP[flag] ?? ['VALUE', ''];
+    const text = `${help} (env ${envName(flag)})`;
+    if (flag === 'allow-target') {
+      command.addOption(
+        new Option(`--${flag} <${arg}>`, text).argParser(
+          (value: string, previous: string[] = []) => [...previous, value],
+        ),
+      );
+    } else if (arg === '') {
+      command.addOption(new Option(`--${flag}`, text));
+    } else {
+      command.addOption(new Option(`--${flag} <${arg}>`, text));
+    }
+  }
+  command.action(async (options: Record<string, string | string[] | boolean>) => {
+    const flags: Record<string, string | string[] | boolean> = {};
+    for (const [camel, value] of Object.entries(options)) {
+      flags[camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+    }
+    let config: ReturnType<typeof loadExporterConfig>;
+    try {
+      config = loadExporterConfig({ flags, env: process.env });
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+    const logger = createExporterLogger(config.logLevel);
+    let running: Awaited<ReturnType<typeof startExporter>>;
+    try {
+      running = await startExporter(config, logger);
+    } catch (error) {
+      logger.fatal({ err: (error as Error).message }, 'exporter could not start');
+      io.err(`redscope exporter: ${(error as Error).message}\n`);
+      process.exitCode = ExitCode.failure;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, 'draining and stopping');
+        running.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    logger.info('stopped');
+    process.exitCode = ExitCode.ok;
+  });
+}

@@ -1,0 +1,50 @@
+import type { FamilySpec, MetricSink } from '../exposition.js';
+import type { ParsedInfo } from '../info-parser.js';
+
+/** What kind of server a target is, learnt from `INFO server` when the connection opens. */
+export type TargetMode = 'redis' | 'sentinel';
+
+/** A Redis command as its words, e.g. `['INFO', 'ALL']`. */
+export type RedisCommand = readonly string[];
+
+/** Facts about the connection that no command returns (TLS peer certificate). */
+export interface ConnectionFacts {
+  readonly tlsPeer?: { readonly cn: string; readonly notAfterSeconds: number };
+}
+
+/** What a collector may read during one scrape. */
+export interface CollectContext {
+  /**
+   * The reply to a command this collector declared in `commands`; throws the
+   * command's error (NOPERM, unknown command) when Redis refused it.
+   */
+  reply(command: RedisCommand): unknown;
+  /** `INFO ALL`, parsed once per scrape and shared by the collectors that read it. */
+  info(): ParsedInfo;
+  /** Another round trip, for commands that depend on the first one's answer (Sentinel). */
+  roundTrip(commands: readonly RedisCommand[]): Promise<PromiseSettledResult<unknown>[]>;
+  readonly connection: ConnectionFacts;
+  readonly options: CollectorOptions;
+  /** Wall clock of the scrape, seconds since epoch (for `start_time_seconds`). */
+  readonly nowSeconds: number;
+}
+
+export interface CollectorOptions {
+  /** Distinct client names reported before the rest fold into one `client_name`. */
+  readonly clientNameCap: number;
+}
+
+/**
+ * One source of metrics: the commands it needs in the scrape's pipeline and the
+ * families it fills from their replies. Commands that several collectors declare
+ * (INFO ALL) are sent once.
+ */
+export interface Collector {
+  readonly name: string;
+  readonly modes: readonly TargetMode[];
+  readonly commands: readonly RedisCommand[];
+  readonly families: readonly FamilySpec[];
+  collect(context: CollectContext, sink: MetricSink): void | Promise<void>;
+}
+
+export const INFO_ALL: RedisCommand = ['INFO', 'ALL'];

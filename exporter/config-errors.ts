@@ -1,0 +1,48 @@
+import type { ErrorObject } from 'ajv';
+
+/**
+ * A setting is wrong. The message names the key (as the user spelled it: flag,
+ * env var or YAML key), the value, and what is allowed. Secrets are never
+ * echoed: only paths to them are settings.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Turns ajv's first error into a ConfigError naming key, value and what is allowed. */
+export function configErrorFrom(
+  error: ErrorObject,
+  root: unknown,
+  describeKey: (path: string) => string,
+  allowedKeys: (path: string) => readonly string[],
+): ConfigError {
+  const path = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  if (error.keyword === 'additionalProperties') {
+    const extra = String((error.params as { additionalProperty: string }).additionalProperty);
+    const key = path === '' ? extra : `${path}.${extra}`;
+    return new ConfigError(
+      `${describeKey(key)}: unknown key; allowed keys${path ? ` under ${path}` : ''}: ${allowedKeys(path).join(', ')}`,
+    );
+  }
+  const value = valueAt(root, error.instancePath);
+  const shown = value === undefined ? '(missing)' : JSON.stringify(value);
+  let allowed = error.message ?? 'a different value';
+  if (error.keyword === 'enum') {
+    allowed = `one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  } else if (error.keyword === 'required') {
+    const missing = String((error.params as { missingProperty: string }).missingProperty);
+    return new ConfigError(`${describeKey(path ? `${path}.${missing}` : missing)}: is required`);
+  }
+  return new ConfigError(
+    `${describeKey(path)}: value ${shown} is not allowed; expected ${allowed}`,
+  );
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let current: unknown = root;
+  for (const part of pointer.split('/').slice(1)) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}

@@ -1,0 +1,72 @@
+/**
+ * JSON Schema of the exporter's settings, in the YAML file's spelling. Flags
+ * and env vars are mapped onto the same keys before validation, so one schema
+ * checks every source and every error names the key the user typed.
+ */
+export const exporterConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    redis_url: {
+      type: 'string',
+      pattern: '^(rediss?://)?[^\\s]+$',
+      description: 'The target of /metrics: redis://host:port or rediss://host:port',
+    },
+    username: { type: 'string', minLength: 1, description: 'ACL user for --redis-url' },
+    password_file: {
+      type: 'string',
+      minLength: 1,
+      description: 'File holding the password for --redis-url',
+    },
+    sentinels: {
+      type: 'array',
+      items: { type: 'string', pattern: '^(rediss?://)?[^\\s:/]+:[0-9]{1,5}$' },
+      description: 'Sentinels as host:port, to find the master of --master-name',
+    },
+    master_name: { type: 'string', minLength: 1 },
+    listen: {
+      type: 'string',
+      pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^\\s:\\[\\]]*):[0-9]{1,5}$',
+      description: 'HOST:PORT of the exporter HTTP server',
+    },
+    allow_targets: { type: 'array', items: { type: 'string', minLength: 1 } },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ca: { type: 'string', minLength: 1 },
+        cert: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1 },
+        insecure_skip_verify: { type: 'boolean' },
+      },
+    },
+    credentials_file: { type: 'string', minLength: 1 },
+    web_config_file: { type: 'string', minLength: 1 },
+    scrape_timeout_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
+    client_name_cap: { type: 'integer', minimum: 0, maximum: 10000 },
+    log_level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  },
+} as const;
+
+/** The per-target credentials file. */
+export const credentialsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['targets'],
+  properties: {
+    targets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['match'],
+        properties: {
+          match: { type: 'string', minLength: 1 },
+          username: { type: 'string', minLength: 1 },
+          password: { type: 'string' },
+          password_file: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,328 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import yaml from 'js-yaml';
+import { ConfigError, configErrorFrom } from './config-errors.js';
+import { exporterConfigSchema } from './config-schema.js';
+import { Credentials, loadCredentials } from './credentials.js';
+import { InvalidTargetError, parseTarget, type Target } from './target.js';
+import { loadWebConfig, type WebConfig } from './web-config.js';
+
+export { ConfigError } from './config-errors.js';
+
+/** Defaults, one place, each with its reason. */
+export const DEFAULTS = {
+  /** The port redis_exporter uses, so scrape configs carry over. */
+  listen: '0.0.0.0:9121',
+  /** Budget when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds (its own default is 10 s). */
+  scrapeTimeoutSeconds: 10,
+  /** Client names past this many fold into one series: enough for a fleet of services, bounded for Prometheus. */
+  clientNameCap: 50,
+  logLevel: 'info',
+} as const;
+
+/** Command-line flags, each also an env var `REDSCOPE_<FLAG>` and a YAML key. */
+export const FLAGS = {
+  'redis-url': { key: 'redis_url', kind: 'string' },
+  username: { key: 'username', kind: 'string' },
+  'password-file': { key: 'password_file', kind: 'string' },
+  sentinels: { key: 'sentinels', kind: 'list' },
+  'master-name': { key: 'master_name', kind: 'string' },
+  listen: { key: 'listen', kind: 'string' },
+  'allow-target': { key: 'allow_targets', kind: 'list' },
+  'tls-ca': { key: 'tls.ca', kind: 'string' },
+  'tls-cert': { key: 'tls.cert', kind: 'string' },
+  'tls-key': { key: 'tls.key', kind: 'string' },
+  'tls-insecure-skip-verify': { key: 'tls.insecure_skip_verify', kind: 'boolean' },
+  'credentials-file': { key: 'credentials_file', kind: 'string' },
+  'web-config-file': { key: 'web_config_file', kind: 'string' },
+  'scrape-timeout': { key: 'scrape_timeout_seconds', kind: 'number' },
+  'client-name-cap': { key: 'client_name_cap', kind: 'number' },
+  'log-level': { key: 'log_level', kind: 'string' },
+} as const;
+
+export type FlagName = keyof typeof FLAGS;
+
+/** The env var of a flag: `--redis-url` is `REDSCOPE_REDIS_URL`. */
+export const envName = (flag: string): string =>
+  `REDSCOPE_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** The password for --redis-url may also come from this env var (never from a flag). */
+export const PASSWORD_ENV = 'REDSCOPE_PASSWORD';
+
+export interface RedisAuth {
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface RedisTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly insecureSkipVerify: boolean;
+}
+
+/** Everything the exporter needs, validated; nothing past here reads env or files. */
+export interface ExporterConfig {
+  readonly redisTarget?: Target;
+  readonly redisAuth: RedisAuth;
+  readonly sentinels: readonly Target[];
+  readonly masterName?: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly allowTargets: readonly string[];
+  readonly tls: RedisTls;
+  readonly credentials: Credentials;
+  readonly webConfig?: WebConfig;
+  readonly scrapeTimeoutSeconds: number;
+  readonly clientNameCap: number;
+  readonly logLevel: string;
+}
+
+export interface ConfigSources {
+  /** Flags given on the command line (commander's parsed options, by flag name). */
+  readonly flags: Partial<Record<FlagName | 'config', string | string[] | boolean>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readFile?: (path: string) => string;
+}
+
+type Raw = Record<string, unknown>;
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validate = ajv.compile(exporterConfigSchema);
+
+/** Parses and validates flags, env and the optional YAML file, in that order of precedence. */
+export function loadExporterConfig(sources: ConfigSources): ExporterConfig {
+  const readFile = sources.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const origins = new Map<string, string>();
+  const raw: Raw = {};
+
+  const configPath =
+    typeof sources.flags.config === 'string'
+      ? sources.flags.config
+      : sources.env[envName('config')];
+  if (configPath) {
+    let text: string;
+    try {
+      text = readFile(configPath);
+    } catch (error) {
+      throw new ConfigError(`--config: cannot read ${configPath}: ${(error as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = yaml.load(text, { filename: configPath });
+    } catch (error) {
+      const reason = (error as { reason?: string }).reason ?? (error as Error).message;
+      const mark = (error as { mark?: { line: number; column: number } }).mark;
+      const where = mark ? ` at line ${mark.line + 1}, column ${mark.column + 1}` : '';
+      throw new ConfigError(`--config: ${configPath} is not valid YAML${where}: ${reason}`);
+    }
+    if (parsed !== undefined && parsed !== null) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new ConfigError(`--config: ${configPath} must hold a mapping of settings`);
+      }
+      for (const [key, value] of Object.entries(parsed as Raw)) {
+        raw[key] = value;
+        origins.set(key, `${key} in ${configPath}`);
+        if (key === 'tls' && value && typeof value === 'object') {
+          for (const sub of Object.keys(value))
+            origins.set(`tls.${sub}`, `tls.${sub} in ${configPath}`);
+        }
+      }
+    }
+  }
+
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const env = sources.env[envName(flag)];
+    if (env !== undefined && env !== '') {
+      set(raw, spec.key, coerce(env, spec.kind, true));
+      origins.set(spec.key, envName(flag));
+    }
+  }
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const value = sources.flags[flag as FlagName];
+    if (value === undefined) continue;
+    set(raw, spec.key, Array.isArray(value) ? value : coerce(value, spec.kind, false));
+    origins.set(spec.key, `--${flag}`);
+  }
+  if (
+    raw.tls &&
+    typeof raw.tls === 'object' &&
+    !Array.isArray(raw.tls) &&
+    Object.keys(raw.tls).length === 0
+  ) {
+    delete raw.tls;
+  }
+
+  const describeKey = (path: string) => origins.get(path) ?? path;
+  if (!validate(raw)) {
+    const first = validate.errors?.[0];
+    if (first) throw configErrorFrom(first, raw, describeKey, allowedKeys);
+    throw new ConfigError('the configuration is not valid');
+  }
+  return typed(raw, describeKey, readFile, sources.env);
+}
+
+function allowedKeys(path: string): readonly string[] {
+  const schema: { properties: Record<string, unknown> } =
+    path === 'tls'
+      ? (exporterConfigSchema.properties.tls as unknown as { properties: Record<string, unknown> })
+      : (exporterConfigSchema as unknown as { properties: Record<string, unknown> });
+  return Object.keys(schema.properties);
+}
+
+function coerce(value: string | boolean, kind: string, fromEnv: boolean): unknown {
+  if (typeof value === 'boolean') return value;
+  switch (kind) {
+    case 'list':
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(value)) return true;
+      if (/^(false|0|no)$/i.test(value)) return false;
+      return value;
+    case 'number': {
+      const n = Number(value);
+      return value.trim() !== '' && Number.isFinite(n) ? n : value;
+    }
+    default:
+      return fromEnv ? value.trim() : value;
+  }
+}
+
+function set(raw: Raw, dotted: string, value: unknown): void {
+  const [head, tail] = dotted.split('.') as [string, string | undefined];
+  if (tail === undefined) {
+    raw[head] = value;
+    return;
+  }
+  const inner = (raw[head] && typeof raw[head] === 'object' ? raw[head] : {}) as Raw;
+  inner[tail] = value;
+  raw[head] = inner;
+}
+
+function typed(
+  raw: Raw,
+  describeKey: (path: string) => string,
+  readFile: (path: string) => string,
+  env: Readonly<Record<string, string | undefined>>,
+): ExporterConfig {
+  const str = (key: string) => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
+  const readSecretFile = (key: string, path: string): string => {
+    try {
+      return readFile(path).replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new ConfigError(
+        `${describeKey(key)}: cannot read ${path}: ${(error as Error).message}`,
+      );
+    }
+  };
+  const readBinary = (key: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return Buffer.from(readFile(path));
+    } catch (error) {
+      throw new ConfigError(
+        `${describeKey(key)}: cannot read ${path}: ${(error as Error).message}`,
+      );
+    }
+  };
+  const target = (key: string, text: string): Target => {
+    try {
+      return parseTarget(text);
+    } catch (error) {
+      if (error instanceof InvalidTargetError) {
+        throw new ConfigError(
+          `${describeKey(key)}: value ${JSON.stringify(text)} is not allowed; ${error.message}`,
+        );
+      }
+      throw error;
+    }
+  };
+
+  const redisUrl = str('redis_url');
+  const redisTarget = redisUrl ? target('redis_url', redisUrl) : undefined;
+  const sentinels = ((raw.sentinels as string[] | undefined) ?? []).map((s) =>
+    target('sentinels', s),
+  );
+  const masterName = str('master_name');
+  if (sentinels.length > 0 && !masterName) {
+    throw new ConfigError(
+      `${describeKey('sentinels')}: needs --master-name (the master group to follow)`,
+    );
+  }
+  if (masterName && sentinels.length === 0) {
+    throw new ConfigError(`${describeKey('master_name')}: needs --sentinels host:port,...`);
+  }
+  if (redisTarget && sentinels.length > 0) {
+    throw new ConfigError(
+      `${describeKey('redis_url')}: give either --redis-url or --sentinels with --master-name, not both`,
+    );
+  }
+
+  const passwordFile = str('password_file');
+  const password = passwordFile ? readSecretFile('password_file', passwordFile) : env[PASSWORD_ENV];
+  const username = str('username');
+  const redisAuth: RedisAuth = {
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+  };
+
+  const tlsRaw = (raw.tls ?? {}) as Raw;
+  const certPath = tlsRaw.cert as string | undefined;
+  const keyPath = tlsRaw.key as string | undefined;
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    const given = certPath === undefined ? 'tls.key' : 'tls.cert';
+    throw new ConfigError(
+      `${describeKey(given)}: needs its pair (--tls-cert and --tls-key go together)`,
+    );
+  }
+  const tls: RedisTls = {
+    ...(tlsRaw.ca ? { ca: readBinary('tls.ca', tlsRaw.ca as string) } : {}),
+    ...(certPath ? { cert: readBinary('tls.cert', certPath) } : {}),
+    ...(keyPath ? { key: readBinary('tls.key', keyPath) } : {}),
+    insecureSkipVerify: tlsRaw.insecure_skip_verify === true,
+  };
+
+  const listenText = str('listen') ?? DEFAULTS.listen;
+  const colon = listenText.lastIndexOf(':');
+  const listenHost = listenText.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  const listenPort = Number(listenText.slice(colon + 1));
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
+    throw new ConfigError(
+      `${describeKey('listen')}: value ${JSON.stringify(listenText)} is not allowed; expected HOST:PORT with a port from 0 to 65535`,
+    );
+  }
+
+  const credentialsFile = str('credentials_file');
+  let credentials = new Credentials([]);
+  if (credentialsFile) {
+    credentials = loadCredentials(credentialsFile, readFile, describeKey('credentials_file'));
+  }
+  // The global password belongs to the --redis-url target alone: /scrape never
+  // sends it anywhere else (redis_exporter does, in clear text, to any target).
+  if (redisTarget && (redisAuth.password || redisAuth.username)) {
+    credentials = credentials.withExact(redisTarget, redisAuth);
+  }
+
+  const webConfigFile = str('web_config_file');
+  const webConfig = webConfigFile
+    ? loadWebConfig(webConfigFile, readFile, describeKey('web_config_file'))
+    : undefined;
+
+  return {
+    ...(redisTarget ? { redisTarget } : {}),
+    redisAuth,
+    sentinels,
+    ...(masterName ? { masterName } : {}),
+    listen: { host: listenHost, port: listenPort },
+    allowTargets: (raw.allow_targets as string[] | undefined) ?? [],
+    tls,
+    credentials,
+    ...(webConfig ? { webConfig } : {}),
+    scrapeTimeoutSeconds:
+      (raw.scrape_timeout_seconds as number | undefined) ?? DEFAULTS.scrapeTimeoutSeconds,
+    clientNameCap: (raw.client_name_cap as number | undefined) ?? DEFAULTS.clientNameCap,
+    logLevel: str('log_level') ?? DEFAULTS.logLevel,
+  };
+}

@@ -1,0 +1,217 @@
+import type { TLSSocket } from 'node:tls';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ConnectionFacts, TargetMode } from './collectors/types.js';
+import type { RedisAuth, RedisTls } from './config.js';
+import { parseInfo } from './info-parser.js';
+import { ScrapeTimeoutError } from './scrape-errors.js';
+import type { Target } from './target.js';
+
+/** Reconnect backoff after a failed connect: doubles from 100 ms, capped so a recovered target is seen within 2 s. */
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 2000;
+/** Connections to targets nobody scraped for this long are closed. */
+const IDLE_CLOSE_MS = 10 * 60_000;
+
+/** Rejects with ScrapeTimeoutError at `deadline` (ms since epoch) unless `work` settles first. */
+export function withDeadline<T>(work: Promise<T>, deadline: number, budgetMs: number): Promise<T> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) {
+    work.catch(() => undefined);
+    return Promise.reject(new ScrapeTimeoutError(budgetMs));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ScrapeTimeoutError(budgetMs)), remaining);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * One persistent connection to one target, opened on the first scrape and
+ * reused by the next ones (no TCP+TLS handshake per scrape). After a failure
+ * the next connect waits out a backoff, answering scrapes with the last error
+ * meanwhile, so a dead target costs nothing but a fast `redis_up 0`.
+ */
+export class TargetConnection {
+  private client: Redis | undefined;
+  private connecting: Promise<Redis> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private lastError: unknown;
+  private facts: ConnectionFacts = {};
+  /** Learnt from INFO when the connection opens; kept across reconnects. */
+  mode: TargetMode | undefined;
+  lastUsed = Date.now();
+  /** The collection in flight, shared by concurrent scrapes (single-flight). */
+  inflight: Promise<unknown> | undefined;
+  /** Why the last collection failed, until one succeeds (logs only the transitions). */
+  failingReason: string | undefined;
+  /** Seconds the last connect of this scrape took (0 when the connection was reused). */
+  lastConnectSeconds = 0;
+
+  constructor(
+    readonly target: Target,
+    private readonly auth: RedisAuth,
+    private readonly tls: RedisTls,
+    private readonly logger: Logger,
+  ) {}
+
+  get connection(): ConnectionFacts {
+    return this.facts;
+  }
+
+  /** A ready client, connecting first if needed; rejects with the connect error or a timeout. */
+  async ready(deadline: number, budgetMs: number): Promise<Redis> {
+    this.lastUsed = Date.now();
+    this.lastConnectSeconds = 0;
+    if (this.client && this.client.status === 'ready') return this.client;
+    if (!this.connecting) {
+      if (Date.now() < this.retryAt && this.lastError !== undefined) throw this.lastError;
+      this.connecting = this.open(deadline);
+      this.connecting.then(
+        () => {
+          this.connecting = undefined;
+        },
+        () => {
+          this.connecting = undefined;
+        },
+      );
+    }
+    return withDeadline(this.connecting, deadline, budgetMs);
+  }
+
+  private async open(deadline: number): Promise<Redis> {
+    this.discard();
+    const started = performance.now();
+    const options: RedisOptions = {
+      host: this.target.host,
+      port: this.target.port,
+      lazyConnect: true,
+      // Our own connect-on-scrape with backoff replaces ioredis' timer-driven reconnects.
+      retryStrategy: () => null,
+      enableReadyCheck: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
+      // RESP2 like redis_exporter, and no CLIENT SETINFO: the least-privilege ACL stays small.
+      protocol: 2,
+      disableClientInfo: true,
+      connectTimeout: Math.max(100, deadline - Date.now()),
+      ...(this.auth.username ? { username: this.auth.username } : {}),
+      ...(this.auth.password ? { password: this.auth.password } : {}),
+    };
+    if (this.target.scheme === 'rediss') {
+      options.tls = {
+        ...(this.tls.ca ? { ca: this.tls.ca } : {}),
+        ...(this.tls.cert ? { cert: this.tls.cert } : {}),
+        ...(this.tls.key ? { key: this.tls.key } : {}),
+        rejectUnauthorized: !this.tls.insecureSkipVerify,
+      };
+    }
+    const client = new Redis(options);
+    // connect() rejects with a generic "Connection is closed"; the cause (WRONGPASS,
+    // a certificate the CA did not sign, garbage) arrives as an 'error' event first.
+    let cause: Error | undefined;
+    client.on('error', (error: Error) => {
+      cause ??= error;
+      this.logger.debug({ target: this.target.key, err: error.message }, 'target connection error');
+    });
+    this.client = client;
+    try {
+      await client.connect();
+      const info = parseInfo(String(await client.call('INFO', 'server')));
+      this.mode = info.fields.get('redis_mode') === 'sentinel' ? 'sentinel' : 'redis';
+      this.facts = { ...peerCertificate(client) };
+      this.failures = 0;
+      this.lastError = undefined;
+      this.lastConnectSeconds = (performance.now() - started) / 1000;
+      return client;
+    } catch (thrown) {
+      const error = cause ?? thrown;
+      this.failures++;
+      this.retryAt =
+        Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.failures - 1));
+      this.lastError = error;
+      if (this.client === client) this.discard();
+      else client.disconnect();
+      throw error;
+    }
+  }
+
+  /** Drops the connection (after a timeout its reply stream cannot be trusted). */
+  discard(): void {
+    const client = this.client;
+    this.client = undefined;
+    if (client) client.disconnect();
+  }
+
+  close(): void {
+    this.discard();
+  }
+}
+
+function peerCertificate(client: Redis): ConnectionFacts {
+  const stream = (client as unknown as { stream?: Partial<TLSSocket> }).stream;
+  if (!stream || typeof stream.getPeerCertificate !== 'function') return {};
+  const cert = stream.getPeerCertificate();
+  if (!cert?.valid_to) return {};
+  const notAfter = Date.parse(cert.valid_to);
+  if (!Number.isFinite(notAfter)) return {};
+  const cn = cert.subject?.CN;
+  return {
+    tlsPeer: {
+      cn: Array.isArray(cn) ? cn.join(',') : (cn ?? ''),
+      notAfterSeconds: notAfter / 1000,
+    },
+  };
+}
+
+/** The connections to every target scraped recently, one each, closed when idle. */
+export class TargetPool {
+  private readonly connections = new Map<string, TargetConnection>();
+
+  constructor(
+    private readonly authFor: (target: Target) => RedisAuth,
+    private readonly tls: RedisTls,
+    private readonly logger: Logger,
+  ) {}
+
+  get(target: Target): TargetConnection {
+    this.closeIdle();
+    let connection = this.connections.get(target.key);
+    if (!connection) {
+      connection = new TargetConnection(target, this.authFor(target), this.tls, this.logger);
+      this.connections.set(target.key, connection);
+    }
+    return connection;
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  private closeIdle(): void {
+    const cutoff = Date.now() - IDLE_CLOSE_MS;
+    for (const [key, connection] of this.connections) {
+      if (connection.lastUsed < cutoff && !connection.inflight) {
+        connection.close();
+        this.connections.delete(key);
+      }
+    }
+  }
+
+  closeAll(): void {
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+}

@@ -1,0 +1,66 @@
+/** A Redis or Sentinel endpoint, normalised so that equal targets compare equal. */
+export interface Target {
+  readonly scheme: 'redis' | 'rediss';
+  readonly host: string;
+  readonly port: number;
+  /** `scheme://host:port`: the pool key, the allow-list subject and the `target` label. */
+  readonly key: string;
+}
+
+/** The target of a `/scrape` request or `--redis-url` cannot be used; the message says why. */
+export class InvalidTargetError extends Error {
+  override readonly name = 'InvalidTargetError';
+}
+
+const DEFAULT_PORT = 6379;
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
+
+/**
+ * Parses `redis://host:port`, `rediss://host:port` or a bare `host:port`
+ * (redis_exporter accepts those). Credentials, paths other than a DB index 0,
+ * and query strings are refused: the only thing a request may choose is where.
+ */
+export function parseTarget(input: string): Target {
+  const text = input.trim();
+  if (text === '') throw new InvalidTargetError('the target is empty; expected redis://host:port');
+  const withScheme = text.includes('://') ? text : `redis://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new InvalidTargetError(
+      `"${printable(text)}" is not a URL; expected redis://host:port or rediss://host:port`,
+    );
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme !== 'redis' && scheme !== 'rediss') {
+    throw new InvalidTargetError(
+      `scheme "${printable(scheme)}" is not allowed; use redis:// or rediss://`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new InvalidTargetError(
+      'credentials in the target URL are not accepted; put them in the credentials file',
+    );
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new InvalidTargetError('the target must not carry a query string or fragment');
+  }
+  if (url.pathname !== '' && url.pathname !== '/' && url.pathname !== '/0') {
+    throw new InvalidTargetError('the target must not carry a path; DB indexes are not supported');
+  }
+  const host = url.hostname;
+  if (host === '' || !HOST.test(host)) {
+    throw new InvalidTargetError(`"${printable(host)}" is not a valid host name or address`);
+  }
+  const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidTargetError(`port "${printable(url.port)}" is not between 1 and 65535`);
+  }
+  const bareHost = host.startsWith('[') ? host.slice(1, -1) : host;
+  return { scheme, host: bareHost, port, key: `${scheme}://${host.toLowerCase()}:${port}` };
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+}

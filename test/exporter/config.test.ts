@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadExporterConfig } from '../../exporter/config.js';
+
+const files = (map: Record<string, string>) => (path: string) => {
+  const text = map[path];
+  if (text === undefined) throw new Error(`ENOENT: no such file ${path}`);
+  return text;
+};
+
+describe('loading the exporter configuration', () => {
+  describe('happy', () => {
+    it('uses the defaults when nothing is given', () => {
+      const config = loadExporterConfig({ flags: {}, env: {} });
+      expect(config.listen).toEqual({ host: '0.0.0.0', port: 9121 });
+      expect(config.scrapeTimeoutSeconds).toBe(10);
+      expect(config.allowTargets).toEqual([]);
+    });
+
+    it('takes flags over env vars over the YAML file', () => {
+      const config = loadExporterConfig({
+        flags: { config: '/c.yaml', listen: '127.0.0.1:1' },
+        env: { REDSCOPE_LISTEN: '127.0.0.1:2', REDSCOPE_ALLOW_TARGET: 'redis://a:1,redis://b:2' },
+        readFile: files({
+          '/c.yaml':
+            'listen: 127.0.0.1:3\nallow_targets: [redis://c:3]\nscrape_timeout_seconds: 4\n',
+        }),
+      });
+      expect(config.listen.port).toBe(1);
+      expect(config.allowTargets).toEqual(['redis://a:1', 'redis://b:2']);
+      expect(config.scrapeTimeoutSeconds).toBe(4);
+    });
+
+    it('reads the password from the file or env and binds it to --redis-url only', () => {
+      const config = loadExporterConfig({
+        flags: { 'redis-url': 'redis://a:1', 'password-file': '/pw' },
+        env: {},
+        readFile: files({ '/pw': 's3cret\n' }),
+      });
+      expect(config.credentials.for(config.redisTarget as never)).toEqual({ password: 's3cret' });
+      expect(
+        config.credentials.for({ scheme: 'redis', host: 'b', port: 1, key: 'redis://b:1' }),
+      ).toEqual({});
+      const fromEnv = loadExporterConfig({
+        flags: { 'redis-url': 'redis://a:1' },
+        env: { REDSCOPE_PASSWORD: 'e' },
+      });
+      expect(fromEnv.redisAuth.password).toBe('e');
+    });
+
+    it('maps credentials file patterns to users and passwords, first match wins', () => {
+      const config = loadExporterConfig({
+        flags: { 'credentials-file': '/creds.yaml' },
+        env: {},
+        readFile: files({
+          '/creds.yaml':
+            'targets:\n  - match: "redis://10.0.0.*:6379"\n    username: u1\n    password_file: /p1\n  - match: "redis://**"\n    password: p2\n',
+          '/p1': 'one',
+        }),
+      });
+      const t = (key: string) => ({ scheme: 'redis' as const, host: '', port: 0, key });
+      expect(config.credentials.for(t('redis://10.0.0.1:6379'))).toEqual({
+        username: 'u1',
+        password: 'one',
+      });
+      expect(config.credentials.for(t('redis://other:6379'))).toEqual({ password: 'p2' });
+      expect(config.credentials.for(t('rediss://other:6379'))).toEqual({});
+    });
+  });
+
+  describe('unhappy', () => {
+    const fails = (sources: Parameters<typeof loadExporterConfig>[0]) => {
+      try {
+        loadExporterConfig(sources);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+
+    it('names the key, the value and what is allowed for a wrong value', () => {
+      const message = fails({
+        flags: { config: '/c.yaml' },
+        env: {},
+        readFile: files({ '/c.yaml': 'log_level: loud\n' }),
+      });
+      expect(message).toMatch(/log_level in \/c.yaml/);
+      expect(message).toMatch(/"loud"/);
+      expect(message).toMatch(/one of fatal, error, warn, info, debug, trace, silent/);
+    });
+
+    it('names an unknown YAML key and lists the allowed ones', () => {
+      const message = fails({
+        flags: { config: '/c.yaml' },
+        env: {},
+        readFile: files({ '/c.yaml': 'redis_ulr: x\n' }),
+      });
+      expect(message).toMatch(/redis_ulr in \/c.yaml: unknown key; allowed keys: redis_url/);
+    });
+
+    it('names the env var when the value came from the environment', () => {
+      expect(fails({ flags: {}, env: { REDSCOPE_SCRAPE_TIMEOUT: 'soon' } })).toMatch(
+        /REDSCOPE_SCRAPE_TIMEOUT: value "soon" is not allowed; expected must be number/,
+      );
+    });
+
+    it('reports broken YAML with its line', () => {
+      expect(
+        fails({
+          flags: { config: '/c.yaml' },
+          env: {},
+          readFile: files({ '/c.yaml': 'listen: [\n' }),
+        }),
+      ).toMatch(/--config: \/c.yaml is not valid YAML at line \d+/);
+    });
+
+    it('refuses a malformed --redis-url and Sentinels without a master name', () => {
+      expect(fails({ flags: { 'redis-url': 'http://x:1' }, env: {} })).toMatch(
+        /--redis-url: .*scheme "http"/,
+      );
+      expect(fails({ flags: { sentinels: 'a:1' }, env: {} })).toMatch(/needs --master-name/);
+    });
+
+    it('never prints the password, only the path of a file it cannot read', () => {
+      const message = fails({
+        flags: { 'password-file': '/missing' },
+        env: {},
+        readFile: files({}),
+      });
+      expect(message).toMatch(/--password-file: cannot read \/missing/);
+    });
+  });
+});
