@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../stack/repo-paths.js';
+import { registerExporterCommand } from './commands/exporter.js';
+import { registerRotateCertsCommand } from './commands/rotate-certs.js';
 import { registerTopologyCommand } from './commands/topology.js';
 import { registerUpCommand } from './commands/up.js';
 
@@ -35,6 +37,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .showSuggestionAfterError(true)
     .allowExcessArguments(false);
 
+  registerExporterCommand(program, io);
+  registerRotateCertsCommand(program, io);
   registerTopologyCommand(program, io);
   registerUpCommand(program, io);
 

@@ -2,6 +2,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import {
+  ACL_USERS,
+  type AclPasswords,
+  type AclUser,
+  ADMIN_USER,
+  type Credentials,
+  generatePasswords,
+  REPLICATION_USER,
+  renderAclFile,
+  SENTINEL_USER,
+  USERNAMES,
+} from './acl.js';
 import { requireBinary } from './binaries.js';
 import { createTopologyCertificates, type TopologyCertificates } from './certificates.js';
 import { NodeStartError, TopologyNotReadyError } from './errors.js';
@@ -15,6 +27,11 @@ export type NodeRole = 'master' | 'replica' | 'sentinel';
 export interface TopologyOptions {
   /** TLS on every port with client certificates verified (default true). */
   readonly tls?: boolean;
+  /**
+   * ACL users from `sentinel/users.acl.template` with fresh per-run passwords
+   * (default true). Off: the ACL directives are dropped and `default` is open.
+   */
+  readonly acl?: boolean;
   /** Number of replicas (default 2). */
   readonly replicas?: number;
   /** Number of Sentinels (default 3); 0 starts Redis only. */
@@ -25,6 +42,11 @@ export interface TopologyOptions {
   readonly redisOverrides?: ConfigOverrides;
   /** Extra directives for the Sentinels, keyed like `sentinel down-after-milliseconds`. */
   readonly sentinelOverrides?: ConfigOverrides;
+  /**
+   * Fixed ports, master first, then replicas, then Sentinels (default: free
+   * ports picked by the kernel). A taken port fails start() with the node's log.
+   */
+  readonly ports?: readonly number[];
   /** How long start() may take before it gives up (default 30 s). */
   readonly startTimeoutMs?: number;
   /** Progress messages (the CLI prints them; tests leave it off). */
@@ -38,6 +60,13 @@ export interface TopologyDescription {
   readonly nodes: readonly { name: string; role: NodeRole; port: number }[];
   /** Paths of the CA and the client certificate; absent for a plain-TCP topology. */
   readonly tls?: { caFile: string; certFile: string; keyFile: string };
+  /**
+   * Credentials for the data nodes (the `admin` user: tests may do anything);
+   * absent when ACL is off. Sentinels take no credentials: send these to data nodes only.
+   */
+  readonly auth?: Credentials;
+  /** Every ACL user of the data nodes with its per-run password (app, exporter, ...). */
+  readonly users?: Readonly<Record<AclUser, Credentials>>;
   readonly dir: string;
 }
 
@@ -72,6 +101,8 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class RedisTopology {
   private readonly nodes = new Map<string, NodeEntry>();
   private stopped = false;
+  private passwords: AclPasswords | undefined;
+  private clientTls: { caFile: string; certFile: string; keyFile: string } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -100,8 +131,16 @@ export class RedisTopology {
       const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
       topology = new RedisTopology(dir, masterName, certificates, options);
       live.add(topology);
+      const aclFile = (options.acl ?? true) ? topology.writeAcl(templates) : undefined;
+      const passwords = topology.passwords;
       const replicaCount = options.replicas ?? 2;
-      const ports = await freePorts(1 + replicaCount + sentinelCount);
+      const nodeCount = 1 + replicaCount + sentinelCount;
+      const ports = options.ports ? [...options.ports] : await freePorts(nodeCount);
+      if (ports.length !== nodeCount) {
+        throw new Error(
+          `ports: expected ${nodeCount} ports (master, replicas, Sentinels), got ${ports.length}`,
+        );
+      }
       const dataPorts = ports.slice(0, 1 + replicaCount);
       const sentinelPorts = ports.slice(1 + replicaCount);
       const masterPort = dataPorts[0] as number;
@@ -115,6 +154,9 @@ export class RedisTopology {
           ...topology.commonOverrides(port, `redis-${index}`),
           replicaof: role === 'replica' ? `${HOST} ${masterPort}` : null,
           'replica-announce-ip': HOST,
+          aclfile: aclFile ?? null,
+          masteruser: passwords ? REPLICATION_USER : null,
+          masterauth: passwords ? passwords.replica : null,
           ...options.redisOverrides,
         };
         topology.addNode(`redis-${index}`, role, port, redisServer, template, overrides);
@@ -124,6 +166,8 @@ export class RedisTopology {
           ...topology.commonOverrides(port, `sentinel-${index}`),
           'sentinel monitor': `${masterName} ${HOST} ${masterPort} ${quorum}`,
           'sentinel announce-ip': HOST,
+          'sentinel auth-user': passwords ? `${masterName} ${SENTINEL_USER}` : null,
+          'sentinel auth-pass': passwords ? `${masterName} ${passwords.sentinel}` : null,
           ...options.sentinelOverrides,
         };
         const name = `sentinel-${index}`;
@@ -153,6 +197,21 @@ export class RedisTopology {
       else rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Writes per-run passwords (mode 0600) and the rendered ACL file; returns its path. */
+  private writeAcl(templates: string): string {
+    const passwords = generatePasswords();
+    const secrets = join(this.dir, 'secrets');
+    mkdirSync(secrets, { recursive: true, mode: 0o700 });
+    for (const user of ACL_USERS) {
+      writeFileSync(join(secrets, `${user}.password`), passwords[user], { mode: 0o600 });
+    }
+    const aclFile = join(secrets, 'users.acl');
+    const template = readFileSync(join(templates, 'users.acl.template'), 'utf8');
+    writeFileSync(aclFile, renderAclFile(template, passwords), { mode: 0o600 });
+    this.passwords = passwords;
+    return aclFile;
   }
 
   private commonOverrides(port: number, name: string): Record<string, string | null> {
@@ -322,26 +381,53 @@ export class RedisTopology {
   }
 
   /**
-   * ioredis options that reach this topology's nodes: TLS with the topology's
-   * CA and client certificate, or plain TCP.
+   * ioredis options that reach this topology's data nodes: TLS with the
+   * topology's CA and client certificate (or plain TCP), and the `admin` user's
+   * credentials when ACL is on. Sentinels take no credentials: for a Sentinel
+   * port use connect(), which leaves them out, or drop `username`/`password`.
    */
   connectionOptions(): RedisOptions {
     const options: RedisOptions = { host: HOST, lazyConnect: false, maxRetriesPerRequest: 1 };
-    if (this.certificates) {
-      const { ca, client } = this.certificates;
+    const tls = this.clientTlsFiles();
+    if (tls) {
       options.tls = {
-        ca: readFileSync(ca.certFile),
-        cert: readFileSync(client.certFile),
-        key: readFileSync(client.keyFile),
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
       };
+    }
+    if (this.passwords) {
+      options.username = ADMIN_USER;
+      options.password = this.passwords[ADMIN_USER];
     }
     return options;
   }
 
-  /** A one-shot client for `port` with this topology's TLS settings. Callers disconnect it. */
+  /**
+   * The CA bundle and client certificate that connectionOptions() and describe()
+   * hand out. Certificate rotation switches them (after the servers trust the new CA).
+   */
+  useClientTls(files: { caFile: string; certFile: string; keyFile: string }): void {
+    this.clientTls = files;
+  }
+
+  private clientTlsFiles(): { caFile: string; certFile: string; keyFile: string } | undefined {
+    if (this.clientTls) return this.clientTls;
+    if (!this.certificates) return undefined;
+    const { ca, client } = this.certificates;
+    return { caFile: ca.certFile, certFile: client.certFile, keyFile: client.keyFile };
+  }
+
+  /**
+   * A one-shot client for `port` with this topology's TLS settings, and the admin
+   * credentials unless the port is a Sentinel's. Callers disconnect it.
+   */
   connect(port: number, extra: RedisOptions = {}): Redis {
+    const { username, password, ...options } = this.connectionOptions();
+    const isSentinel = this.byRole('sentinel').some((n) => n.port === port);
     const client = new Redis({
-      ...this.connectionOptions(),
+      ...options,
+      ...(isSentinel ? {} : { username, password }),
       port,
       retryStrategy: () => null,
       enableOfflineQueue: true,
@@ -359,11 +445,22 @@ export class RedisTopology {
       dir: this.dir,
       nodes: [...this.nodes.values()].map(({ name, role, port }) => ({ name, role, port })),
     };
-    if (!this.certificates) return description;
-    const { ca, client } = this.certificates;
+    const tls = this.clientTlsFiles();
+    const passwords = this.passwords;
     return {
       ...description,
-      tls: { caFile: ca.certFile, certFile: client.certFile, keyFile: client.keyFile },
+      ...(tls ? { tls } : {}),
+      ...(passwords
+        ? {
+            auth: { username: ADMIN_USER, password: passwords[ADMIN_USER] },
+            users: Object.fromEntries(
+              ACL_USERS.map((user) => [
+                user,
+                { username: USERNAMES[user], password: passwords[user] },
+              ]),
+            ) as Record<AclUser, Credentials>,
+          }
+        : {}),
     };
   }
 
@@ -415,6 +512,21 @@ export class RedisTopology {
   async restart(name: string): Promise<void> {
     const node = this.node(name);
     if (node.process.running) await node.process.stop();
+    await this.launch(node, Date.now() + (this.options.startTimeoutMs ?? 30_000));
+  }
+
+  /**
+   * Stops a node, applies `overrides` to its current config file (which Sentinel
+   * and CONFIG REWRITE may have rewritten) and starts it again: how a Sentinel,
+   * which cannot reload TLS files at run time, takes new certificates.
+   */
+  async reconfigureAndRestart(name: string, overrides: ConfigOverrides): Promise<void> {
+    const node = this.node(name);
+    if (node.process.running) await node.process.stop();
+    writeFileSync(
+      node.configFile,
+      renderRedisConfig(readFileSync(node.configFile, 'utf8'), overrides),
+    );
     await this.launch(node, Date.now() + (this.options.startTimeoutMs ?? 30_000));
   }
 

@@ -32,10 +32,13 @@ export function clientFor(
   extra: RedisOptions = {},
 ): Redis {
   const tls = tlsOptionsOf(description);
+  // Data nodes need the ACL credentials; Sentinels have no users and would refuse them.
+  const isSentinel = description.nodes.some((n) => n.role === 'sentinel' && n.port === port);
   return new Redis({
     host: description.host,
     port,
     ...(tls ? { tls } : {}),
+    ...(description.auth && !isSentinel ? description.auth : {}),
     maxRetriesPerRequest: 1,
     ...extra,
   });
