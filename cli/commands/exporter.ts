@@ -1,7 +1,5 @@
 import { type Command, Option } from 'commander';
 import { ConfigError, envName, FLAGS, loadExporterConfig } from '../../exporter/config.js';
-import { createExporterLogger } from '../../exporter/logger.js';
-import { startExporter } from '../../exporter/server.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -77,6 +75,9 @@ export function registerExporterCommand(program: Command, io: CliIo): void {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
     }
+    // The server (express, ioredis, pino) loads only when the command runs.
+    const { createExporterLogger } = await import('../../exporter/logger.js');
+    const { startExporter } = await import('../../exporter/server.js');
     const logger = createExporterLogger(config.logLevel);
     let running: Awaited<ReturnType<typeof startExporter>>;
     try {

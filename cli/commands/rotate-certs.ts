@@ -1,16 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  type RotationPhase,
-  rotateCertificates,
-  type TlsFiles,
-} from '../../stack/certificate-rotation.js';
-import {
-  loadRotationPlan,
-  perNode,
-  planRotationTarget,
-  RotationPlanError,
-} from '../../stack/rotation-plan.js';
+import type { RotationPhase, TlsFiles } from '../../stack/certificate-rotation.js';
 import { UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -57,6 +47,11 @@ export function registerRotateCertsCommand(program: Command, io: CliIo): void {
       if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
         throw new UsageError('rotate-certs: --cert-file and --key-file go together');
       }
+      // Loaded on use: `redscope exporter` should not pay for the rotation code.
+      const { rotateCertificates } = await import('../../stack/certificate-rotation.js');
+      const { loadRotationPlan, perNode, planRotationTarget, RotationPlanError } = await import(
+        '../../stack/rotation-plan.js'
+      );
       let plan: ReturnType<typeof loadRotationPlan>;
       try {
         plan = loadRotationPlan(options.plan);

@@ -1,5 +1,5 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { RedisTopology } from '../../stack/topology.js';
 import type { CliIo } from '../program.js';
 
 /** `redscope topology`: a master, two replicas and three Sentinels on loopback until Ctrl-C. */
@@ -9,6 +9,7 @@ export function registerTopologyCommand(program: Command, io: CliIo): void {
     .description('run a Redis master, 2 replicas and 3 Sentinels (TLS) on loopback until Ctrl-C')
     .option('--plain', 'plain TCP instead of TLS (for quick local experiments only)')
     .action(async (options: { plain?: boolean }) => {
+      const { RedisTopology } = await import('../../stack/topology.js');
       const topology = await RedisTopology.start({
         tls: !options.plain,
         log: (message) => io.err(`${message}\n`),
@@ -28,14 +29,20 @@ export function registerTopologyCommand(program: Command, io: CliIo): void {
         io.out(
           `${node.name.padEnd(11)} ${node.role.padEnd(8)} ${scheme}://127.0.0.1:${node.port}\n`,
         );
+      const { auth, dir } = topology.describe();
+      const login = auth
+        ? ` --user ${auth.username} --pass "$(cat ${join(dir, 'secrets', `${auth.username}.password`)})"`
+        : '';
+      if (auth) io.out(`ACL users:   passwords (0600) in ${join(dir, 'secrets')}\n`);
       if (tls) {
         io.out(
           `CA:          ${tls.caFile}\nclient cert: ${tls.certFile}\nclient key:  ${tls.keyFile}\n`,
         );
-        io.out(
-          `try:         redis-cli --tls --cacert ${tls.caFile} --cert ${tls.certFile} --key ${tls.keyFile} -p ${nodes[0]?.port} info replication\n`,
-        );
       }
+      const tlsArgs = tls
+        ? ` --tls --cacert ${tls.caFile} --cert ${tls.certFile} --key ${tls.keyFile}`
+        : '';
+      io.out(`try:         redis-cli${tlsArgs}${login} -p ${nodes[0]?.port} info replication\n`);
       io.out('Ctrl-C stops every process.\n');
       await stopped;
     });
