@@ -2,15 +2,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  renderLoopbackAlertmanagerConfig,
+  withoutUrlFields,
+} from '../../stack/alertmanager-loopback-config.js';
 import { startAlertmanager } from '../../stack/alertmanager-server.js';
 import type { HttpService } from '../../stack/http-service.js';
+import { LoopbackReceivers } from '../../stack/loopback-receivers.js';
 import { freePort } from '../../stack/ports.js';
-import {
-  renderTestAlertmanagerConfig,
-  withoutUrlFields,
-} from './support/alertmanager-test-config.js';
 import { committedAlertRules, repoPath, run } from './support/bundle.js';
-import { LoopbackReceivers, waitFor } from './support/loopback-receivers.js';
+import { waitFor } from './support/wait-for.js';
 
 const PRODUCTION = repoPath('alertmanager', 'alertmanager.yml');
 const productionText = () => readFileSync(PRODUCTION, 'utf8');
@@ -68,7 +69,7 @@ describe('alertmanager.yml (happy path)', () => {
   });
 
   it('the test config differs from production in nothing but the PagerDuty and Slack URLs', () => {
-    const test = renderTestAlertmanagerConfig(productionText(), {
+    const test = renderLoopbackAlertmanagerConfig(productionText(), {
       pagerduty: 'http://127.0.0.1:1/v2/enqueue',
       slack: 'http://127.0.0.1:1/slack/x',
     });
@@ -87,7 +88,7 @@ describe('alertmanager.yml (unhappy path)', () => {
   });
 
   it('the URL-only comparison catches any other change to the test config', () => {
-    const test = renderTestAlertmanagerConfig(productionText(), {
+    const test = renderLoopbackAlertmanagerConfig(productionText(), {
       pagerduty: 'http://127.0.0.1:1/v2/enqueue',
       slack: 'http://127.0.0.1:1/slack/x',
     }).replace('group_wait: 1s', 'group_wait: 0s');
@@ -122,7 +123,7 @@ describe('the real Alertmanager with the test config and loopback receivers', ()
     const configFile = join(dir, 'alertmanager.yml');
     writeFileSync(
       configFile,
-      renderTestAlertmanagerConfig(productionText(), {
+      renderLoopbackAlertmanagerConfig(productionText(), {
         pagerduty: receivers.pagerdutyUrl,
         slack: receivers.slackUrl,
       }),

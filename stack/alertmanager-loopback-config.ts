@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
 
 /**
- * The test-only Alertmanager config: the production alertmanager.yml with the PagerDuty
+ * The loopback Alertmanager config (tests and `redscope up`): the production alertmanager.yml with the PagerDuty
  * and Slack URL fields pointed at loopback receivers, and nothing else changed (a test
  * proves it by comparing both with `withoutUrlFields`). Relative paths (templates/,
  * secrets/) resolve next to wherever the copy is written, so the caller lays out the
@@ -30,7 +30,7 @@ function parse(text: string): Config {
   return yaml.load(text) as Config;
 }
 
-export function renderTestAlertmanagerConfig(production: string, urls: LoopbackUrls): string {
+export function renderLoopbackAlertmanagerConfig(production: string, urls: LoopbackUrls): string {
   const config = parse(production);
   for (const receiver of config.receivers ?? []) {
     for (const pd of receiver.pagerduty_configs ?? []) pd.url = urls.pagerduty;
@@ -40,7 +40,7 @@ export function renderTestAlertmanagerConfig(production: string, urls: LoopbackU
       slack.api_url = urls.slack;
     }
   }
-  return `# GENERATED for tests from alertmanager/alertmanager.yml: only URLs changed.\n${yaml.dump(config, { lineWidth: -1 })}`;
+  return `# GENERATED from alertmanager/alertmanager.yml for loopback receivers: only URLs changed.\n${yaml.dump(config, { lineWidth: -1 })}`;
 }
 
 /** The config with the URL fields removed: production and test copies must agree on the rest. */

@@ -11,7 +11,8 @@ export interface Received {
 /**
  * A local stand-in for PagerDuty and Slack that speaks their wire formats: PagerDuty
  * Events v2 (`POST /v2/enqueue`, answers 202 with a dedup key) and a Slack incoming
- * webhook (`POST /slack/...`, answers 200 "ok"). Binds 127.0.0.1 on a free port.
+ * webhook (`POST /slack/...`, answers 200 "ok"). Binds 127.0.0.1 on a free port. The tests
+ * and `redscope up` point a copy of the real alertmanager.yml at it.
  */
 export class LoopbackReceivers {
   readonly pagerduty: Received[] = [];
@@ -23,7 +24,10 @@ export class LoopbackReceivers {
     readonly baseUrl: string,
   ) {}
 
-  static async start(): Promise<LoopbackReceivers> {
+  /** `onReceive` sees every notification as it arrives (the local stack prints them). */
+  static async start(
+    onReceive?: (kind: 'pagerduty' | 'slack', entry: Received) => void,
+  ): Promise<LoopbackReceivers> {
     let receivers: LoopbackReceivers | undefined;
     const server = createServer((req, res) => {
       readBody(req).then(
@@ -37,6 +41,7 @@ export class LoopbackReceivers {
           const entry = { path: req.url ?? '', contentType: req.headers['content-type'], body };
           if (req.method === 'POST' && req.url === '/v2/enqueue') {
             receivers?.pagerduty.push(entry);
+            onReceive?.('pagerduty', entry);
             const dedup = (body as { dedup_key?: string }).dedup_key ?? 'generated';
             res.writeHead(202, { 'content-type': 'application/json' });
             res.end(
@@ -44,6 +49,7 @@ export class LoopbackReceivers {
             );
           } else if (req.method === 'POST' && req.url?.startsWith('/slack/')) {
             receivers?.slack.push(entry);
+            onReceive?.('slack', entry);
             res.writeHead(200, { 'content-type': 'text/plain' });
             res.end('ok');
           } else {
@@ -88,20 +94,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-/** Polls until `check` returns a value, or fails with `what` after the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
