@@ -1,0 +1,205 @@
+import type { Socket } from 'node:net';
+import type { ChainableCommander } from 'ioredis';
+import { Redis } from 'ioredis';
+import {
+  type Address,
+  type RedisClientsConfig,
+  type ResolvedClientsConfig,
+  resolveClientsConfig,
+} from './config.js';
+import {
+  type DurableWriteOptions,
+  type DurableWriteResult,
+  writeDurably,
+} from './durable-write.js';
+import { FailoverWatcher, isConnectedTo } from './failover-watcher.js';
+import { readerOptions, writerOptions } from './ioredis-options.js';
+import { createReadClient, type ReadClient } from './read-client.js';
+
+/** The connections an app uses, made from one config by `createRedisClients`. */
+export interface RedisClients {
+  /** The master: every write, and reads that must see the latest write. */
+  readonly writer: Redis;
+  /** Reads on a replica, retried on the master when no replica answers. */
+  readonly reader: ReadClient;
+  /** `standalone` (one Redis from a URL) or `sentinel`. */
+  readonly mode: ResolvedClientsConfig['mode'];
+  /**
+   * Write, then wait for `replicas` replicas to acknowledge it (see `writeDurably`).
+   *
+   * ```ts
+   * await clients.writeDurably((tx) => tx.set('k', 'v'), { replicas: 1, timeoutMs: 500 });
+   * ```
+   */
+  writeDurably(
+    write: (pipeline: ChainableCommander) => unknown,
+    options?: DurableWriteOptions,
+  ): Promise<DurableWriteResult>;
+  /** Resolves when the writer is connected (rejects after `timeoutMs`, default the connect timeout x 5). */
+  ready(timeoutMs?: number): Promise<void>;
+  /** Closes both connections (QUIT, then drop after a short grace). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the writer and reader connections from one config: a standalone
+ * Redis from `url`, or a Sentinel-managed master (`sentinels` + `masterName`)
+ * with reads on a replica. The config is checked first and a bad one throws
+ * RedisConfigError naming the option, before any connection. Connections then
+ * start in the background: commands queue until they are up, and `ready()`
+ * waits for the master. TLS verification is on unless
+ * `tls.insecureSkipVerify` is set, which logs a warning through `logger`.
+ *
+ * ```ts
+ * const clients = createRedisClients({
+ *   sentinels: ['10.0.0.11:26379', '10.0.0.12:26379', '10.0.0.13:26379'],
+ *   masterName: 'redscope',
+ *   tls: { caFile: '/etc/redscope/ca.crt', certFile: '/etc/redscope/app.crt', keyFile: '/etc/redscope/app.key' },
+ *   username: 'app',
+ *   password: process.env.REDIS_PASSWORD,
+ *   logger,
+ * });
+ * await clients.ready();
+ * await clients.writer.set('greeting', 'hello');
+ * const value = await clients.reader.get('greeting');
+ * await clients.close();
+ * ```
+ */
+export function createRedisClients(config: RedisClientsConfig): RedisClients {
+  const resolved = resolveClientsConfig(config);
+  warnAboutInsecureTls(resolved);
+  const writer = new Redis(writerOptions(resolved));
+  const replicaOptions = readerOptions(resolved);
+  const replica = replicaOptions ? new Redis(replicaOptions) : undefined;
+  // ioredis prints unhandled 'error' events to the console; failures reach callers through their commands.
+  writer.on('error', () => undefined);
+  replica?.on('error', () => undefined);
+  const reader = createReadClient(replica, writer, resolved.readRetryWindowMs);
+  // Every Sentinel announces the same switch: one steering at a time, the latest wins.
+  let stopSteering: (() => void) | undefined;
+  const watcher =
+    resolved.mode === 'sentinel'
+      ? new FailoverWatcher(resolved, (master) => {
+          stopSteering?.();
+          stopSteering = followNewMaster(master, writer, replica, resolved.connectTimeoutMs * 3);
+        })
+      : undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    writer,
+    reader,
+    mode: resolved.mode,
+    writeDurably: (write, options) => writeDurably(writer, write, options),
+    ready: (timeoutMs = resolved.connectTimeoutMs * 5) => whenReady(writer, timeoutMs),
+    close: () => {
+      watcher?.close();
+      stopSteering?.();
+      closing ??= Promise.all([quit(writer), replica ? quit(replica) : undefined]).then(
+        () => undefined,
+      );
+      return closing;
+    },
+  };
+}
+
+/**
+ * After `+switch-master` the writer is steered to the announced master for a
+ * few seconds: its socket to any other node is destroyed, whether connected or
+ * still connecting. Without that, a reconnect that asks a Sentinel not yet
+ * updated would go back to a hung (paused, partitioned) old master and wait out
+ * the connect timeout. A reader whose replica was the one
+ * promoted moves to a replica, once the writer is back (reads fall back to it
+ * meanwhile).
+ */
+function followNewMaster(
+  master: Address,
+  writer: Redis,
+  replica: Redis | undefined,
+  steerForMs: number,
+): () => void {
+  const deadline = Date.now() + steerForMs;
+  const steer = () => {
+    if (writer.status === 'end' || Date.now() > deadline) return clearInterval(timer);
+    if (writer.status === 'ready' && isConnectedTo(writer, master)) {
+      clearInterval(timer);
+      if (replica && isConnectedTo(replica, master)) replica.disconnect(true);
+      return;
+    }
+    // Destroying the socket is what a network failure does: ioredis reconnects and
+    // resends. disconnect() would wait for a hung peer to acknowledge the close
+    // (and, during the Sentinel lookup, end the client for good).
+    const socket = writer.stream as Socket | undefined;
+    if (
+      socket &&
+      !socket.destroyed &&
+      socket.remotePort !== undefined &&
+      !isAddress(socket, master)
+    ) {
+      socket.destroy();
+    }
+  };
+  const timer = setInterval(steer, 50);
+  timer.unref();
+  steer();
+  return () => clearInterval(timer);
+}
+
+function isAddress(socket: Socket, address: Address): boolean {
+  return socket.remotePort === address.port && socket.remoteAddress === address.host;
+}
+
+function warnAboutInsecureTls(config: ResolvedClientsConfig): void {
+  const insecure: string[] = [];
+  if (config.tls?.rejectUnauthorized === false) insecure.push('tls.insecureSkipVerify');
+  if (config.mode === 'sentinel' && config.sentinelTls?.rejectUnauthorized === false) {
+    if (config.sentinelTls !== config.tls) insecure.push('sentinelTls.insecureSkipVerify');
+  }
+  if (insecure.length === 0) return;
+  // The config check guarantees a logger whenever verification is off.
+  config.logger?.warn(
+    { options: insecure },
+    'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
+  );
+}
+
+function whenReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error('Redis connection ended before it was ready'));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+    };
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+  });
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await Promise.race([
+        client.quit(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('quit timed out')), 1000).unref(),
+        ),
+      ]);
+    } catch {
+      // closed below either way
+    }
+  }
+  // quit() leaves ioredis' Sentinel connector and its timers alive; disconnect() ends them.
+  client.disconnect();
+}

@@ -1,0 +1,74 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Address, ResolvedSentinel } from './config.js';
+
+/**
+ * Listens for `+switch-master` on every configured Sentinel and tells the
+ * factory the new master address at once, so a writer stuck on a hung
+ * (SIGSTOPped, partitioned) master moves without waiting for a socket timeout:
+ * the case of ioredis issue #1314.
+ *
+ * Written by hand instead of ioredis' `failoverDetector: true`, which does the
+ * same but (in 6.0.0) gives its Sentinel subscribers no 'error' listener, so
+ * ioredis prints "Unhandled error event" to the console whenever a Sentinel is
+ * down, and it opens one subscriber per Sentinel per connection. This watcher
+ * is shared by the writer and the reader, filters on our master name, and is
+ * silent: errors only delay the next reconnect attempt.
+ */
+export class FailoverWatcher {
+  private readonly subscribers: Redis[];
+  private closed = false;
+
+  constructor(
+    config: ResolvedSentinel,
+    private readonly onSwitch: (master: Address) => void,
+  ) {
+    this.subscribers = config.sentinels.map((sentinel) => {
+      const options: RedisOptions = {
+        host: sentinel.host,
+        port: sentinel.port,
+        connectTimeout: config.connectTimeoutMs,
+        // A Sentinel that is down is retried at the backoff cap, forever: it may come back.
+        retryStrategy: (attempt) =>
+          Math.min(config.reconnectMaxDelayMs, config.reconnectMinDelayMs * 2 ** (attempt - 1)),
+        maxRetriesPerRequest: null,
+        enableReadyCheck: false,
+        connectionName: `${config.connectionName}-failover-watch`,
+        ...(config.sentinelTls ? { tls: { ...config.sentinelTls } } : {}),
+        ...(config.sentinelUsername !== undefined ? { username: config.sentinelUsername } : {}),
+        ...(config.sentinelPassword !== undefined ? { password: config.sentinelPassword } : {}),
+      };
+      const subscriber = new Redis(options);
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === '+switch-master') this.handle(config.masterName, message);
+      });
+      // ioredis resubscribes after every reconnect (autoResubscribe).
+      subscriber.subscribe('+switch-master').catch(() => undefined);
+      return subscriber;
+    });
+  }
+
+  private handle(masterName: string, message: string): void {
+    if (this.closed) return;
+    // "<master name> <old ip> <old port> <new ip> <new port>"
+    const [name, , , host, port] = message.split(' ');
+    if (name !== masterName || !host || !port) return;
+    this.onSwitch({ host, port: Number(port) });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const subscriber of this.subscribers) subscriber.disconnect();
+  }
+}
+
+/**
+ * Whether `client`'s socket goes to `address` (connected or still in its
+ * handshake). ioredis' Sentinel connector hides the resolved address, but the
+ * socket knows its peer.
+ */
+export function isConnectedTo(client: Redis, address: Address): boolean {
+  const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+  const live = client.status === 'ready' || client.status === 'connect';
+  return live && stream?.remotePort === address.port && stream.remoteAddress === address.host;
+}

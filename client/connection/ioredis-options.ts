@@ -1,0 +1,110 @@
+import type { RedisOptions } from 'ioredis';
+import type { ResolvedClientsConfig, ResolvedTls } from './config.js';
+
+/**
+ * Translates a resolved config into ioredis options for the writer and the
+ * reader. Kept apart from the factory so the mapping is unit-testable without
+ * a server.
+ */
+
+/** Exponential backoff from min to max: a new master is usually up within seconds. */
+export function backoff(minMs: number, maxMs: number): (attempt: number) => number {
+  return (attempt) => Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * A demoted master answers writes with READONLY (it came back as a replica
+ * after a failover the client missed, e.g. it was paused). Reconnecting makes
+ * ioredis ask Sentinel for the master again; `2` resends the failed write there.
+ */
+export function reconnectOnReadonly(error: Error): boolean | 2 {
+  return error.message.startsWith('READONLY') ? 2 : false;
+}
+
+function tlsOf(tls: ResolvedTls | undefined): RedisOptions['tls'] {
+  if (!tls) return undefined;
+  return {
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+    rejectUnauthorized: tls.rejectUnauthorized,
+  };
+}
+
+function common(config: ResolvedClientsConfig): RedisOptions {
+  const retry = backoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
+  return {
+    ...(config.username !== undefined ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+    connectTimeout: config.connectTimeoutMs,
+    retryStrategy: retry,
+    // Bounded: fail commands instead of queueing them forever while there is no connection.
+    maxRetriesPerRequest: config.maxRetriesPerRequest,
+    lazyConnect: false,
+  };
+}
+
+function sentinelPart(config: ResolvedClientsConfig & { mode: 'sentinel' }): RedisOptions {
+  const retry = backoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
+  const tls = tlsOf(config.tls);
+  const sentinelTls = tlsOf(config.sentinelTls);
+  return {
+    sentinels: config.sentinels.map(({ host, port }) => ({ host, port })),
+    name: config.masterName,
+    ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
+    ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
+    ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
+    ...(sentinelTls ? { sentinelTLS: sentinelTls } : {}),
+    // Failovers are detected by FailoverWatcher (failover-watcher.ts says why not ioredis' own).
+    failoverDetector: false,
+    sentinelRetryStrategy: retry,
+    sentinelCommandTimeout: config.connectTimeoutMs,
+  };
+}
+
+/** ioredis options of the connection that takes writes (always the master). */
+export function writerOptions(config: ResolvedClientsConfig): RedisOptions {
+  const base: RedisOptions = {
+    ...common(config),
+    commandTimeout: config.commandTimeoutMs,
+    reconnectOnError: reconnectOnReadonly,
+    connectionName: `${config.connectionName}-writer`,
+  };
+  if (config.mode === 'standalone') {
+    const tls = tlsOf(config.tls);
+    return {
+      ...base,
+      host: config.address.host,
+      port: config.address.port,
+      db: config.db,
+      ...(tls ? { tls } : {}),
+    };
+  }
+  return { ...base, ...sentinelPart(config), role: 'master' };
+}
+
+/**
+ * ioredis options of the replica connection, or undefined when reads go to the
+ * master (standalone, or readFrom: 'master').
+ */
+export function readerOptions(config: ResolvedClientsConfig): RedisOptions | undefined {
+  if (config.mode === 'standalone' || config.readFrom === 'master') return undefined;
+  const preferred = config.preferredReplicas.map((r) => ({
+    ip: r.host,
+    port: String(r.port),
+    prio: r.priority ?? 1,
+  }));
+  return {
+    ...common(config),
+    ...sentinelPart(config),
+    role: 'slave',
+    ...(preferred.length > 0 ? { preferredSlaves: preferred } : {}),
+    // A slow or gone replica costs at most readTimeoutMs before the read is retried on the master.
+    commandTimeout: config.readTimeoutMs,
+    // Fail queued reads at the first connection loss: the fallback to the master is faster.
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectionName: `${config.connectionName}-reader`,
+  };
+}

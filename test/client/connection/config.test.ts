@@ -1,0 +1,233 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, ReplyError } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveClientsConfig } from '../../../client/connection/config.js';
+import {
+  createRedisClients,
+  type RedisClientsConfig,
+  RedisConfigError,
+  writeDurably,
+} from '../../../client/connection/index.js';
+import {
+  readerOptions,
+  reconnectOnReadonly,
+  writerOptions,
+} from '../../../client/connection/ioredis-options.js';
+import { isReplicaUnavailable } from '../../../client/connection/read-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'redscope-client-config-'));
+const caFile = join(dir, 'ca.crt');
+writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n');
+
+const sentinelConfig: RedisClientsConfig = {
+  sentinels: ['10.0.0.1:26379', { host: '10.0.0.2', port: 26379 }, '[::1]:26380'],
+  masterName: 'redscope',
+  tls: { caFile },
+};
+
+function optionOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RedisConfigError) return error.option;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('the client connection config', () => {
+  describe('happy', () => {
+    it('resolves a Sentinel config with TLS verification on and safe defaults', () => {
+      const resolved = resolveClientsConfig(sentinelConfig);
+      expect(resolved.mode).toBe('sentinel');
+      if (resolved.mode !== 'sentinel') return;
+      expect(resolved.sentinels).toEqual([
+        { host: '10.0.0.1', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+        { host: '::1', port: 26380 },
+      ]);
+      expect(resolved.tls?.rejectUnauthorized).toBe(true);
+      expect(resolved.tls?.ca?.toString()).toContain('BEGIN CERTIFICATE');
+      // Sentinel connections use the data TLS settings unless told otherwise.
+      expect(resolved.sentinelTls).toBe(resolved.tls);
+      expect(resolved.readFrom).toBe('replica');
+      expect(resolved.commandTimeoutMs).toBe(2000);
+      expect(resolved.maxRetriesPerRequest).toBe(2);
+    });
+
+    it('maps to a master writer and a replica reader with bounded retries and timeouts', () => {
+      const resolved = resolveClientsConfig({
+        ...sentinelConfig,
+        preferredReplicas: [{ host: '10.0.0.7', port: 6379, priority: 2 }],
+      });
+      const writer = writerOptions(resolved);
+      expect(writer.role).toBe('master');
+      expect(writer.enableTLSForSentinelMode).toBe(true);
+      expect(writer.sentinelTLS).toMatchObject({ rejectUnauthorized: true });
+      expect(writer.commandTimeout).toBe(2000);
+      expect(writer.maxRetriesPerRequest).toBe(2);
+      expect(writer.failoverDetector).toBe(false);
+      const reader = readerOptions(resolved);
+      expect(reader?.role).toBe('slave');
+      expect(reader?.commandTimeout).toBe(500);
+      expect(reader?.maxRetriesPerRequest).toBe(0);
+      expect(reader?.preferredSlaves).toEqual([{ ip: '10.0.0.7', port: '6379', prio: 2 }]);
+      expect(readerOptions(resolveClientsConfig({ ...sentinelConfig, readFrom: 'master' }))).toBe(
+        undefined,
+      );
+    });
+
+    it('parses a rediss:// URL with credentials and a database', () => {
+      const resolved = resolveClientsConfig({ url: 'rediss://app:s%40cret@cache.internal:6380/2' });
+      expect(resolved).toMatchObject({
+        mode: 'standalone',
+        address: { host: 'cache.internal', port: 6380 },
+        db: 2,
+        username: 'app',
+        password: 's@cret',
+        tls: { rejectUnauthorized: true },
+      });
+    });
+
+    it('reconnects on READONLY and resends the write, and on nothing else', () => {
+      expect(
+        reconnectOnReadonly(new Error("READONLY You can't write against a read only replica.")),
+      ).toBe(2);
+      expect(reconnectOnReadonly(new Error('WRONGTYPE Operation against a key'))).toBe(false);
+    });
+
+    it('retries a read on the master for connection trouble and replica states only', () => {
+      expect(isReplicaUnavailable(new Error('Connection is closed.'))).toBe(true);
+      expect(isReplicaUnavailable(new Error('Command timed out'))).toBe(true);
+      expect(
+        isReplicaUnavailable(new ReplyError('LOADING Redis is loading the dataset in memory')),
+      ).toBe(true);
+      expect(isReplicaUnavailable(new ReplyError('WRONGTYPE Operation against a key'))).toBe(false);
+    });
+  });
+
+  describe('unhappy', () => {
+    let server: Server | undefined;
+    afterEach(() => server?.close());
+
+    it('names "url" when neither a URL nor Sentinels are given', () => {
+      expect(optionOf(() => resolveClientsConfig({}))).toBe('url');
+    });
+
+    it('names "sentinels" for an empty list and for a URL given alongside', () => {
+      expect(optionOf(() => resolveClientsConfig({ sentinels: [], masterName: 'm' }))).toBe(
+        'sentinels',
+      );
+      expect(optionOf(() => resolveClientsConfig({ ...sentinelConfig, url: 'rediss://h:1' }))).toBe(
+        'sentinels',
+      );
+    });
+
+    it('names the malformed Sentinel address by its index', () => {
+      const config = { ...sentinelConfig, sentinels: ['10.0.0.1:26379', '10.0.0.2'] };
+      expect(() => resolveClientsConfig(config)).toThrow(
+        /sentinels\[1\]: "10.0.0.2" is not host:port/,
+      );
+      expect(optionOf(() => resolveClientsConfig({ ...config, sentinels: ['h:70000'] }))).toBe(
+        'sentinels[0]',
+      );
+    });
+
+    it('names "masterName" when it is missing', () => {
+      expect(optionOf(() => resolveClientsConfig({ sentinels: ['h:26379'] }))).toBe('masterName');
+    });
+
+    it('names the TLS file that does not exist, and a certificate without its key', () => {
+      const missing = join(dir, 'nope.crt');
+      expect(() => resolveClientsConfig({ ...sentinelConfig, tls: { caFile: missing } })).toThrow(
+        `tls.caFile: cannot read ${missing}: no such file`,
+      );
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ ...sentinelConfig, sentinelTls: { certFile: caFile } }),
+        ),
+      ).toBe('sentinelTls.keyFile');
+    });
+
+    it('refuses a plain redis:// URL with TLS settings and an unknown scheme', () => {
+      expect(optionOf(() => resolveClientsConfig({ url: 'redis://h:6379', tls: { caFile } }))).toBe(
+        'tls',
+      );
+      expect(() => resolveClientsConfig({ url: 'http://h:6379' })).toThrow(
+        /url: scheme must be rediss/,
+      );
+    });
+
+    it('does not echo a password of a URL it cannot parse', () => {
+      expect(() => resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' })).toThrow(
+        RedisConfigError,
+      );
+      expect(optionOf(() => resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' }))).toBe(
+        'url',
+      );
+      try {
+        resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' });
+      } catch (error) {
+        expect(String(error)).not.toContain('hunter2');
+      }
+    });
+
+    it('requires a logger before it turns verification off, and then warns through it', async () => {
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ url: 'rediss://127.0.0.1:1', tls: { insecureSkipVerify: true } }),
+        ),
+      ).toBe('logger');
+      const warnings: [Record<string, unknown>, string][] = [];
+      const clients = createRedisClients({
+        url: 'rediss://127.0.0.1:1',
+        tls: { insecureSkipVerify: true },
+        logger: { warn: (details, message) => warnings.push([details, message]) },
+      });
+      await clients.close();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.[0]).toEqual({ options: ['tls.insecureSkipVerify'] });
+      expect(warnings[0]?.[1]).toMatch(/verification is OFF/);
+    });
+
+    it('throws before any connection is made', async () => {
+      let connections = 0;
+      server = createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      expect(() =>
+        createRedisClients({
+          sentinels: [`127.0.0.1:${port}`, 'not an address'],
+          masterName: 'm',
+          tls: false,
+        }),
+      ).toThrow(RedisConfigError);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(connections).toBe(0);
+    });
+
+    it('refuses durable-write options that cannot work', async () => {
+      const writer = new Redis({ lazyConnect: true, commandTimeout: 2000 });
+      try {
+        await expect(
+          writeDurably(writer, (tx) => tx.set('k', 'v'), { replicas: 0 }),
+        ).rejects.toThrow(/replicas: must be an integer >= 1/);
+        await expect(
+          writeDurably(writer, (tx) => tx.set('k', 'v'), { timeoutMs: 2000 }),
+        ).rejects.toThrow(/timeoutMs: must be below the writer's command timeout/);
+        await expect(writeDurably(writer, () => undefined)).rejects.toThrow(
+          /write: queued no command/,
+        );
+      } finally {
+        writer.disconnect();
+      }
+    });
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisClients, type RedisClients } from '../../client/connection/index.js';
+import type {
+  SentinelEventTracker,
+  SentinelEventWatch,
+} from '../../exporter/collectors/sentinel-events.js';
+import { RedisTopology } from '../../stack/topology.js';
+import { startTestExporter, type TestExporter } from '../exporter/support/exporter-harness.js';
+import { parseExposition, valueOf as sampleOf } from '../exporter/support/parse-exposition.js';
+import { clientsConfigFor } from './support/clients-config.js';
+import { startLoad, waitFor } from './support/load.js';
+import { watchSentinelEvents } from './support/sentinel-events.js';
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('losing Sentinels', () => {
+  let topology: RedisTopology;
+  let clients: RedisClients;
+  let exporter: TestExporter;
+  let events: { tracker: SentinelEventTracker; watch: SentinelEventWatch };
+
+  /** The exporter's metrics for sentinel-0, scraped through /scrape like Prometheus does. */
+  async function scrapeSentinel() {
+    const target = `rediss://127.0.0.1:${topology.port('sentinel-0')}`;
+    const response = await exporter.get(`/scrape?target=${encodeURIComponent(target)}`);
+    expect(response.status).toBe(200);
+    return parseExposition(response.text);
+  }
+
+  beforeAll(async () => {
+    topology = await RedisTopology.start({ tls: true });
+    const tls = topology.describe().tls;
+    if (!tls) throw new Error('the topology was started with TLS');
+    exporter = await startTestExporter({
+      'allow-target': ['rediss://127.0.0.1:*'],
+      'tls-ca': tls.caFile,
+      'tls-cert': tls.certFile,
+      'tls-key': tls.keyFile,
+    });
+    events = await watchSentinelEvents(topology);
+    clients = createRedisClients(clientsConfigFor(topology));
+    await clients.ready();
+  });
+
+  afterAll(async () => {
+    await clients?.close();
+    events?.watch.close();
+    await exporter?.close();
+    await topology?.stop();
+  });
+
+  describe('happy', () => {
+    it('keeps the master and serves every read and write when one of three Sentinels dies', async () => {
+      await clients.writer.set('chaos:sentinel:read-me', 'value');
+      const master = await topology.currentMasterPort();
+      const load = startLoad(clients, 'chaos:sentinel');
+      await waitFor('writes flowing', () => load.snapshot().acknowledged.length > 20);
+      await topology.kill('sentinel-2');
+      // Three times down-after-milliseconds: long enough for a wrong failover to start.
+      await delay(3000);
+      const report = await load.stop();
+      expect(report.writeErrors).toBe(0);
+      expect(report.readErrors).toEqual([]);
+      expect(await topology.currentMasterPort()).toBe(master);
+      expect(events.tracker.get('redscope')?.failovers ?? 0).toBe(0);
+      const metrics = await scrapeSentinel();
+      expect(
+        sampleOf(metrics, 'redscope_sentinel_quorum_reachable', { master_name: 'redscope' }),
+      ).toBe(1);
+    });
+  });
+
+  describe('unhappy', () => {
+    it('shows the quorum lost in the Sentinel metrics when a second Sentinel dies', async () => {
+      await topology.kill('sentinel-1');
+      await waitFor('the exporter to report the quorum lost', async () => {
+        const metrics = await scrapeSentinel();
+        return (
+          sampleOf(metrics, 'redscope_sentinel_quorum_reachable', { master_name: 'redscope' }) === 0
+        );
+      });
+      const metrics = await scrapeSentinel();
+      expect(
+        sampleOf(metrics, 'redis_sentinel_master_ckquorum_status', { master_name: 'redscope' }),
+      ).toBe(0);
+      expect(sampleOf(metrics, 'redscope_sentinel_up')).toBe(1);
+      // The master itself is fine: the application keeps working without a quorum.
+      await clients.writeDurably((tx) => tx.set('chaos:sentinel:after', '1'));
+      expect(await clients.reader.get('chaos:sentinel:read-me')).toBe('value');
+    });
+  });
+});
