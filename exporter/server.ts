@@ -5,6 +5,7 @@ import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
 import { collectors } from './collectors/index.js';
+import { exporterSentinelEvents, SentinelEventWatch } from './collectors/sentinel-events.js';
 import type { ExporterConfig } from './config.js';
 import { CONTENT_TYPE, MetricSink } from './exposition.js';
 import { renderProcessMetrics } from './process-metrics.js';
@@ -45,6 +46,9 @@ export async function startExporter(
     logger,
   );
   const auth = new BasicAuthChecker(config.webConfig?.basicAuthUsers ?? new Map());
+  // Failovers are events, not state: only a subscription sees them happen.
+  const sentinelEvents =
+    config.sentinels.length === 0 ? undefined : watchSentinelEvents(config, config.sentinels);
 
   if (config.tls.insecureSkipVerify) {
     logger.warn(
@@ -196,6 +200,7 @@ export async function startExporter(
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => {
+          sentinelEvents?.close();
           pool.closeAll();
           resolve();
         });
@@ -204,6 +209,32 @@ export async function startExporter(
       return closing;
     },
   };
+}
+
+/** Subscribes to the --sentinels' event channels with the same TLS settings as scrapes. */
+function watchSentinelEvents(
+  config: ExporterConfig,
+  sentinels: readonly Target[],
+): SentinelEventWatch {
+  const { ca, cert, key, insecureSkipVerify } = config.tls;
+  return new SentinelEventWatch({
+    tracker: exporterSentinelEvents,
+    sentinels: sentinels.map((sentinel) => ({
+      host: sentinel.host,
+      port: sentinel.port,
+      ...config.credentials.for(sentinel),
+      ...(sentinel.scheme === 'rediss'
+        ? {
+            tls: {
+              ...(ca ? { ca } : {}),
+              ...(cert ? { cert } : {}),
+              ...(key ? { key } : {}),
+              rejectUnauthorized: !insecureSkipVerify,
+            },
+          }
+        : {}),
+    })),
+  });
 }
 
 /** The target of /metrics: --redis-url, or the master the Sentinels name now. */

@@ -34,7 +34,10 @@ describe('kill -9 of the master under load', () => {
     });
     const tls = topology.describe().tls;
     if (!tls) throw new Error('the topology was started with TLS');
+    // With --sentinels the real exporter subscribes to Sentinel events itself.
     exporter = await startTestExporter({
+      sentinels: topology.names('sentinel').map((n) => `rediss://127.0.0.1:${topology.port(n)}`),
+      'master-name': 'redscope',
       'allow-target': ['rediss://127.0.0.1:*'],
       'tls-ca': tls.caFile,
       'tls-cert': tls.certFile,
@@ -101,7 +104,10 @@ describe('kill -9 of the master under load', () => {
               sampleOf(scraped, 'redscope_sentinel_master_info', {
                 master_name: 'redscope',
                 master_address: `127.0.0.1:${newPort}`,
-              }) === 1
+              }) === 1 &&
+              sampleOf(scraped, 'redscope_sentinel_failovers_total', {
+                master_name: 'redscope',
+              }) === round
             );
           });
 
