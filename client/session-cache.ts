@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { ClientConfigError, SessionWriteNotDurableError } from './errors.js';
+import type { InstrumentedRedis } from './instrument.js';
+import { setRequestIdentity } from './request-context.js';
+
+/** What a session carries: who it belongs to, plus any JSON fields the app adds. */
+export interface SessionRecord {
+  readonly userId: string;
+  readonly orgId: string;
+  /** Epoch milliseconds after which the session is invalid; caps the cache TTL. */
+  readonly expiresAt?: number;
+  readonly [field: string]: unknown;
+}
+
+/** The source of truth for sessions (a database): null when the session does not exist (any more). */
+export type SessionLoader = (sessionId: string) => Promise<SessionRecord | null>;
+
+/**
+ * Runs the commands `write` queues on the master and makes sure replicas
+ * have them before resolving; rejects when they do not. The connection
+ * factory's `clients.writeDurably(write)` has this shape.
+ */
+export type DurableWrite = (write: (pipeline: ChainableCommander) => unknown) => Promise<unknown>;
+
+export type SessionSource = 'replica' | 'master' | 'loader';
+
+export type SessionValidation =
+  | { readonly valid: true; readonly session: SessionRecord; readonly source: SessionSource }
+  | { readonly valid: false; readonly source: 'loader' };
+
+export interface SessionCacheOptions {
+  readonly loader: SessionLoader;
+  /** Cache lifetime of a session in Redis (default 3600 s), capped by the record's `expiresAt`. */
+  readonly ttlSeconds?: number;
+  /** Prefix of every key (default `redscope:`); keys are `<prefix>session:<sha256 of the id>`. */
+  readonly keyPrefix?: string;
+  /** How create and revoke reach replicas (default `waitForReplicas(writer)`: WAIT 1, 1000 ms). */
+  readonly durableWrite?: DurableWrite;
+}
+
+/**
+ * The default durable write on `writer`: the commands, then `WAIT replicas
+ * timeoutMs` in the same pipeline (WAIT counts acknowledgements of this
+ * connection's writes), rejecting with SessionWriteNotDurableError when fewer
+ * replicas answered.
+ *
+ * ```ts
+ * createSessionCache(redis, { loader, durableWrite: waitForReplicas(writer, { replicas: 2 }) });
+ * ```
+ */
+export function waitForReplicas(
+  writer: Redis,
+  options: { replicas?: number; timeoutMs?: number } = {},
+): DurableWrite {
+  const replicas = options.replicas ?? 1;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new ClientConfigError(
+      'durableWrite.replicas',
+      `must be an integer >= 1, got ${replicas}`,
+    );
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new ClientConfigError(
+      'durableWrite.timeoutMs',
+      `must be an integer >= 1, got ${timeoutMs}`,
+    );
+  }
+  return async (write) => {
+    const pipeline = writer.pipeline();
+    write(pipeline);
+    pipeline.wait(replicas, timeoutMs);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const acknowledged = Number(replies.at(-1)?.[1] ?? 0);
+    if (acknowledged < replicas)
+      throw new SessionWriteNotDurableError(acknowledged, replicas, timeoutMs);
+    return replies;
+  };
+}
+
+/**
+ * Revocation and the stale-replica problem. A revoke deletes the session on
+ * the master and, in the same Lua call, increments a revocation counter.
+ * Replicas apply the replication stream in order, so a replica whose counter
+ * is at least N has also applied the deletes of revocations 1..N.
+ *
+ * validate() reads the counter and the session from the replica in one
+ * pipeline (counter first), and the counter from the master in parallel. The
+ * replica's answer is used only when its counter has caught up with the
+ * master's: then every revocation committed before validate() started is
+ * reflected in it. Otherwise (the replica lags behind a revocation, or it just
+ * does not have the session yet) the session is read from the master. The
+ * master thus serves one small GET of a shared key per validation and the
+ * session payload only when the replica cannot be trusted.
+ *
+ * The write-back after a cache miss is a Lua script that sets the session
+ * only if the counter still has the value read at the start, so a revoke
+ * that races with a miss cannot be undone by the write-back.
+ */
+const REVOKE_SCRIPT = `redis.call('DEL', KEYS[1])
+return redis.call('INCR', KEYS[2])`;
+const WRITE_BACK_SCRIPT = `if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0`;
+
+export interface SessionCache {
+  /** Whether `sessionId` is a live session, and whose (see SessionValidation). */
+  validate(sessionId: string): Promise<SessionValidation>;
+  /** Caches a new session durably (the app stores it in its database first). */
+  create(sessionId: string, session: SessionRecord): Promise<void>;
+  /** Removes a session durably; no replica serves it afterwards (the app deletes it from its database first). */
+  revoke(sessionId: string): Promise<void>;
+}
+
+/**
+ * The session-validation flow on an instrumented pair: replica reads when
+ * the replica is fresh enough, the loader on a miss with a write-back and
+ * TTL, durable create and revoke, a `session.validate` span around the Redis
+ * spans, hit/miss metrics and a debug line with the correlation id. A valid
+ * session also sets `user_id`, `org_id` and the hashed `session_id` on the
+ * current request context for the log lines that follow.
+ *
+ * ```ts
+ * const sessions = createSessionCache(redis, { loader: (id) => db.findSession(id) });
+ * const result = await sessions.validate(token);
+ * if (!result.valid) return res.status(401).end();
+ * ```
+ */
+export function createSessionCache(
+  redis: InstrumentedRedis,
+  options: SessionCacheOptions,
+): SessionCache {
+  const ttlSeconds = options.ttlSeconds ?? 3600;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+    throw new ClientConfigError('ttlSeconds', `must be an integer >= 1, got ${ttlSeconds}`);
+  }
+  const prefix = options.keyPrefix ?? 'redscope:';
+  const counterKey = `${prefix}sessions:revocations`;
+  const keyOf = (sessionId: string) =>
+    `${prefix}session:${createHash('sha256').update(sessionId).digest('hex')}`;
+  const { writer, logger, tracer, metrics } = redis;
+  const durableWrite = options.durableWrite ?? waitForReplicas(writer);
+
+  const ttlFor = (session: SessionRecord): number => {
+    if (session.expiresAt === undefined) return ttlSeconds;
+    return Math.min(ttlSeconds, Math.ceil((session.expiresAt - Date.now()) / 1000));
+  };
+  const parse = (raw: string | null): SessionRecord | undefined => {
+    if (raw === null) return undefined;
+    try {
+      const session = JSON.parse(raw) as SessionRecord;
+      if (session.expiresAt !== undefined && session.expiresAt <= Date.now()) return undefined;
+      return session;
+    } catch {
+      return undefined;
+    }
+  };
+
+  async function lookup(
+    key: string,
+  ): Promise<{ session?: SessionRecord; source: SessionSource; counter: string }> {
+    if (redis.readsFromWriter) {
+      const replies = (await writer.pipeline().get(counterKey).get(key).exec()) ?? [];
+      for (const [error] of replies) if (error) throw error;
+      const session = parse((replies[1]?.[1] as string | null) ?? null);
+      return { session, source: 'master', counter: (replies[0]?.[1] as string | null) ?? '0' };
+    }
+    const [replicaReplies, masterCounter] = await Promise.all([
+      // A replica that fails is skipped, not fatal: the master answers instead.
+      redis.read((replica) => replica.pipeline().get(counterKey).get(key).exec()).catch(() => null),
+      writer.get(counterKey),
+    ]);
+    const counter = masterCounter ?? '0';
+    const usable = replicaReplies !== null && !replicaReplies.some(([error]) => error);
+    const replicaCounter = (replicaReplies?.[0]?.[1] as string | null) ?? '0';
+    if (usable && Number(replicaCounter) >= Number(counter)) {
+      const session = parse((replicaReplies?.[1]?.[1] as string | null) ?? null);
+      if (session) return { session, source: 'replica', counter };
+    }
+    // The replica lags behind a revocation, failed, or lacks a session created a moment ago.
+    return { session: parse(await writer.get(key)), source: 'master', counter };
+  }
+
+  async function validateIn(sessionId: string, span: Span | undefined): Promise<SessionValidation> {
+    const startedAt = performance.now();
+    const key = keyOf(sessionId);
+    let found: Awaited<ReturnType<typeof lookup>> | undefined;
+    try {
+      found = await lookup(key);
+    } catch (error) {
+      // Redis is down or refusing: the loader is the source of truth, so ask it and skip the
+      // write-back (slower, never wrong), rather than logging everybody out.
+      logger.warn(
+        {
+          event: 'session.cache_unavailable',
+          err: { type: (error as Error)?.name, message: (error as Error)?.message },
+        },
+        'session cache unavailable; validating with the loader',
+      );
+    }
+    let result: SessionValidation;
+    if (found?.session) {
+      metrics?.session.hits.inc();
+      result = { valid: true, session: found.session, source: found.source };
+    } else {
+      metrics?.session.misses.inc();
+      const stopTimer = metrics?.session.loadDuration.startTimer();
+      let loaded: SessionRecord | null;
+      try {
+        loaded = await options.loader(sessionId);
+      } finally {
+        stopTimer?.();
+      }
+      const ttl = loaded ? ttlFor(loaded) : 0;
+      if (loaded && ttl > 0) {
+        if (found) {
+          await writer
+            .eval(WRITE_BACK_SCRIPT, 2, counterKey, key, found.counter, JSON.stringify(loaded), ttl)
+            .catch((error: unknown) =>
+              logger.warn(
+                { event: 'session.write_back_failed', err: { type: (error as Error)?.name } },
+                'could not cache the loaded session',
+              ),
+            );
+        }
+        result = { valid: true, session: loaded, source: 'loader' };
+      } else {
+        result = { valid: false, source: 'loader' };
+      }
+    }
+    // Telemetry and log context: a failure here must not change the answer.
+    try {
+      if (result.valid) {
+        setRequestIdentity({
+          userId: result.session.userId,
+          orgId: result.session.orgId,
+          sessionId,
+        });
+      }
+      span?.setAttributes({
+        'redscope.session.valid': result.valid,
+        'redscope.session.source': result.source,
+        'redscope.session.cache_hit': result.source !== 'loader',
+      });
+      logger.debug(
+        {
+          event: 'session.validate',
+          valid: result.valid,
+          source: result.source,
+          cache_hit: result.source !== 'loader',
+          duration_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        },
+        'session validated',
+      );
+    } catch {
+      // the validation result stands
+    }
+    return result;
+  }
+
+  return {
+    validate(sessionId) {
+      if (tracer === undefined) return validateIn(sessionId, undefined);
+      return tracer.startActiveSpan(
+        'session.validate',
+        { kind: SpanKind.INTERNAL },
+        async (span) => {
+          try {
+            return await validateIn(sessionId, span);
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
+            span.setAttribute('error.type', (error as Error).name);
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      );
+    },
+    async create(sessionId, session) {
+      const ttl = ttlFor(session);
+      if (ttl <= 0)
+        throw new ClientConfigError(
+          'session.expiresAt',
+          'is in the past: the session is already expired',
+        );
+      await durableWrite((pipeline) =>
+        pipeline.set(keyOf(sessionId), JSON.stringify(session), 'EX', ttl),
+      );
+      logger.debug({ event: 'session.create' }, 'session cached');
+    },
+    async revoke(sessionId) {
+      await durableWrite((pipeline) =>
+        pipeline.eval(REVOKE_SCRIPT, 2, keyOf(sessionId), counterKey),
+      );
+      logger.debug({ event: 'session.revoke' }, 'session revoked');
+    },
+  };
+}

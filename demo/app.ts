@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import {
+  createLogger,
+  createSessionCache,
+  type DurableWrite,
+  type InstrumentedRedis,
+  instrumentRedis,
+  type Logger,
+  type RedisPair,
+  requestContext,
+  type SessionCache,
+  type SessionRecord,
+} from '../client/index.js';
+import { DemoDatabase, demoUsers } from './users.js';
+
+export interface DemoOptions {
+  /** The Redis connections (e.g. from createRedisClients); the caller closes them. */
+  readonly redis: RedisPair;
+  /** Where to listen (default 127.0.0.1 and a free port). */
+  readonly host?: string;
+  readonly port?: number;
+  readonly logger?: Logger;
+  /** Client and process metrics go here, served at /metrics (default: a new registry). */
+  readonly registry?: Registry;
+  /** Spans for requests and Redis commands (default true; needs startTelemetry() to export them). */
+  readonly tracing?: boolean;
+  /** Prefix of the demo's Redis keys (default `demo:`). */
+  readonly keyPrefix?: string;
+  readonly durableWrite?: DurableWrite;
+  /** Demo accounts `user-0..N-1` with passwords `password-0..` (default 100). */
+  readonly users?: number;
+  /** Session lifetime (default 900 s). */
+  readonly sessionTtlSeconds?: number;
+}
+
+export interface RunningDemo {
+  readonly url: string;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+interface Authenticated {
+  readonly session: SessionRecord;
+  readonly token: string;
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+}
+
+/**
+ * Starts the demo service: login, an authenticated API that validates the
+ * session on every request through the session cache, logout, `/metrics` and
+ * `/healthz`. Resolves once it listens.
+ *
+ * ```ts
+ * const demo = await startDemo({ redis: createRedisClients(config) });
+ * console.log(demo.url); // later: await demo.close();
+ * ```
+ */
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const logger = options.logger ?? createLogger({ name: 'redscope-demo' });
+  const registry = options.registry ?? new Registry();
+  collectDefaultMetrics({ register: registry });
+  const tracing = options.tracing ?? true;
+  const prefix = options.keyPrefix ?? 'demo:';
+  const database = await DemoDatabase.create(demoUsers(options.users ?? 100));
+  const redis = instrumentRedis(options.redis, { registry, logger, tracing: { enabled: tracing } });
+  const sessions = createSessionCache(redis, {
+    loader: (id) => database.findSession(id),
+    keyPrefix: prefix,
+    ttlSeconds: options.sessionTtlSeconds ?? 900,
+    ...(options.durableWrite ? { durableWrite: options.durableWrite } : {}),
+  });
+  const app = createDemoApp({ redis, sessions, database, registry, logger, tracing, prefix });
+  const server: Server = app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string')
+    throw new Error('demo server has no TCP address');
+  const url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+  logger.info({ event: 'demo.listening', url }, 'demo app listening');
+  return {
+    url,
+    registry,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.close();
+    },
+  };
+}
+
+function createDemoApp(parts: {
+  redis: InstrumentedRedis;
+  sessions: SessionCache;
+  database: DemoDatabase;
+  registry: Registry;
+  logger: Logger;
+  tracing: boolean;
+  prefix: string;
+}): express.Express {
+  const { redis, sessions, database, registry, logger, prefix } = parts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.use(requestContext({ logger, tracing: parts.tracing }));
+  app.use(express.json({ limit: '4kb' }));
+
+  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
+    const token = bearer(req);
+    if (token === undefined) {
+      res.status(401).json({ error: 'missing bearer token' });
+      return;
+    }
+    const result = await sessions.validate(token);
+    if (!result.valid) {
+      logger.info({ event: 'auth.rejected' }, 'invalid or revoked session');
+      res.status(401).json({ error: 'invalid session' });
+      return;
+    }
+    res.locals.auth = { session: result.session, token } satisfies Authenticated;
+    next();
+  };
+
+  app.post('/login', async (req, res) => {
+    const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof username !== 'string' || typeof password !== 'string') {
+      res.status(400).json({ error: 'username and password are required strings' });
+      return;
+    }
+    const user = await database.checkPassword(username, password);
+    if (!user) {
+      logger.warn({ event: 'auth.login_failed', username }, 'login failed');
+      res.status(401).json({ error: 'wrong username or password' });
+      return;
+    }
+    const token = randomBytes(32).toString('base64url');
+    const session: SessionRecord = {
+      userId: user.userId,
+      orgId: user.orgId,
+      createdAt: Date.now(),
+    };
+    database.saveSession(token, session);
+    await sessions.create(token, session);
+    logger.info({ event: 'auth.login', user_id: user.userId, org_id: user.orgId }, 'logged in');
+    res.json({ token, userId: user.userId, orgId: user.orgId });
+  });
+
+  app.get('/api/me', authenticate, (_req, res) => {
+    const { session } = res.locals.auth as Authenticated;
+    res.json({ userId: session.userId, orgId: session.orgId });
+  });
+
+  // An org-wide counter: one write and one replica read per call, like a typical cache-backed page.
+  app.get('/api/org/visits', authenticate, async (_req, res) => {
+    const { session } = res.locals.auth as Authenticated;
+    const key = `${prefix}org:${session.orgId}:visits`;
+    await redis.writer.incr(key);
+    const visits = Number((await redis.read((replica) => replica.get(key))) ?? 0);
+    res.json({ orgId: session.orgId, visits });
+  });
+
+  app.post('/logout', authenticate, async (_req, res) => {
+    const { token } = res.locals.auth as Authenticated;
+    database.deleteSession(token);
+    await sessions.revoke(token);
+    logger.info({ event: 'auth.logout' }, 'logged out');
+    res.status(204).end();
+  });
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error(
+      {
+        event: 'http.error',
+        err: { type: (error as Error)?.name, message: (error as Error)?.message },
+      },
+      'request failed',
+    );
+    res.status(500).json({ error: 'internal error' });
+  });
+  return app;
+}

@@ -1,0 +1,105 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startFromEnv } from '../../docs/examples/config-from-env.js';
+import { createApp } from '../../docs/examples/request-logging.js';
+import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
+import { packageRoot } from '../../stack/repo-paths.js';
+import { startOtlpReceiver } from '../demo/otlp-receiver.js';
+import { capturedLogs } from './support/captured-logs.js';
+import { sharedPair } from './support/redis-pair.js';
+
+const pair = sharedPair();
+afterAll(() => pair.close());
+
+const examplesDir = join(packageRoot(), 'docs', 'examples');
+const published = (source: string) =>
+  source.replaceAll("'../../client/index.js'", "'redscope/client'");
+
+describe('docs examples, happy path', () => {
+  it('trace-session-validation.ts exports HTTP span > session.validate > Redis spans', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      await traceOneValidation(pair.writer, pair.reader, `${receiver.url}/v1/traces`);
+      const byName = new Map(receiver.spans.map((s) => [s.name, s]));
+      const root = byName.get('GET /profile');
+      const validate = byName.get('session.validate');
+      expect(root?.serviceName).toBe('example-app');
+      expect(validate?.parentSpanId).toBe(root?.spanId);
+      const redisSpans = receiver.spans.filter((s) => s.kind === 3);
+      expect(redisSpans.length).toBeGreaterThanOrEqual(3);
+      for (const span of redisSpans) expect(span.parentSpanId).toBe(validate?.spanId);
+      expect(redisSpans.map((s) => s.name)).toContain('EVAL');
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('request-logging.ts tags every line with the request id and censors the token', async () => {
+    const logs = capturedLogs();
+    const server = createApp(logs.stream).listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const response = await fetch(`http://127.0.0.1:${address.port}/orders`, {
+        headers: { 'x-request-id': 'docs-req-1', authorization: 'raw-session' },
+      });
+      expect(response.headers.get('x-request-id')).toBe('docs-req-1');
+      const deadline = Date.now() + 2000;
+      while (logs.lines.length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(logs.lines.map((l) => l.correlation_id)).toEqual(['docs-req-1', 'docs-req-1']);
+      expect(logs.lines[0]).toMatchObject({
+        user_id: 'u-1',
+        org_id: 'acme',
+        payment: { token: '[REDACTED]' },
+      });
+      expect(JSON.stringify(logs.lines)).not.toMatch(/tok_live_123|raw-session/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('config-from-env.ts starts with tracing off and registers the client metrics', async () => {
+    const writer = pair.writer.duplicate();
+    try {
+      const started = await startFromEnv(
+        { REDSCOPE_TRACING: 'off', REDSCOPE_LOG_LEVEL: 'warn' },
+        { writer },
+      );
+      await writer.ping();
+      expect(started.registry).toBeInstanceOf(Registry);
+      expect(await started.registry.metrics()).toMatch(
+        /redscope_client_commands_total\{command="ping"\} 1/,
+      );
+      await started.stop();
+    } finally {
+      writer.disconnect();
+    }
+  });
+
+  it('the docs show each example exactly as it is tested', () => {
+    const docs = ['tracing.md', 'logging.md']
+      .map((f) => readFileSync(join(packageRoot(), 'docs', f), 'utf8'))
+      .join('\n');
+    const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBe(3);
+    for (const file of files) {
+      const marker = `<!-- example: docs/examples/${file} -->\n\`\`\`ts\n`;
+      const at = docs.indexOf(marker);
+      expect(at, `docs embed ${file}`).toBeGreaterThanOrEqual(0);
+      const body = docs.slice(at + marker.length, docs.indexOf('```', at + marker.length));
+      expect(body).toBe(published(readFileSync(join(examplesDir, file), 'utf8')));
+    }
+  });
+});
+
+describe('docs examples, unhappy path', () => {
+  it('config-from-env.ts refuses a bad variable, naming it', async () => {
+    await expect(
+      startFromEnv({ REDSCOPE_TRACING_SAMPLE_RATIO: 'half' }, { writer: pair.writer }),
+    ).rejects.toThrow(/REDSCOPE_TRACING_SAMPLE_RATIO/);
+  });
+});
