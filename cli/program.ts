@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../stack/repo-paths.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerRotateCertsCommand } from './commands/rotate-certs.js';
 import { registerTopologyCommand } from './commands/topology.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .allowExcessArguments(false);
 
   registerExporterCommand(program, io);
+  registerDemoCommand(program, io);
   registerRotateCertsCommand(program, io);
   registerTopologyCommand(program, io);
   registerUpCommand(program, io);

@@ -129,18 +129,26 @@ export interface TopologyCertificates {
   readonly client: IssuedCertificate;
 }
 
+/**
+ * Valid for 30 days: past the 14-day expiry warning, so a local stack does not
+ * alert on its own throwaway certificates.
+ */
+const TOPOLOGY_CERTIFICATE_DAYS = 30;
+
 export async function createTopologyCertificates(
   dir: string,
   caName = 'redscope-ca',
 ): Promise<TopologyCertificates> {
-  const ca = await createCertificateAuthority(dir, caName);
+  const days = TOPOLOGY_CERTIFICATE_DAYS;
+  const ca = await createCertificateAuthority(dir, caName, days);
   const [server, client] = await Promise.all([
     issueCertificate(ca, dir, {
       name: 'redis',
       usage: 'server',
       subjectAltNames: ['DNS:localhost', 'DNS:redis-master', 'IP:127.0.0.1'],
+      days,
     }),
-    issueCertificate(ca, dir, { name: 'client', usage: 'client' }),
+    issueCertificate(ca, dir, { name: 'client', usage: 'client', days }),
   ]);
   return { ca, server, client };
 }

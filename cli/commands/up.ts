@@ -1,21 +1,46 @@
 import type { Command } from 'commander';
-import { ExitCode } from '../exit-codes.js';
+import { UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
 /**
- * `redscope up`: the whole local stack. Not built yet: it needs the exporter,
- * the demo app and the config bundle. Until then it says so and fails rather
- * than pretending to start something.
+ * `redscope up` (what `npm start` runs): the whole stack on this machine until
+ * Ctrl-C, then every process it started is stopped.
  */
 export function registerUpCommand(program: Command, io: CliIo): void {
   program
     .command('up')
-    .description('start the whole local stack (not built yet: see `redscope topology`)')
-    .action(() => {
-      io.err(
-        'redscope up: not built yet. The Redis HA topology alone runs with `redscope topology`;\n' +
-          'the exporter, Prometheus, Alertmanager and the demo app join `up` as they land.\n',
+    .description(
+      'run the whole local stack: Redis HA (TLS), exporter, Prometheus, Alertmanager, demo app',
+    )
+    .option('--demo-users <N>', 'virtual users driving the demo app', '20')
+    .action(async (options: { demoUsers: string }) => {
+      const demoUsers = Number(options.demoUsers);
+      if (!Number.isInteger(demoUsers) || demoUsers < 0) {
+        throw new UsageError(
+          `--demo-users ${JSON.stringify(options.demoUsers)}: expected a whole number`,
+        );
+      }
+      const { startLocalStack } = await import('../../stack/local-stack.js');
+      const log = (line: string) => io.err(`[up] ${line}\n`);
+      const stack = await startLocalStack({ log, demoUsers });
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => {
+          log('stopping every process...');
+          stack.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      const width = Math.max(...stack.endpoints.map((e) => e.name.length));
+      io.out('\nredscope is up:\n');
+      for (const endpoint of stack.endpoints)
+        io.out(`  ${endpoint.name.padEnd(width)}  ${endpoint.url}\n`);
+      io.out(
+        '\nGrafana is not part of the native stack (no Debian package): import\n' +
+          'grafana/dashboards/*.json into yours, or run compose.yaml with Docker.\n' +
+          'Pages and chat messages Alertmanager sends are printed here. Ctrl-C stops everything.\n',
       );
-      process.exitCode = ExitCode.failure;
+      await stopped;
+      log('stopped');
     });
 }

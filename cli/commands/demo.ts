@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import type { CliIo } from '../program.js';
+
+interface DemoFlags {
+  listen: string;
+  redisUrl?: string;
+  sentinels?: string;
+  masterName?: string;
+  username?: string;
+  passwordFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  load: string;
+  otlpEndpoint?: string;
+}
+
+/** `HOST:PORT` -> parts, or a UsageError naming the flag. */
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(
+      `${flag} ${JSON.stringify(value)}: expected HOST:PORT, e.g. 127.0.0.1:3000`,
+    );
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function readSecret(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(
+      `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+}
+
+/**
+ * `redscope demo`: the demo service (login, a session-validated API, logout,
+ * /metrics) over redscope/client, optionally with its own load generator.
+ */
+export function registerDemoCommand(program: Command, io: CliIo): void {
+  const option = (flags: string, help: string, env: string) => new Option(flags, help).env(env);
+  program
+    .command('demo')
+    .description('run the demo app: session validation through redscope/client, with optional load')
+    .addOption(
+      option('--listen <HOST:PORT>', 'HTTP address', 'REDSCOPE_LISTEN').default('127.0.0.1:3000'),
+    )
+    .addOption(
+      option('--redis-url <URL>', 'one Redis: redis:// or rediss://', 'REDSCOPE_REDIS_URL'),
+    )
+    .addOption(
+      option('--sentinels <HOST:PORT,...>', 'Sentinels (with --master-name)', 'REDSCOPE_SENTINELS'),
+    )
+    .addOption(
+      option('--master-name <NAME>', 'master group the Sentinels watch', 'REDSCOPE_MASTER_NAME'),
+    )
+    .addOption(option('--username <USER>', 'ACL user for the data nodes', 'REDSCOPE_USERNAME'))
+    .addOption(
+      option('--password-file <FILE>', 'file holding the password', 'REDSCOPE_PASSWORD_FILE'),
+    )
+    .addOption(option('--tls-ca <FILE>', 'CA that signed the Redis servers', 'REDSCOPE_TLS_CA'))
+    .addOption(option('--tls-cert <FILE>', 'client certificate', 'REDSCOPE_TLS_CERT'))
+    .addOption(option('--tls-key <FILE>', 'key of the client certificate', 'REDSCOPE_TLS_KEY'))
+    .addOption(
+      option('--load <USERS>', 'virtual users driving the demo (0: none)', 'REDSCOPE_LOAD').default(
+        '0',
+      ),
+    )
+    .addOption(
+      option('--otlp-endpoint <URL>', 'export spans over OTLP/HTTP', 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    )
+    .action(async (flags: DemoFlags) => {
+      const listen = hostPort('--listen', flags.listen);
+      const load = Number(flags.load);
+      if (!Number.isInteger(load) || load < 0) {
+        throw new UsageError(
+          `--load ${JSON.stringify(flags.load)}: expected a whole number of users`,
+        );
+      }
+      if (!flags.redisUrl && !flags.sentinels) {
+        throw new UsageError('give --redis-url, or --sentinels with --master-name');
+      }
+      const sentinels = flags.sentinels?.split(',').map((s) => hostPort('--sentinels', s.trim()));
+      const password = flags.passwordFile
+        ? readSecret('--password-file', flags.passwordFile)
+        : undefined;
+      const tls =
+        flags.tlsCa || flags.tlsCert || flags.tlsKey
+          ? {
+              ...(flags.tlsCa ? { caFile: flags.tlsCa } : {}),
+              ...(flags.tlsCert ? { certFile: flags.tlsCert } : {}),
+              ...(flags.tlsKey ? { keyFile: flags.tlsKey } : {}),
+            }
+          : undefined;
+
+      const client = await import('../../client/index.js');
+      const { startDemo, startLoad } = await import('../../demo/index.js');
+      const logger = client.createLogger({ name: 'redscope-demo' });
+      let clients: ReturnType<typeof client.createRedisClients>;
+      try {
+        clients = client.createRedisClients({
+          ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
+          ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
+          ...(flags.username ? { username: flags.username } : {}),
+          ...(password ? { password } : {}),
+          ...(tls ? { tls } : {}),
+          logger,
+        });
+      } catch (error) {
+        if (error instanceof client.RedisConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      const telemetry = flags.otlpEndpoint
+        ? await client.startTelemetry({
+            serviceName: 'redscope-demo',
+            endpoint: new URL('/v1/traces', flags.otlpEndpoint).href,
+          })
+        : undefined;
+      await clients.ready();
+      const demo = await startDemo({
+        redis: clients,
+        host: listen.host,
+        port: listen.port,
+        logger,
+        durableWrite: (write) => clients.writeDurably(write),
+      });
+      const traffic = load > 0 ? startLoad({ url: demo.url, concurrency: load }) : undefined;
+      io.err(
+        `redscope demo: listening on ${demo.url}${traffic ? ` with ${load} virtual users` : ''}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await traffic?.stop();
+      await demo.close();
+      await clients.close();
+      await telemetry?.shutdown();
+      process.exitCode = ExitCode.ok;
+    });
+}
