@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -134,21 +133,7 @@ export function renderMetricsDoc(): string {
 
 export const METRICS_DOC_PATH = (): string => join(packageRoot(), 'docs', 'metrics.md');
 
-/**
- * renderMetricsDoc() as Biome formats Markdown (it pads the tables), so the
- * generated file passes `biome check` as written. A dev-time helper: it runs the
- * repository's Biome binary and is not used by the exporter at run time.
- */
-export function formattedMetricsDoc(): string {
-  const biome = join(packageRoot(), 'node_modules', '.bin', 'biome');
-  return execFileSync(biome, ['format', '--stdin-file-path=docs/metrics.md'], {
-    input: renderMetricsDoc(),
-    encoding: 'utf8',
-    cwd: packageRoot(),
-  });
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeFileSync(METRICS_DOC_PATH(), formattedMetricsDoc());
+  writeFileSync(METRICS_DOC_PATH(), renderMetricsDoc());
   process.stdout.write(`wrote ${METRICS_DOC_PATH()}\n`);
 }
