@@ -25,7 +25,10 @@ export function configErrorFrom(
     );
   }
   const value = valueAt(root, error.instancePath);
-  const shown = value === undefined ? '(missing)' : JSON.stringify(value);
+  // A password of the wrong type (YAML reads `password: 123456` as a number) is still a secret.
+  const secret = /(^|\.)(password|pass|secret|token)[^.]*$/i.test(path);
+  const shown =
+    value === undefined ? '(missing)' : secret ? '(hidden: a secret)' : JSON.stringify(value);
   let allowed = error.message ?? 'a different value';
   if (error.keyword === 'enum') {
     allowed = `one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;

@@ -232,8 +232,10 @@ function typed(
       return parseTarget(text);
     } catch (error) {
       if (error instanceof InvalidTargetError) {
+        // Credentials in a URL must not come back on stderr.
+        const shown = text.replace(/\/\/[^/@]*@/, '//<credentials>@');
         throw new ConfigError(
-          `${describeKey(key)}: value ${JSON.stringify(text)} is not allowed; ${error.message}`,
+          `${describeKey(key)}: value ${JSON.stringify(shown)} is not allowed; ${error.message}`,
         );
       }
       throw error;

@@ -10,7 +10,7 @@ import type { ExporterConfig } from './config.js';
 import { CONTENT_TYPE, MetricSink } from './exposition.js';
 import { renderProcessMetrics } from './process-metrics.js';
 import { Scraper } from './scraper.js';
-import { ExporterTelemetry } from './self-metrics.js';
+import { ExporterTelemetry, redisUp } from './self-metrics.js';
 import { InvalidTargetError, parseTarget, type Target } from './target.js';
 import { TargetPool, withDeadline } from './target-pool.js';
 import { BasicAuthChecker } from './web-config.js';
@@ -37,7 +37,11 @@ export async function startExporter(
 ): Promise<RunningExporter> {
   const allowList = new AllowList(config.allowTargets);
   const telemetry = new ExporterTelemetry();
-  const pool = new TargetPool((t) => config.credentials.for(t), config.tls, logger);
+  // Masters the Sentinels named for /metrics: --username/--password-file are theirs.
+  const sentinelMasters = new Set<string>();
+  const authFor = (t: Target) =>
+    sentinelMasters.has(t.key) ? config.redisAuth : config.credentials.for(t);
+  const pool = new TargetPool(authFor, config.tls, logger);
   const scraper = new Scraper(
     pool,
     telemetry,
@@ -46,9 +50,6 @@ export async function startExporter(
     logger,
   );
   const auth = new BasicAuthChecker(config.webConfig?.basicAuthUsers ?? new Map());
-  // Failovers are events, not state: only a subscription sees them happen.
-  const sentinelEvents =
-    config.sentinels.length === 0 ? undefined : watchSentinelEvents(config, config.sentinels);
 
   if (config.tls.insecureSkipVerify) {
     logger.warn(
@@ -88,8 +89,14 @@ export async function startExporter(
         logger.warn({ err: (error as Error).message }, 'no Sentinel named the master');
         return undefined;
       });
+      if (target && !config.redisTarget) sentinelMasters.add(target.key);
       if (target) text += await scraper.scrape(target, Math.max(50, deadline - Date.now()));
-      else if (!config.redisTarget && config.sentinels.length === 0) {
+      else if (config.sentinels.length > 0) {
+        // The master is unknown, which is what redis_up 0 means to every alert on it.
+        const sink = new MetricSink();
+        sink.add(redisUp, 0);
+        text += sink.render();
+      } else if (!config.redisTarget) {
         const sink = new MetricSink();
         telemetry.render(sink);
         text += sink.render();
@@ -178,6 +185,10 @@ export async function startExporter(
       resolve();
     });
   });
+  // Failovers are events, not state: only a subscription sees them happen. Started
+  // after listen() so a port conflict still ends the process.
+  const sentinelEvents =
+    config.sentinels.length === 0 ? undefined : watchSentinelEvents(config, config.sentinels);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
@@ -247,15 +258,21 @@ async function resolveMetricsTarget(
   if (config.redisTarget) return config.redisTarget;
   if (config.sentinels.length === 0 || !config.masterName) return undefined;
   let lastError: unknown;
-  for (const sentinel of config.sentinels) {
+  for (const [index, sentinel] of config.sentinels.entries()) {
+    // A hung Sentinel may take its share of the budget, not the others' too.
+    const share = Math.max(50, (deadline - Date.now()) / (config.sentinels.length - index));
+    const until = Math.min(deadline, Date.now() + share);
     try {
-      const client = await pool.get(sentinel).ready(deadline, budget);
+      const client = await pool.get(sentinel).ready(until, budget);
       const reply = (await withDeadline(
         client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', config.masterName),
-        deadline,
+        until,
         budget,
       )) as [string, string] | null;
-      if (reply) return parseTarget(`${sentinel.scheme}://${reply[0]}:${reply[1]}`);
+      if (reply) {
+        const host = reply[0].includes(':') ? `[${reply[0]}]` : reply[0];
+        return parseTarget(`${sentinel.scheme}://${host}:${reply[1]}`);
+      }
     } catch (error) {
       lastError = error;
     }

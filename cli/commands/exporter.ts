@@ -5,8 +5,11 @@ import type { CliIo } from '../program.js';
 
 const HELP: Record<string, [string, string]> = {
   'redis-url': ['URL', 'target of /metrics: redis://host:port or rediss://host:port'],
-  username: ['USER', 'ACL user for --redis-url'],
-  'password-file': ['FILE', 'file holding the password for --redis-url (or env REDSCOPE_PASSWORD)'],
+  username: ['USER', 'ACL user for --redis-url, or for the master the --sentinels name'],
+  'password-file': [
+    'FILE',
+    'file holding the password of --username (or env REDSCOPE_PASSWORD); never sent to /scrape targets',
+  ],
   sentinels: [
     'HOST:PORT,...',
     'Sentinels that name the master of --master-name (instead of --redis-url)',

@@ -129,5 +129,26 @@ describe('loading the exporter configuration', () => {
       });
       expect(message).toMatch(/--password-file: cannot read \/missing/);
     });
+
+    it('hides the credentials of a refused URL, from a flag or the environment', () => {
+      const fromFlag = fails({ flags: { 'redis-url': 'redis://:flag-secret@h:1' }, env: {} });
+      expect(fromFlag).toMatch(/--redis-url: value "redis:\/\/<credentials>@h:1" is not allowed/);
+      expect(fromFlag).not.toContain('flag-secret');
+      const fromEnv = fails({ flags: {}, env: { REDSCOPE_REDIS_URL: 'rediss://u:env-secret@h' } });
+      expect(fromEnv).toMatch(/REDSCOPE_REDIS_URL/);
+      expect(fromEnv).not.toContain('env-secret');
+    });
+
+    it('names a credentials file password of the wrong type without echoing it', () => {
+      const message = fails({
+        flags: { 'credentials-file': '/creds.yaml' },
+        env: {},
+        readFile: files({
+          '/creds.yaml': 'targets:\n  - match: "redis://a:1"\n    password: 987654321\n',
+        }),
+      });
+      expect(message).toMatch(/password/);
+      expect(message).not.toContain('987654321');
+    });
   });
 });
