@@ -25,6 +25,17 @@ export function tailOf(files: readonly string[], lines = 20): string {
   return parts.length > 0 ? parts.join('\n') : '(no output)';
 }
 
+/** Every supervised process still running in this Node process. */
+const running = new Set<SupervisedProcess>();
+
+/**
+ * SIGKILL to every supervised process group, synchronously: for a Ctrl-C that
+ * arrives while a stack is still starting, before anything could stop it in order.
+ */
+export function killAllSupervisedNow(): void {
+  for (const child of running) child.killNow();
+}
+
 /**
  * A child process in its own process group, so stopping it also stops anything
  * it forked (Redis forks for BGSAVE and AOF rewrites).
@@ -67,9 +78,11 @@ export class SupervisedProcess {
     this.child = child;
     this.exited = false;
     this.paused = false;
+    running.add(this);
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exited = true;
+        running.delete(this);
         resolve(code ?? (signal ? -1 : null));
       });
     });
@@ -77,6 +90,7 @@ export class SupervisedProcess {
       child.once('spawn', () => resolve());
       child.once('error', (error) => {
         this.exited = true;
+        running.delete(this);
         reject(error);
       });
     });

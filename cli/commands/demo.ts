@@ -86,6 +86,16 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       if (!flags.redisUrl && !flags.sentinels) {
         throw new UsageError('give --redis-url, or --sentinels with --master-name');
       }
+      let otlpEndpoint: string | undefined;
+      if (flags.otlpEndpoint) {
+        try {
+          otlpEndpoint = new URL('/v1/traces', flags.otlpEndpoint).href;
+        } catch {
+          throw new UsageError(
+            `--otlp-endpoint ${JSON.stringify(flags.otlpEndpoint)}: expected a URL such as http://localhost:4318`,
+          );
+        }
+      }
       const sentinels = flags.sentinels?.split(',').map((s) => hostPort('--sentinels', s.trim()));
       const password = flags.passwordFile
         ? readSecret('--password-file', flags.passwordFile)
@@ -116,32 +126,39 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         if (error instanceof client.RedisConfigError) throw new UsageError(error.message);
         throw error;
       }
-      const telemetry = flags.otlpEndpoint
-        ? await client.startTelemetry({
+      // Whatever fails from here on, the connections close so the process can exit.
+      let telemetry: Awaited<ReturnType<typeof client.startTelemetry>> | undefined;
+      let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
+      let traffic: ReturnType<typeof startLoad> | undefined;
+      try {
+        if (otlpEndpoint) {
+          telemetry = await client.startTelemetry({
             serviceName: 'redscope-demo',
-            endpoint: new URL('/v1/traces', flags.otlpEndpoint).href,
-          })
-        : undefined;
-      await clients.ready();
-      const demo = await startDemo({
-        redis: clients,
-        host: listen.host,
-        port: listen.port,
-        logger,
-        durableWrite: (write) => clients.writeDurably(write),
-      });
-      const traffic = load > 0 ? startLoad({ url: demo.url, concurrency: load }) : undefined;
-      io.err(
-        `redscope demo: listening on ${demo.url}${traffic ? ` with ${load} virtual users` : ''}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', () => resolve());
-        process.once('SIGINT', () => resolve());
-      });
-      await traffic?.stop();
-      await demo.close();
-      await clients.close();
-      await telemetry?.shutdown();
+            endpoint: otlpEndpoint,
+          });
+        }
+        await clients.ready();
+        demo = await startDemo({
+          redis: clients,
+          host: listen.host,
+          port: listen.port,
+          logger,
+          durableWrite: (write) => clients.writeDurably(write),
+        });
+        traffic = load > 0 ? startLoad({ url: demo.url, concurrency: load }) : undefined;
+        io.err(
+          `redscope demo: listening on ${demo.url}${traffic ? ` with ${load} virtual users` : ''}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGTERM', () => resolve());
+          process.once('SIGINT', () => resolve());
+        });
+      } finally {
+        await traffic?.stop();
+        await demo?.close();
+        await clients.close();
+        await telemetry?.shutdown();
+      }
       process.exitCode = ExitCode.ok;
     });
 }

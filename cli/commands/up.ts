@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
+import { runUntilSignal } from '../until-signal.js';
 
 /**
  * `redscope up` (what `npm start` runs): the whole stack on this machine until
@@ -22,25 +23,20 @@ export function registerUpCommand(program: Command, io: CliIo): void {
       }
       const { startLocalStack } = await import('../../stack/local-stack.js');
       const log = (line: string) => io.err(`[up] ${line}\n`);
-      const stack = await startLocalStack({ log, demoUsers });
-      const stopped = new Promise<void>((resolve) => {
-        const stop = () => {
-          log('stopping every process...');
-          stack.stop().then(resolve, resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      const width = Math.max(...stack.endpoints.map((e) => e.name.length));
-      io.out('\nredscope is up:\n');
-      for (const endpoint of stack.endpoints)
-        io.out(`  ${endpoint.name.padEnd(width)}  ${endpoint.url}\n`);
-      io.out(
-        '\nGrafana is not part of the native stack (no Debian package): import\n' +
-          'grafana/dashboards/*.json into yours, or run compose.yaml with Docker.\n' +
-          'Pages and chat messages Alertmanager sends are printed here. Ctrl-C stops everything.\n',
+      await runUntilSignal(
+        () => startLocalStack({ log, demoUsers }),
+        (stack) => {
+          const width = Math.max(...stack.endpoints.map((e) => e.name.length));
+          io.out('\nredscope is up:\n');
+          for (const endpoint of stack.endpoints)
+            io.out(`  ${endpoint.name.padEnd(width)}  ${endpoint.url}\n`);
+          io.out(
+            '\nGrafana is not part of the native stack (no Debian package): import\n' +
+              'grafana/dashboards/*.json into yours, or run compose.yaml with Docker.\n' +
+              'Pages and chat messages Alertmanager sends are printed here. Ctrl-C stops everything.\n',
+          );
+        },
+        log,
       );
-      await stopped;
-      log('stopped');
     });
 }

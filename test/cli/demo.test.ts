@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+
+async function run(...args: string[]) {
+  let err = '';
+  const code = await main(['node', 'redscope', 'demo', ...args], {
+    out: () => undefined,
+    err: (text) => {
+      err += text;
+    },
+  });
+  return { code, err };
+}
+
+describe('redscope demo', () => {
+  describe('unhappy', () => {
+    it('exits 2 naming --otlp-endpoint when it is not a URL, before connecting anywhere', async () => {
+      const { code, err } = await run(
+        '--redis-url',
+        'redis://127.0.0.1:1',
+        '--otlp-endpoint',
+        'nope',
+      );
+      expect(code).toBe(2);
+      expect(err).toContain('--otlp-endpoint "nope": expected a URL');
+    });
+
+    it('exits 2 when neither --redis-url nor --sentinels is given', async () => {
+      const { code, err } = await run();
+      expect(code).toBe(2);
+      expect(err).toContain('give --redis-url, or --sentinels with --master-name');
+    });
+
+    it('exits 2 naming a malformed --listen address', async () => {
+      const { code, err } = await run('--redis-url', 'redis://127.0.0.1:1', '--listen', 'nowhere');
+      expect(code).toBe(2);
+      expect(err).toContain('--listen "nowhere": expected HOST:PORT');
+    });
+  });
+});
