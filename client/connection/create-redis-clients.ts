@@ -71,9 +71,10 @@ export function createRedisClients(config: RedisClientsConfig): RedisClients {
   const writer = new Redis(writerOptions(resolved));
   const replicaOptions = readerOptions(resolved);
   const replica = replicaOptions ? new Redis(replicaOptions) : undefined;
-  // ioredis prints unhandled 'error' events to the console; failures reach callers through their commands.
-  writer.on('error', () => undefined);
-  replica?.on('error', () => undefined);
+  // ioredis prints unhandled 'error' events to the console; failures reach callers
+  // through their commands, and the last one names the cause when ready() gives up.
+  writer.on('error', (error: Error) => lastErrors.set(writer, error));
+  replica?.on('error', (error: Error) => lastErrors.set(replica, error));
   const reader = createReadClient(replica, writer, resolved.readRetryWindowMs);
   // Every Sentinel announces the same switch: one steering at a time, the latest wins.
   let stopSteering: (() => void) | undefined;
@@ -162,12 +163,20 @@ function warnAboutInsecureTls(config: ResolvedClientsConfig): void {
   );
 }
 
+/** The last connection error of each connection, for ready()'s message. */
+const lastErrors = new WeakMap<Redis, Error>();
+
 function whenReady(client: Redis, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
+      const last = lastErrors.get(client);
+      reject(
+        new Error(
+          `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}` : ''})`,
+        ),
+      );
     }, timeoutMs);
     const onReady = () => {
       cleanup();

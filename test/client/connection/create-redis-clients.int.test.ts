@@ -132,7 +132,10 @@ describe('createRedisClients against the shared TLS topology', () => {
         connectTimeoutMs: 500,
       });
       try {
-        await expect(unverified.ready(1500)).rejects.toThrow(/not ready/);
+        // The reason, not just the status: an on-call engineer needs to know it is the CA.
+        await expect(unverified.ready(1500)).rejects.toThrow(
+          /not ready .*last error: .*(self[- ]signed|unable to verify|certificate)/,
+        );
       } finally {
         await unverified.close();
       }
