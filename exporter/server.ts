@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
@@ -60,6 +61,20 @@ export async function startExporter(
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+
+  if (config.webConfig?.tls?.verifyClientCert) {
+    // VerifyClientCertIfGiven lets TLS finish without a certificate; one that is
+    // given and does not verify against client_ca_file is refused here.
+    app.use((req, res, next) => {
+      const socket = req.socket as TLSSocket;
+      const presented = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
+      if (presented && !socket.authorized) {
+        res.status(403).send(`client certificate refused: ${String(socket.authorizationError)}\n`);
+        return;
+      }
+      next();
+    });
+  }
 
   if (auth.enabled) {
     app.use((req, res, next) => {

@@ -15,6 +15,8 @@ export interface WebConfig {
     key: Buffer;
     ca?: Buffer;
     requireClientCert: boolean;
+    /** A client certificate, when one is presented, must verify against `ca`. */
+    verifyClientCert: boolean;
     minVersion?: 'TLSv1.2' | 'TLSv1.3';
   };
   readonly basicAuthUsers: ReadonlyMap<string, string>;
@@ -94,12 +96,23 @@ export function loadWebConfig(
   };
   const t = config.tls_server_config;
   let tls: WebConfig['tls'];
+  const verifying =
+    t?.client_auth_type === 'RequireAndVerifyClientCert' ||
+    t?.client_auth_type === 'VerifyClientCertIfGiven';
+  // As exporter-toolkit: verifying client certificates against the public CA
+  // store would let anyone with any public certificate in.
+  if (verifying && !t?.client_ca_file) {
+    throw new ConfigError(
+      `tls_server_config.client_auth_type in ${path}: ${t?.client_auth_type} needs tls_server_config.client_ca_file`,
+    );
+  }
   if (t?.cert_file && t.key_file) {
     tls = {
       cert: read('cert_file', t.cert_file),
       key: read('key_file', t.key_file),
       ...(t.client_ca_file ? { ca: read('client_ca_file', t.client_ca_file) } : {}),
       requireClientCert: t.client_auth_type === 'RequireAndVerifyClientCert',
+      verifyClientCert: verifying,
       ...(t.min_version ? { minVersion: t.min_version === 'TLS13' ? 'TLSv1.3' : 'TLSv1.2' } : {}),
     } as WebConfig['tls'];
   }

@@ -90,3 +90,73 @@ describe('skipping TLS verification of Redis targets', () => {
     });
   });
 });
+
+describe('client certificates on the exporter endpoint (VerifyClientCertIfGiven)', () => {
+  let verifying: TestExporter;
+  let own: { cert: Buffer; key: Buffer };
+  let foreign: { cert: Buffer; key: Buffer };
+  let serverCa: Buffer;
+
+  beforeAll(async () => {
+    const authority = await createCertificateAuthority(join(dir, 'ca2'), 'web-ca2');
+    const server = await issueCertificate(authority, join(dir, 'server2'), {
+      name: 'exporter2',
+      usage: 'server',
+      subjectAltNames: ['IP:127.0.0.1'],
+    });
+    const clients = await createCertificateAuthority(join(dir, 'clients'), 'scraper-ca');
+    const scraper = await issueCertificate(clients, join(dir, 'scraper'), {
+      name: 'prometheus',
+      usage: 'client',
+    });
+    const otherCa = await createCertificateAuthority(join(dir, 'other'), 'other-ca');
+    const intruder = await issueCertificate(otherCa, join(dir, 'intruder'), {
+      name: 'intruder',
+      usage: 'client',
+    });
+    own = { cert: readFileSync(scraper.certFile), key: readFileSync(scraper.keyFile) };
+    foreign = { cert: readFileSync(intruder.certFile), key: readFileSync(intruder.keyFile) };
+    serverCa = readFileSync(authority.certFile);
+    writeFileSync(
+      join(dir, 'web-mtls.yaml'),
+      `tls_server_config:\n  cert_file: ${server.certFile}\n  key_file: ${server.keyFile}\n  client_ca_file: ${clients.certFile}\n  client_auth_type: VerifyClientCertIfGiven\n`,
+    );
+    verifying = await startTestExporter({ 'web-config-file': join(dir, 'web-mtls.yaml') });
+  });
+
+  afterAll(() => verifying?.close());
+
+  function getWith(cert?: { cert: Buffer; key: Buffer }): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        new URL('/healthz', verifying.url),
+        { ca: serverCa, ...(cert ?? {}) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('serves a scraper with a certificate from client_ca_file, and one with none', async () => {
+    expect(await getWith(own)).toBe(200);
+    expect(await getWith()).toBe(200);
+  });
+
+  it('refuses a certificate from another CA with 403 rather than ignoring it', async () => {
+    expect(await getWith(foreign)).toBe(403);
+  });
+
+  it('refuses to start when a verifying mode has no client_ca_file', async () => {
+    writeFileSync(
+      join(dir, 'web-no-ca.yaml'),
+      'tls_server_config:\n  cert_file: /x.crt\n  key_file: /x.key\n  client_auth_type: RequireAndVerifyClientCert\n',
+    );
+    await expect(
+      startTestExporter({ 'web-config-file': join(dir, 'web-no-ca.yaml') }),
+    ).rejects.toThrow(/RequireAndVerifyClientCert needs tls_server_config.client_ca_file/);
+  });
+});
