@@ -1,9 +1,9 @@
-import { DashboardBuilder, DashboardCursorSync } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { redscopeDashboard } from './dashboard-base.js';
 import { alertList, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
 import { DASHBOARDS } from './uids.js';
-import { datasourceVariable, environmentVariable, instanceVariable } from './variables.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
 export const INSTANCE_VERSION = 1;
@@ -15,22 +15,17 @@ export function instanceDashboard(t: Thresholds): DashboardBuilder {
   const { uid, title } = DASHBOARDS.instance;
   const rate = '[$__rate_interval]';
 
-  return new DashboardBuilder(title)
-    .uid(uid)
-    .version(INSTANCE_VERSION)
-    .description(
-      'One Redis node in detail: commands, latency per command, memory, clients, replication, persistence.',
-    )
-    .tags(['redis', 'redscope'])
-    .readonly()
-    .refresh('5s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('utc')
-    .tooltip(DashboardCursorSync.Crosshair)
-    .annotations([])
-    .withVariable(datasourceVariable())
-    .withVariable(environmentVariable())
-    .withVariable(instanceVariable(t.jobs, false))
+  return redscopeDashboard(
+    {
+      uid,
+      title,
+      version: INSTANCE_VERSION,
+      description:
+        'One Redis node in detail: commands, latency per command, memory, clients, replication, persistence.',
+      multiInstance: false,
+    },
+    t,
+  )
 
     .withRow(row('State'))
     .withPanel(

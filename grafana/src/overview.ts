@@ -1,9 +1,9 @@
-import { DashboardBuilder, DashboardCursorSync } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { redscopeDashboard } from './dashboard-base.js';
 import { alertList, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
 import { DASHBOARDS } from './uids.js';
-import { datasourceVariable, environmentVariable, instanceVariable } from './variables.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
 export const OVERVIEW_VERSION = 1;
@@ -16,22 +16,17 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
   const { uid, title } = DASHBOARDS.overview;
   const rate = '[$__rate_interval]';
 
-  return new DashboardBuilder(title)
-    .uid(uid)
-    .version(OVERVIEW_VERSION)
-    .description(
-      'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication and Sentinel.',
-    )
-    .tags(['redis', 'redscope'])
-    .readonly()
-    .refresh('5s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('utc')
-    .tooltip(DashboardCursorSync.Crosshair)
-    .annotations([])
-    .withVariable(datasourceVariable())
-    .withVariable(environmentVariable())
-    .withVariable(instanceVariable(t.jobs, true))
+  return redscopeDashboard(
+    {
+      uid,
+      title,
+      version: OVERVIEW_VERSION,
+      description:
+        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication and Sentinel.',
+      multiInstance: true,
+    },
+    t,
+  )
 
     .withRow(row('Now'))
     .withPanel(

@@ -1,0 +1,34 @@
+import { DashboardBuilder, DashboardCursorSync } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { datasourceVariable, environmentVariable, instanceVariable } from './variables.js';
+
+export interface DashboardIdentity {
+  readonly uid: string;
+  readonly title: string;
+  readonly version: number;
+  readonly description: string;
+  /** The overview aggregates several instances; the drill-down shows one. */
+  readonly multiInstance: boolean;
+}
+
+/**
+ * What every redscope dashboard shares: read-only, 5 s refresh, UTC, shared
+ * crosshair, and the datasource, environment and instance variables that let
+ * one dashboard serve every environment.
+ */
+export function redscopeDashboard(id: DashboardIdentity, t: Thresholds): DashboardBuilder {
+  return new DashboardBuilder(id.title)
+    .uid(id.uid)
+    .version(id.version)
+    .description(id.description)
+    .tags(['redis', 'redscope'])
+    .readonly()
+    .refresh('5s')
+    .time({ from: 'now-1h', to: 'now' })
+    .timezone('utc')
+    .tooltip(DashboardCursorSync.Crosshair)
+    .annotations([])
+    .withVariable(datasourceVariable())
+    .withVariable(environmentVariable())
+    .withVariable(instanceVariable(t.jobs, id.multiInstance));
+}
