@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../stack/binaries.js';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../../stack/certificates.js';
 import { freePort } from '../../stack/ports.js';
 import { SupervisedProcess } from '../../stack/processes.js';
+import { firstPingErrors } from '../support/connection-errors.js';
 import { clientFor, portOf, sharedTopology, tlsOptionsOf } from '../support/shared-topology.js';
 
 const topology = sharedTopology();
@@ -23,28 +24,6 @@ const ports = (): [string, number][] => [
   ['replica', portOf(topology, 'replica')],
   ['sentinel', portOf(topology, 'sentinel')],
 ];
-
-/** The connection-level errors of a fresh client's first command; '' when it succeeded. */
-async function refusal(port: number, options: RedisOptions): Promise<string> {
-  const seen: string[] = [];
-  const client = new Redis({
-    host: topology.host,
-    port,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2000,
-    ...options,
-  });
-  client.on('error', (error: Error) => seen.push(error.message));
-  try {
-    await client.ping();
-    return '';
-  } catch (error) {
-    return [...seen, (error as Error).message].join('; ');
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** Sends a plain-text PING to a TLS port; resolves with whatever came back before the close. */
 function plainPing(port: number): Promise<string> {
@@ -203,3 +182,8 @@ describe('who may connect to the TLS topology', () => {
     });
   });
 });
+
+/** The errors of a fresh client's first PING on `port` of the shared topology; '' when it works. */
+function refusal(port: number, options: RedisOptions): Promise<string> {
+  return firstPingErrors({ host: topology.host, port, ...options });
+}

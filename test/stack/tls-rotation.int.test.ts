@@ -17,6 +17,7 @@ import {
   rotateTopologyToNewCa,
   topologyRotationTarget,
 } from '../../stack/topology-rotation.js';
+import { firstPingErrors } from '../support/connection-errors.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,21 +32,6 @@ const tlsOf = (files: Files) => ({
   cert: readFileSync(files.certFile),
   key: readFileSync(files.keyFile),
 });
-
-/** The first connection-level error a fresh client sees, or '' when PING works. */
-async function handshakeError(options: RedisOptions): Promise<string> {
-  const seen: string[] = [];
-  const client = new Redis({ ...options, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', (error: Error) => seen.push(error.message));
-  try {
-    await client.ping();
-    return '';
-  } catch (error) {
-    return [...seen, (error as Error).message].join('; ');
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** A steady writer (master) and reader (replica) through Sentinel, counting every error. */
 function startLoad(topology: RedisTopology, clientTls: Files) {
@@ -189,7 +175,7 @@ describe('rotating certificates on a live topology', () => {
       const newTls = topology.describe().tls;
       if (!newTls) throw new Error('expected TLS');
       for (const node of topology.describe().nodes) {
-        const error = await handshakeError({
+        const error = await firstPingErrors({
           host: '127.0.0.1',
           port: node.port,
           tls: {
@@ -203,7 +189,7 @@ describe('rotating certificates on a live topology', () => {
     });
 
     it('leaves a client that trusts only the old CA unable to verify the servers', async () => {
-      const error = await handshakeError({
+      const error = await firstPingErrors({
         host: '127.0.0.1',
         port: topology.port('redis-0'),
         tls: { ...tlsOf(oldClient) },

@@ -3,12 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate } from '../../stack/certificates.js';
 import { MissingBinaryError, NodeStartError } from '../../stack/errors.js';
 import { freePort } from '../../stack/ports.js';
 import { RedisTopology } from '../../stack/topology.js';
+import { firstPingErrors } from '../support/connection-errors.js';
 import { clientFor, portOf, sharedTopology, tlsOptionsOf } from '../support/shared-topology.js';
 
 const alive = (pid: number): boolean => {
@@ -19,24 +20,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-/**
- * The connection-level errors a client saw while its first command failed (the
- * TLS reason arrives on the 'error' event; the command itself only learns that
- * the connection closed). Empty when the command succeeded.
- */
-async function connectionErrors(client: Redis): Promise<string> {
-  const seen: string[] = [];
-  client.on('error', (error: Error) => seen.push(error.message));
-  try {
-    await client.ping();
-    return '';
-  } catch (error) {
-    return [...seen, (error as Error).message].join('; ');
-  } finally {
-    client.disconnect();
-  }
-}
 
 describe('the shared TLS topology', () => {
   const topology = sharedTopology();
@@ -87,42 +70,36 @@ describe('the shared TLS topology', () => {
         usage: 'client',
       });
       const tls = tlsOptionsOf(topology);
-      const client = new Redis({
+      const options: RedisOptions = {
         host: topology.host,
         port: portOf(topology, 'master'),
         tls: { ...tls, cert: readFileSync(foreign.certFile), key: readFileSync(foreign.keyFile) },
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
+      };
       // TLS 1.3 finishes the client side of the handshake before the server checks the
       // client certificate, so the refusal shows as an alert or as a reset, never a PONG.
-      expect(await connectionErrors(client)).toMatch(/unknown ca|certificate|alert|ECONNRESET/i);
+      expect(await firstPingErrors(options)).toMatch(/unknown ca|certificate|alert|ECONNRESET/i);
     });
 
     it('refuses a client that presents no certificate, on data and Sentinel ports', async () => {
       const tls = tlsOptionsOf(topology);
       for (const port of [portOf(topology, 'master'), portOf(topology, 'sentinel')]) {
-        const client = new Redis({
+        const options: RedisOptions = {
           host: topology.host,
           port,
           tls: { ca: tls?.ca },
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-        });
-        expect(await connectionErrors(client)).toMatch(/certificate required|alert|ECONNRESET/i);
+        };
+        expect(await firstPingErrors(options)).toMatch(/certificate required|alert|ECONNRESET/i);
       }
     });
 
     it('refuses a client that does not trust the topology CA', async () => {
       const tls = tlsOptionsOf(topology);
-      const client = new Redis({
+      const options: RedisOptions = {
         host: topology.host,
         port: portOf(topology, 'master'),
         tls: { cert: tls?.cert, key: tls?.key },
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      expect(await connectionErrors(client)).toMatch(
+      };
+      expect(await firstPingErrors(options)).toMatch(
         /self[- ]signed certificate|unable to verify/i,
       );
     });
