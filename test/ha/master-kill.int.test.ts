@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClients, type RedisClients } from '../../client/connection/index.js';
+import type { RedisClients } from '../../client/connection/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,
 } from '../../exporter/collectors/sentinel-events.js';
-import { RedisTopology } from '../../stack/topology.js';
-import { startTestExporter, type TestExporter } from '../exporter/support/exporter-harness.js';
+import type { RedisTopology } from '../../stack/topology.js';
+import type { TestExporter } from '../exporter/support/exporter-harness.js';
 import { parseExposition, valueOf as sampleOf } from '../exporter/support/parse-exposition.js';
-import { clientsConfigFor } from './support/clients-config.js';
 import {
   missingOnMaster,
   nodeNameOf,
@@ -15,7 +14,8 @@ import {
   waitFor,
   waitForReplicas,
 } from './support/load.js';
-import { scrapeSentinelEvents, watchSentinelEvents } from './support/sentinel-events.js';
+import { type ChaosRig, startChaosRig } from './support/rig.js';
+import { scrapeSentinelEvents } from './support/sentinel-events.js';
 
 // Three failovers in a row within one test: Sentinel refuses to fail the same master
 // over again within 2 x failover-timeout, so the tests shorten it from the shipped 5 s.
@@ -27,33 +27,17 @@ describe('kill -9 of the master under load', () => {
   let events: { tracker: SentinelEventTracker; watch: SentinelEventWatch };
   let exporter: TestExporter;
 
+  let rig: ChaosRig;
   beforeAll(async () => {
-    topology = await RedisTopology.start({
-      tls: true,
+    rig = await startChaosRig({
       sentinelOverrides: SENTINEL_OVERRIDES,
+      exporter: 'with-sentinels',
     });
-    const tls = topology.describe().tls;
-    if (!tls) throw new Error('the topology was started with TLS');
-    // With --sentinels the real exporter subscribes to Sentinel events itself.
-    exporter = await startTestExporter({
-      sentinels: topology.names('sentinel').map((n) => `rediss://127.0.0.1:${topology.port(n)}`),
-      'master-name': 'redscope',
-      'allow-target': ['rediss://127.0.0.1:*'],
-      'tls-ca': tls.caFile,
-      'tls-cert': tls.certFile,
-      'tls-key': tls.keyFile,
-    });
-    events = await watchSentinelEvents(topology);
-    clients = createRedisClients(clientsConfigFor(topology));
-    await clients.ready();
+    ({ topology, clients, events } = rig);
+    exporter = rig.exporter as TestExporter;
   });
 
-  afterAll(async () => {
-    await clients?.close();
-    events?.watch.close();
-    await exporter?.close();
-    await topology?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   describe('happy', () => {
     it('fails over three times in a row without losing an acknowledged write or failing a read', async () => {

@@ -1,31 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClients, type RedisClients } from '../../client/connection/index.js';
+import type { RedisClients } from '../../client/connection/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,
 } from '../../exporter/collectors/sentinel-events.js';
-import { RedisTopology } from '../../stack/topology.js';
-import { clientsConfigFor } from './support/clients-config.js';
+import type { RedisTopology } from '../../stack/topology.js';
 import { missingOnMaster, startLoad, waitFor, waitForReplicas } from './support/load.js';
-import { watchSentinelEvents } from './support/sentinel-events.js';
+import { type ChaosRig, startChaosRig } from './support/rig.js';
 
 describe('SIGSTOP of the master past down-after-milliseconds, then SIGCONT', () => {
   let topology: RedisTopology;
   let clients: RedisClients;
   let events: { tracker: SentinelEventTracker; watch: SentinelEventWatch };
 
+  let rig: ChaosRig;
   beforeAll(async () => {
-    topology = await RedisTopology.start({ tls: true });
-    events = await watchSentinelEvents(topology);
-    clients = createRedisClients(clientsConfigFor(topology));
-    await clients.ready();
+    rig = await startChaosRig();
+    ({ topology, clients, events } = rig);
   });
 
-  afterAll(async () => {
-    await clients?.close();
-    events?.watch.close();
-    await topology?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   describe('happy', () => {
     it('follows the new master, gets the old one back as a replica and loses no acknowledged write', async () => {

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClients, type RedisClients } from '../../client/connection/index.js';
+import type { RedisClients } from '../../client/connection/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,
 } from '../../exporter/collectors/sentinel-events.js';
-import { RedisTopology } from '../../stack/topology.js';
-import { startTestExporter, type TestExporter } from '../exporter/support/exporter-harness.js';
+import type { RedisTopology } from '../../stack/topology.js';
+import type { TestExporter } from '../exporter/support/exporter-harness.js';
 import { parseExposition, valueOf as sampleOf } from '../exporter/support/parse-exposition.js';
-import { clientsConfigFor } from './support/clients-config.js';
 import { startLoad, waitFor } from './support/load.js';
-import { watchSentinelEvents } from './support/sentinel-events.js';
+import { type ChaosRig, startChaosRig } from './support/rig.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -27,27 +26,14 @@ describe('losing Sentinels', () => {
     return parseExposition(response.text);
   }
 
+  let rig: ChaosRig;
   beforeAll(async () => {
-    topology = await RedisTopology.start({ tls: true });
-    const tls = topology.describe().tls;
-    if (!tls) throw new Error('the topology was started with TLS');
-    exporter = await startTestExporter({
-      'allow-target': ['rediss://127.0.0.1:*'],
-      'tls-ca': tls.caFile,
-      'tls-cert': tls.certFile,
-      'tls-key': tls.keyFile,
-    });
-    events = await watchSentinelEvents(topology);
-    clients = createRedisClients(clientsConfigFor(topology));
-    await clients.ready();
+    rig = await startChaosRig({ exporter: 'scrape-only' });
+    ({ topology, clients, events } = rig);
+    exporter = rig.exporter as TestExporter;
   });
 
-  afterAll(async () => {
-    await clients?.close();
-    events?.watch.close();
-    await exporter?.close();
-    await topology?.stop();
-  });
+  afterAll(() => rig?.stop());
 
   describe('happy', () => {
     it('keeps the master and serves every read and write when one of three Sentinels dies', async () => {
