@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXPORTER_NODE_FLAGS } from '../exporter/node-flags.js';
 import { renderLoopbackAlertmanagerConfig } from './alertmanager-loopback-config.js';
 import { startAlertmanager } from './alertmanager-server.js';
 import { type HttpService, startHttpService } from './http-service.js';
@@ -150,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         name: 'exporter',
         command: process.execPath,
         args: [
+          ...EXPORTER_NODE_FLAGS,
           cli,
           'exporter',
           '--sentinels',

@@ -274,3 +274,15 @@ describe('compose.yaml (unhappy path)', () => {
     expect(wanted.every((p) => ports.includes(p))).toBe(false);
   });
 });
+
+describe('the exporter service in compose.yaml', () => {
+  it('runs with the same V8 heap flags as redscope up and the benchmark', async () => {
+    const { EXPORTER_NODE_FLAGS } = await import('../../exporter/node-flags.js');
+    const compose = readYaml<{
+      services: Record<string, { environment?: Record<string, string> }>;
+    }>('compose.yaml');
+    expect(compose.services.exporter?.environment?.NODE_OPTIONS).toBe(
+      EXPORTER_NODE_FLAGS.join(' '),
+    );
+  });
+});
