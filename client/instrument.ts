@@ -16,7 +16,7 @@ import { errorTypeOf, redisErrorPrefix } from './error-type.js';
 import { ClientConfigError } from './errors.js';
 import { type Endpoint, watchLifecycle } from './lifecycle.js';
 import { type ClientMetrics, type ConnectionRole, registerClientMetrics } from './metrics.js';
-import { sanitizeQueryText } from './query-text.js';
+import { commandQueryText } from './query-text.js';
 
 /**
  * A reader that picks its connection per call, like the connection factory's
@@ -43,6 +43,15 @@ export interface TracingOptions {
   readonly tracerProvider?: TracerProvider;
   /** Trace commands issued with no active span as root spans (default true; OpenTelemetry's ioredis instrumentation defaults to false). */
   readonly rootSpans?: boolean;
+  /**
+   * Give `db.system.name`, `db.operation.name`, `db.namespace` and `server.*` when
+   * the span is created, so a sampler can decide by them (default true, as the
+   * semantic conventions recommend). With false they are set right after
+   * creation: about 0.5 µs less per span with SDK 2.x, which copies and
+   * validates creation attributes twice; fine with attribute-blind samplers
+   * such as `startTelemetry()`'s.
+   */
+  readonly startAttributes?: boolean;
 }
 
 export interface InstrumentOptions {
@@ -80,6 +89,8 @@ const SEEN = Symbol('redscope.seen');
 const INSTRUMENTED = Symbol('redscope.instrumented');
 type HookedCommand = Command & { [SEEN]?: true };
 type SendCommand = Redis['sendCommand'];
+/** Shared by every command span: no options object per span. */
+const CLIENT_SPAN = { kind: SpanKind.CLIENT } as const;
 
 interface BatchState {
   readonly span: Span;
@@ -176,6 +187,7 @@ class Instrumentation implements InstrumentedRedis {
   private readonly detachers: (() => void)[] = [];
   private readonly batches = new WeakMap<object, BatchState>();
   private readonly rootSpans: boolean;
+  private readonly startAttributes: boolean;
   private readonly slowMs: number;
   private inFlight = 0;
   private internalErrors = 0;
@@ -194,6 +206,7 @@ class Instrumentation implements InstrumentedRedis {
         ? undefined
         : (tracing.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
     this.rootSpans = tracing.rootSpans ?? true;
+    this.startAttributes = tracing.startAttributes ?? true;
     this.slowMs = options.slowCommandMs ?? 100;
     for (const redis of new Set([this.writer, readerClient ?? this.writer])) {
       if ((redis as { [INSTRUMENTED]?: boolean })[INSTRUMENTED]) {
@@ -361,7 +374,7 @@ class Instrumentation implements InstrumentedRedis {
             event: 'redis.slow_command',
             role: connection.role,
             command: entry.operation,
-            query: sanitizeQueryText(command.name, command.args, command.getKeys()),
+            query: commandQueryText(command),
             duration_ms: Math.round(elapsedMs * 1000) / 1000,
           },
           'slow redis command',
@@ -379,16 +392,19 @@ class Instrumentation implements InstrumentedRedis {
   ): Span | undefined {
     const parent = context.active();
     if (!this.rootSpans && trace.getSpan(parent) === undefined) return undefined;
-    const span = (this.tracer as Tracer).startSpan(
-      entry.operation,
-      { kind: SpanKind.CLIENT, attributes: connection.attributesFor(entry) },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttribute(
-        'db.query.text',
-        sanitizeQueryText(command.name, command.args, command.getKeys()),
+    if (this.startAttributes) {
+      const span = (this.tracer as Tracer).startSpan(
+        entry.operation,
+        { kind: SpanKind.CLIENT, attributes: connection.attributesFor(entry) },
+        parent,
       );
+      if (span.isRecording()) span.setAttribute('db.query.text', commandQueryText(command));
+      return span;
+    }
+    const span = (this.tracer as Tracer).startSpan(entry.operation, CLIENT_SPAN, parent);
+    if (span.isRecording()) {
+      span.setAttributes(connection.attributesFor(entry));
+      span.setAttribute('db.query.text', commandQueryText(command));
     }
     return span;
   }

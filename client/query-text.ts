@@ -36,9 +36,31 @@ const KEYWORDS = new Set(
 function isStructural(arg: string): boolean {
   return NUMBER.test(arg) || KEYWORDS.has(arg.toLowerCase());
 }
+
+/**
+ * Where a command's keys are, for the commands apps send most: Redis' key
+ * specification says the key is the first argument only (first=1, last=1, step=1)
+ * or every argument (first=1, last=-1, step=1). Knowing it here spares asking
+ * ioredis (`Command#getKeys()`, about 0.3 µs a command: it allocates while it
+ * consults its command table). test/client/query-text.test.ts checks every name
+ * below against ioredis' own table. Other commands ask ioredis.
+ */
+export const FIRST_ARGUMENT_KEY: ReadonlySet<string> = new Set(
+  'append decr decrby expire expireat get getdel getex getrange getset hdel hexists hget hgetall hincrby hincrbyfloat hkeys hlen hmget hmset hscan hset hsetnx hstrlen hvals incr incrby incrbyfloat lindex linsert llen lpop lpos lpush lpushx lrange lrem lset ltrim persist pexpire pexpireat pfadd psetex pttl rpop rpush rpushx sadd scard set setex setnx setrange sismember smembers smismember spop srandmember srem sscan strlen ttl type xadd xlen xrange xrevrange xtrim zadd zcard zcount zincrby zmscore zrange zrangebyscore zrank zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore zrevrank zscan zscore'.split(
+    ' ',
+  ),
+);
+/** Commands whose every argument is a key. */
+export const EVERY_ARGUMENT_KEY: ReadonlySet<string> = new Set(
+  'del exists mget touch unlink watch'.split(' '),
+);
+
+type KeyLayout = 'first' | 'every' | 'ask-ioredis';
+
 interface CommandRule {
   readonly upper: string;
   readonly allowed: number;
+  readonly layout: KeyLayout;
 }
 const rules = new Map<string, CommandRule>();
 
@@ -53,7 +75,12 @@ function ruleFor(command: string): CommandRule {
         break;
       }
     }
-    rule = { upper: name.toUpperCase(), allowed };
+    const layout = FIRST_ARGUMENT_KEY.has(name)
+      ? 'first'
+      : EVERY_ARGUMENT_KEY.has(name)
+        ? 'every'
+        : 'ask-ioredis';
+    rule = { upper: name.toUpperCase(), allowed, layout };
     if (rules.size < 1000) rules.set(command, rule);
   }
   return rule;
@@ -130,6 +157,47 @@ export function sanitizeQueryText(
     if (arg !== undefined && keys.length > 0 && isKey(arg, keys)) {
       text += ` ${memoizedKeyShape(arg)}`;
     } else if ((allowed === -1 || i < allowed) && arg !== undefined && isStructural(arg)) {
+      text += ` ${arg}`;
+    } else {
+      text += ' ?';
+    }
+  }
+  return text;
+}
+
+/** What `commandQueryText()` reads of a command; an ioredis `Command` is one. */
+export interface CommandLike {
+  readonly name: string;
+  readonly args: readonly unknown[];
+  /** The key arguments (ioredis `Command#getKeys()`); called only when the key positions are not known here. */
+  getKeys(): readonly unknown[];
+}
+
+/**
+ * Sanitized query text for an ioredis command, as `sanitizeQueryText()`
+ * writes it, without asking ioredis for the keys of the common commands whose
+ * key positions are known. Keys are found by position, so a value that
+ * happens to equal a key still shows as `?`.
+ *
+ * ```ts
+ * commandQueryText(new Command('set', ['session:abc', '{"user":1}']));
+ * // 'SET session:<redacted> ?'
+ * ```
+ */
+export function commandQueryText(command: CommandLike): string {
+  const { name, args } = command;
+  const rule = ruleFor(name);
+  if (rule.layout === 'ask-ioredis') return sanitizeQueryText(name, args, command.getKeys());
+  const { allowed } = rule;
+  const every = rule.layout === 'every';
+  let text = rule.upper;
+  for (let i = 0; i < args.length; i++) {
+    const arg = asText(args[i]);
+    if (arg === undefined) {
+      text += ' ?';
+    } else if (every || i === 0) {
+      text += ` ${memoizedKeyShape(arg)}`;
+    } else if ((allowed === -1 || i < allowed) && isStructural(arg)) {
       text += ` ${arg}`;
     } else {
       text += ' ?';

@@ -1,5 +1,12 @@
+import { Command } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { keyShape, sanitizeQueryText } from '../../client/query-text.js';
+import {
+  commandQueryText,
+  EVERY_ARGUMENT_KEY,
+  FIRST_ARGUMENT_KEY,
+  keyShape,
+  sanitizeQueryText,
+} from '../../client/query-text.js';
 
 describe('query text, happy path', () => {
   it('keeps namespace segments of a key and redacts the rest', () => {
@@ -19,7 +26,46 @@ describe('query text, happy path', () => {
   });
 });
 
+describe('query text from an ioredis command', () => {
+  it('knows the key positions of its fast-path commands exactly as ioredis does', () => {
+    const argumentLists = [['k:1'], ['k:1', 'a'], ['k:1', 'a', 'b'], ['k:1', 'a', 'b', 'c', 'd']];
+    for (const name of FIRST_ARGUMENT_KEY) {
+      for (const args of argumentLists) {
+        expect([name, new Command(name, args).getKeys()]).toEqual([name, ['k:1']]);
+      }
+    }
+    for (const name of EVERY_ARGUMENT_KEY) {
+      for (const args of argumentLists) {
+        expect([name, new Command(name, args).getKeys()]).toEqual([name, args]);
+      }
+    }
+  });
+
+  it('writes the same text as sanitizeQueryText with the keys ioredis reports', () => {
+    const commands = [
+      new Command('get', ['session:abc']),
+      new Command('set', ['pin:u1', '1234', 'EX', 60]),
+      new Command('EXPIRE', ['cache:k1', 60]),
+      new Command('hset', ['user:1', 'email', 'a@b.c']),
+      new Command('del', ['a:1', 'b:2', 'c']),
+      new Command('mget', ['a:1', 'b:2']),
+      new Command('eval', ["return 'x'", 1, 'k:v', 'secret']),
+      new Command('zunionstore', ['out:1', 2, 'in:1', 'in:2']),
+      new Command('wait', [1, 1000]),
+    ];
+    for (const command of commands) {
+      expect(commandQueryText(command)).toBe(
+        sanitizeQueryText(command.name, command.args, command.getKeys()),
+      );
+    }
+  });
+});
+
 describe('query text, unhappy path', () => {
+  it('does not show a value that equals the key as a key shape', () => {
+    expect(commandQueryText(new Command('set', ['app:k', 'app:k']))).toBe('SET app:<redacted> ?');
+  });
+
   it('never shows a value, even a numeric one', () => {
     expect(sanitizeQueryText('set', ['pin:u1', '1234', 'EX', 60], ['pin:u1'])).toBe(
       'SET pin:<redacted> ? ? ?',
