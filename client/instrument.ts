@@ -331,10 +331,15 @@ class Instrumentation implements InstrumentedRedis {
       let span: Span | undefined;
       let batch: BatchState | undefined;
       if (this.tracer !== undefined) {
-        if (stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true) {
-          batch = this.joinBatch(stream as object, entry, connection);
-        } else {
-          span = this.startSpan(command, entry, connection);
+        // A tracer that throws costs the span, never the metrics or the in-flight count.
+        try {
+          if (stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true) {
+            batch = this.joinBatch(stream as object, entry, connection);
+          } else {
+            span = this.startSpan(command, entry, connection);
+          }
+        } catch (error) {
+          this.internalError(error);
         }
       }
       const { resolve, reject } = command;

@@ -1,6 +1,8 @@
-import { SpanKind, SpanStatusCode, type TracerProvider, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type TracerProvider } from '@opentelemetry/api';
 import express from 'express';
 import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requestContext } from '../../client/express-middleware.js';
 import { type InstrumentedRedis, instrumentRedis } from '../../client/instrument.js';
@@ -217,13 +219,29 @@ describe('tracing, unhappy path', () => {
       }),
     };
     const writer: Redis = clientFor(sharedTopology(), portOf(sharedTopology(), 'master'));
-    const instrumented = instrumentRedis({ writer }, { tracing: { tracerProvider: broken } });
+    const registry = new Registry();
+    const lines: { event?: string }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => lines.push(JSON.parse(line) as { event?: string }) },
+    );
+    const instrumented = instrumentRedis(
+      { writer },
+      { tracing: { tracerProvider: broken }, registry, logger },
+    );
     try {
       const key = `${uniquePrefix('broken')}k`;
       expect(await writer.set(key, 'v')).toBe('OK');
       expect(await writer.get(key)).toBe('v');
       await expect(writer.lpush(key, 'x')).rejects.toThrow(/^WRONGTYPE/);
-      expect(trace.getSpan).toBeDefined();
+      // The metrics still see every command, and nothing is left counted as in flight.
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(/^redscope_client_commands_in_flight 0$/m);
+      expect(metrics).toMatch(/^redscope_client_commands_total\{command="set"\} 1$/m);
+      expect(metrics).toMatch(
+        /^redscope_client_command_errors_total\{command="lpush",error_type="WRONGTYPE"\} 1$/m,
+      );
+      expect(lines.some((l) => l.event === 'redscope.telemetry_error')).toBe(true);
     } finally {
       instrumented.close();
       writer.disconnect();
