@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
+import { secretFromFileText } from '../stack/secret-file.js';
 import { ConfigError, configErrorFrom } from './config-errors.js';
 import { exporterConfigSchema } from './config-schema.js';
 import { Credentials, loadCredentials } from './credentials.js';
@@ -210,7 +211,7 @@ function typed(
   const str = (key: string) => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
   const readSecretFile = (key: string, path: string): string => {
     try {
-      return readFile(path).replace(/\r?\n$/, '');
+      return secretFromFileText(readFile(path));
     } catch (error) {
       throw new ConfigError(
         `${describeKey(key)}: cannot read ${path}: ${(error as Error).message}`,

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { load } from 'js-yaml';
 import type { RotationNode, RotationTarget, TlsFiles, TlsUpdate } from './certificate-rotation.js';
+import { secretFromFileText } from './secret-file.js';
 
 export interface RotationPlan {
   readonly masterName: string;
@@ -83,7 +84,7 @@ export function loadRotationPlan(file: string): RotationPlan {
     masterName: text(parsed, 'masterName', 'plan'),
     admin: {
       username: text(admin, 'username', 'admin'),
-      password: readFileSync(passwordFile, 'utf8').trim(),
+      password: secretFromFileText(readFileSync(passwordFile, 'utf8')),
     },
     client: {
       caFile: readable(text(client, 'caFile', 'client'), 'client.caFile'),

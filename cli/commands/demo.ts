@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import { secretFromFileText } from '../../stack/secret-file.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -31,7 +32,7 @@ function hostPort(flag: string, value: string): { host: string; port: number } {
 
 function readSecret(flag: string, file: string): string {
   try {
-    return readFileSync(file, 'utf8').trim();
+    return secretFromFileText(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new UsageError(
       `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
