@@ -1,4 +1,5 @@
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import yaml from 'js-yaml';
 
 /**
  * A setting is wrong. The message names the key (as the user spelled it: flag,
@@ -48,4 +49,28 @@ function valueAt(root: unknown, pointer: string): unknown {
     current = (current as Record<string, unknown>)[part];
   }
   return current;
+}
+
+/**
+ * Loads a YAML file the exporter reads (credentials, web config) and checks it
+ * against its schema: a ConfigError naming the file and the key, or the value.
+ */
+export function loadYamlFile<T>(
+  path: string,
+  readFile: (path: string) => string,
+  origin: string,
+  validate: ValidateFunction,
+  allowedKeys: (path: string) => readonly string[],
+): T {
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(readFile(path), { filename: path }) ?? {};
+  } catch (error) {
+    throw new ConfigError(
+      `${origin}: cannot load ${path}: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+  const first = validate(parsed) ? undefined : validate.errors?.[0];
+  if (first) throw configErrorFrom(first, parsed, (key) => `${key} in ${path}`, allowedKeys);
+  return parsed as T;
 }

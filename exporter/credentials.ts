@@ -1,8 +1,7 @@
 import { Ajv } from 'ajv';
-import yaml from 'js-yaml';
 import { globToRegex } from './allow-list.js';
 import type { RedisAuth } from './config.js';
-import { ConfigError, configErrorFrom } from './config-errors.js';
+import { ConfigError, loadYamlFile } from './config-errors.js';
 import { credentialsSchema } from './config-schema.js';
 import type { Target } from './target.js';
 
@@ -49,26 +48,14 @@ export function loadCredentials(
   readFile: (path: string) => string,
   origin: string,
 ): Credentials {
-  let parsed: unknown;
-  try {
-    parsed = yaml.load(readFile(path), { filename: path });
-  } catch (error) {
-    throw new ConfigError(
-      `${origin}: cannot load ${path}: ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (!validate(parsed)) {
-    const first = validate.errors?.[0];
-    if (first) {
-      throw configErrorFrom(
-        first,
-        parsed,
-        (key) => `${key} in ${path}`,
-        () => ['match', 'username', 'password', 'password_file'],
-      );
-    }
-  }
-  const entries = (parsed as { targets: Record<string, string>[] }).targets.map((t, i) => {
+  const parsed = loadYamlFile<{ targets: Record<string, string>[] }>(
+    path,
+    readFile,
+    origin,
+    validate,
+    () => ['match', 'username', 'password', 'password_file'],
+  );
+  const entries = parsed.targets.map((t, i) => {
     const match = t.match as string;
     const normalised = match.includes('://')
       ? match.toLowerCase()

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import bcrypt from 'bcryptjs';
-import yaml from 'js-yaml';
-import { ConfigError, configErrorFrom } from './config-errors.js';
+import { ConfigError, loadYamlFile } from './config-errors.js';
 
 /**
  * The web config file of Prometheus' exporter-toolkit (`--web.config.file`), so
@@ -54,33 +53,11 @@ export function loadWebConfig(
   readFile: (path: string) => string,
   origin: string,
 ): WebConfig {
-  let parsed: unknown;
-  try {
-    parsed = yaml.load(readFile(path), { filename: path }) ?? {};
-  } catch (error) {
-    throw new ConfigError(
-      `${origin}: cannot load ${path}: ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (!validate(parsed)) {
-    const first = validate.errors?.[0];
-    if (first) {
-      const topKeys = ['tls_server_config', 'basic_auth_users'];
-      const tlsKeys = [
-        'cert_file',
-        'key_file',
-        'client_ca_file',
-        'client_auth_type',
-        'min_version',
-      ];
-      throw configErrorFrom(
-        first,
-        parsed,
-        (key) => `${key} in ${path}`,
-        (at) => (at === 'tls_server_config' ? tlsKeys : topKeys),
-      );
-    }
-  }
+  const topKeys = ['tls_server_config', 'basic_auth_users'];
+  const tlsKeys = ['cert_file', 'key_file', 'client_ca_file', 'client_auth_type', 'min_version'];
+  const parsed = loadYamlFile<unknown>(path, readFile, origin, validate, (at) =>
+    at === 'tls_server_config' ? tlsKeys : topKeys,
+  );
   const config = parsed as {
     tls_server_config?: Record<string, string>;
     basic_auth_users?: Record<string, string>;
