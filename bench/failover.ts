@@ -7,6 +7,7 @@
  */
 import { createRedisClients, type RedisClients } from '../client/connection/index.js';
 import { RedisTopology } from '../stack/topology.js';
+import { clientsConfigFor } from '../stack/topology-clients.js';
 
 const FAILOVERS = 20;
 /** Sentinel will not start another failover of the same master within 2 x failover-timeout. */
@@ -140,21 +141,7 @@ export default async function failoverBench(): Promise<string> {
     sentinelOverrides: { 'sentinel failover-timeout': 'redscope 2000' },
   });
   const description = topology.describe();
-  const credentials = description.users?.app ?? description.auth;
-  const clients = createRedisClients({
-    sentinels: topology
-      .names('sentinel')
-      .map((n) => ({ host: description.host, port: topology.port(n) })),
-    masterName: description.masterName,
-    tls: description.tls
-      ? {
-          caFile: description.tls.caFile,
-          certFile: description.tls.certFile,
-          keyFile: description.tls.keyFile,
-        }
-      : false,
-    ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
-  });
+  const clients = createRedisClients(clientsConfigFor(topology));
   const sentinel = topology.connect(topology.port('sentinel-0'));
   const fields = (await sentinel.call('SENTINEL', 'MASTER', description.masterName)) as string[];
   sentinel.disconnect();

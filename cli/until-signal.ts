@@ -1,5 +1,3 @@
-import { killAllSupervisedNow } from '../stack/processes.js';
-
 /**
  * Starts something that owns child processes, runs `started` once it is up,
  * and stops it in order on Ctrl-C or SIGTERM. The handlers are in place before
@@ -19,7 +17,7 @@ export async function runUntilSignal<T extends { stop(): Promise<void> }>(
   });
   const onSignal = () => {
     if (!running || stopping) {
-      killAllSupervisedNow();
+      // No orderly stop: process.exit runs the exit hook that SIGKILLs every child.
       process.exit(130);
     }
     stopping = true;

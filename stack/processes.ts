@@ -32,9 +32,13 @@ const running = new Set<SupervisedProcess>();
  * SIGKILL to every supervised process group, synchronously: for a Ctrl-C that
  * arrives while a stack is still starting, before anything could stop it in order.
  */
-export function killAllSupervisedNow(): void {
+function killAllSupervisedNow(): void {
   for (const child of running) child.killNow();
 }
+
+// Last resort: a process that exits without stopping its children (a test runner,
+// process.exit) still leaves no servers behind.
+process.once('exit', killAllSupervisedNow);
 
 /**
  * A child process in its own process group, so stopping it also stops anything

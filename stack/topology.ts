@@ -80,13 +80,6 @@ interface NodeEntry {
 }
 
 const HOST = '127.0.0.1';
-const live = new Set<RedisTopology>();
-
-// Last resort: a test runner that exits without calling stop() still leaves no servers behind.
-process.once('exit', () => {
-  for (const topology of live) topology.killNow();
-});
-
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -130,7 +123,6 @@ export class RedisTopology {
     try {
       const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
       topology = new RedisTopology(dir, masterName, certificates, options);
-      live.add(topology);
       const aclFile = (options.acl ?? true) ? topology.writeAcl(templates) : undefined;
       const passwords = topology.passwords;
       const replicaCount = options.replicas ?? 2;
@@ -535,13 +527,7 @@ export class RedisTopology {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([...this.nodes.values()].map((n) => n.process.stop()));
-    live.delete(this);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  /** Synchronous SIGKILL of every node, for exit handlers. */
-  killNow(): void {
-    for (const node of this.nodes.values()) node.process.killNow();
   }
 }
 

@@ -5,8 +5,8 @@ import type {
 } from '../../../exporter/collectors/sentinel-events.js';
 import type { ConfigOverrides } from '../../../stack/redis-config.js';
 import { RedisTopology } from '../../../stack/topology.js';
+import { clientsConfigFor } from '../../../stack/topology-clients.js';
 import { startTestExporter, type TestExporter } from '../../exporter/support/exporter-harness.js';
-import { clientsConfigFor } from './clients-config.js';
 import { watchSentinelEvents } from './sentinel-events.js';
 
 /** What a chaos test works with: its own TLS topology, the app's clients, the events watch. */

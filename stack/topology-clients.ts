@@ -1,8 +1,8 @@
-import type { RedisClientsConfig } from '../../../client/connection/index.js';
-import type { RedisTopology } from '../../../stack/topology.js';
+import type { RedisClientsConfig } from '../client/connection/index.js';
+import type { RedisTopology } from './topology.js';
 
 /**
- * A client config for a test topology as an app would have it: the Sentinel
+ * A client config for a launcher topology as an app would have it: the Sentinel
  * list, the CA and client certificate files, and the `app` ACL user when the
  * topology runs with ACL. Built from describe(), so it follows whatever
  * credentials and TLS files the launcher hands out.
