@@ -1,4 +1,10 @@
 // The public surface of `redscope/client`: everything else in this folder is internal.
+export {
+  type ExportableSpan,
+  registerSpanPipeline,
+  type SpanEvent,
+  type SpanPipeline,
+} from './command-spans.js';
 export { CLIENT_CONFIG_DEFAULTS, type ClientConfig, clientConfigFromEnv } from './config.js';
 export * from './connection/index.js';
 export {
@@ -44,9 +50,11 @@ export {
   waitForReplicas,
 } from './session-cache.js';
 export {
+  PooledIdGenerator,
   startTelemetry,
   TELEMETRY_DEFAULTS,
   type Telemetry,
   type TelemetryOptions,
   type TraceExporterKind,
+  tracerSettings,
 } from './telemetry.js';

@@ -1,5 +1,6 @@
 import {
   type Attributes,
+  type Context,
   context,
   type Span,
   SpanKind,
@@ -11,6 +12,12 @@ import {
 import type { Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
+import {
+  CommandSpanRecorder,
+  registeredRecorder,
+  type SpanPipeline,
+  type StagedCommand,
+} from './command-spans.js';
 import { type CommandEntry, CommandStats } from './command-stats.js';
 import { errorTypeOf, redisErrorPrefix } from './error-type.js';
 import { ClientConfigError } from './errors.js';
@@ -52,6 +59,13 @@ export interface TracingOptions {
    * such as `startTelemetry()`'s.
    */
   readonly startAttributes?: boolean;
+  /**
+   * Record command spans straight into these SDK pieces (see
+   * `registerSpanPipeline`) instead of through a tracer: the same export,
+   * sampling and parentage at a fraction of the cost. Default: the pipeline
+   * `startTelemetry()` registered, else the tracer provider.
+   */
+  readonly pipeline?: SpanPipeline;
 }
 
 export interface InstrumentOptions {
@@ -106,6 +120,7 @@ class Connection {
   /** The db index after a SELECT (ioredis emits `select`). */
   selected: number | undefined;
   private readonly byOperation = new Map<CommandEntry, Attributes>();
+  private readonly byBatch = new Map<string, Attributes>();
 
   constructor(
     readonly redis: Redis,
@@ -137,6 +152,7 @@ class Connection {
     // Sentinel connections take server.* from the socket. Each attribute costs ~0.4 µs a span.
     this.attributes = attributes;
     this.byOperation.clear();
+    this.byBatch.clear();
   }
 
   /** The creation-time attributes of a span for `entry` on this connection (cached: no per-span object). */
@@ -145,6 +161,16 @@ class Connection {
     if (attributes === undefined) {
       attributes = { ...this.attributes, 'db.operation.name': entry.operation };
       this.byOperation.set(entry, attributes);
+    }
+    return attributes;
+  }
+
+  /** The same for a pipeline or MULTI span (`PIPELINE` or `MULTI`). */
+  batchAttributesFor(name: string): Attributes {
+    let attributes = this.byBatch.get(name);
+    if (attributes === undefined) {
+      attributes = { ...this.attributes, 'db.operation.name': name };
+      this.byBatch.set(name, attributes);
     }
     return attributes;
   }
@@ -186,8 +212,12 @@ class Instrumentation implements InstrumentedRedis {
   private readonly connections: Connection[] = [];
   private readonly detachers: (() => void)[] = [];
   private readonly batches = new WeakMap<object, BatchState>();
+  /** Pipelines the sampler dropped: their later commands must not ask again and start a partial span. */
+  private readonly unsampledBatches = new WeakSet<object>();
   private readonly rootSpans: boolean;
   private readonly startAttributes: boolean;
+  private readonly recorder: CommandSpanRecorder | undefined;
+  private readonly followRegistered: boolean;
   private readonly slowMs: number;
   private inFlight = 0;
   private internalErrors = 0;
@@ -205,6 +235,12 @@ class Instrumentation implements InstrumentedRedis {
       tracing.enabled === false
         ? undefined
         : (tracing.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
+    this.recorder =
+      tracing.enabled === false || tracing.pipeline === undefined
+        ? undefined
+        : new CommandSpanRecorder(tracing.pipeline, TRACER_NAME);
+    // An explicit provider is the app's choice; otherwise follow whatever startTelemetry() registers, when it does.
+    this.followRegistered = tracing.enabled !== false && tracing.tracerProvider === undefined;
     this.rootSpans = tracing.rootSpans ?? true;
     this.startAttributes = tracing.startAttributes ?? true;
     this.slowMs = options.slowCommandMs ?? 100;
@@ -254,6 +290,8 @@ class Instrumentation implements InstrumentedRedis {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Spans of commands that already completed still go out.
+    this.recorderNow()?.flushStaged();
     for (const detach of this.detachers.splice(0)) detach();
     this.metrics?.unregister();
   }
@@ -330,11 +368,15 @@ class Instrumentation implements InstrumentedRedis {
       this.inFlight += 1;
       let span: Span | undefined;
       let batch: BatchState | undefined;
+      let deferred: Context | undefined;
       if (this.tracer !== undefined) {
         // A tracer that throws costs the span, never the metrics or the in-flight count.
         try {
           if (stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true) {
             batch = this.joinBatch(stream as object, entry, connection);
+          } else if (this.recorderNow() !== undefined) {
+            // Recorded spans are made when the reply arrives: sending pays one context lookup.
+            deferred = this.parentContext();
           } else {
             span = this.startSpan(command, entry, connection);
           }
@@ -344,11 +386,11 @@ class Instrumentation implements InstrumentedRedis {
       }
       const { resolve, reject } = command;
       command.resolve = (result: unknown) => {
-        this.settle(command, connection, entry, startedAt, span, batch, undefined);
+        this.settle(command, connection, entry, startedAt, span, batch, deferred, undefined);
         resolve(result);
       };
       command.reject = (error: Error) => {
-        this.settle(command, connection, entry, startedAt, span, batch, error);
+        this.settle(command, connection, entry, startedAt, span, batch, deferred, error);
         reject(error);
       };
     } catch (error) {
@@ -363,6 +405,7 @@ class Instrumentation implements InstrumentedRedis {
     startedAt: number,
     span: Span | undefined,
     batch: BatchState | undefined,
+    deferred: Context | undefined,
     error: Error | undefined,
   ): void {
     try {
@@ -373,6 +416,18 @@ class Instrumentation implements InstrumentedRedis {
       if (errorType !== undefined) entry.error(errorType);
       if (span !== undefined) endSpan(span, error, errorType);
       if (batch !== undefined) this.leaveBatch(batch, error);
+      if (deferred !== undefined) {
+        this.recordSpan(
+          command,
+          entry,
+          connection,
+          deferred,
+          startedAt,
+          elapsedMs,
+          error,
+          errorType,
+        );
+      }
       if (elapsedMs >= this.slowMs) {
         this.logger.warn(
           {
@@ -390,13 +445,47 @@ class Instrumentation implements InstrumentedRedis {
     }
   }
 
+  /** The context a span starts under, or undefined when root spans are off and there is no parent. */
+  private parentContext(): Context | undefined {
+    const parent = context.active();
+    return !this.rootSpans && trace.getSpan(parent) === undefined ? undefined : parent;
+  }
+
+  /** Hands a completed command to the recorder, which makes its span shortly after (see `stage`). */
+  private recordSpan(
+    command: Command,
+    entry: CommandEntry,
+    connection: Connection,
+    parent: Context,
+    startedAt: number,
+    durationMs: number,
+    error: Error | undefined,
+    errorType: string | undefined,
+  ): void {
+    const recorder = this.recorderNow();
+    if (recorder === undefined) return;
+    recorder.stage(
+      new CompletedCommand(
+        command,
+        entry.operation,
+        connection.attributesFor(entry),
+        parent,
+        startedAt,
+        durationMs,
+        errorType,
+        error === undefined ? undefined : redisErrorPrefix(error),
+        this.reportError,
+      ),
+    );
+  }
+
   private startSpan(
     command: Command,
     entry: CommandEntry,
     connection: Connection,
   ): Span | undefined {
-    const parent = context.active();
-    if (!this.rootSpans && trace.getSpan(parent) === undefined) return undefined;
+    const parent = this.parentContext();
+    if (parent === undefined) return undefined;
     if (this.startAttributes) {
       const span = (this.tracer as Tracer).startSpan(
         entry.operation,
@@ -414,6 +503,11 @@ class Instrumentation implements InstrumentedRedis {
     return span;
   }
 
+  /** The cheap span path when one is configured or registered, checked per span so a later startTelemetry() counts. */
+  private recorderNow(): CommandSpanRecorder | undefined {
+    return this.recorder ?? (this.followRegistered ? registeredRecorder() : undefined);
+  }
+
   /** Commands of one pipeline share the stream object ioredis passes with each: one span for all. */
   private joinBatch(
     stream: object,
@@ -422,15 +516,23 @@ class Instrumentation implements InstrumentedRedis {
   ): BatchState | undefined {
     let batch = this.batches.get(stream);
     if (batch === undefined) {
-      const parent = context.active();
-      if (!this.rootSpans && trace.getSpan(parent) === undefined) return undefined;
+      if (this.unsampledBatches.has(stream)) return undefined;
+      const parent = this.parentContext();
+      if (parent === undefined) return undefined;
       const name = entry.label === 'multi' ? 'MULTI' : 'PIPELINE';
-      const span = (this.tracer as Tracer).startSpan(
-        name,
-        { kind: SpanKind.CLIENT, attributes: connection.attributes },
-        parent,
-      );
-      span.setAttribute('db.operation.name', name);
+      const recorder = this.recorderNow();
+      const span =
+        recorder !== undefined
+          ? recorder.start(name, connection.batchAttributesFor(name), parent)
+          : (this.tracer as Tracer).startSpan(
+              name,
+              { kind: SpanKind.CLIENT, attributes: connection.batchAttributesFor(name) },
+              parent,
+            );
+      if (span === undefined) {
+        this.unsampledBatches.add(stream);
+        return undefined;
+      }
       batch = { span, pending: 0, size: 0, error: undefined };
       this.batches.set(stream, batch);
     }
@@ -449,6 +551,8 @@ class Instrumentation implements InstrumentedRedis {
     endSpan(batch.span, failed, failed === undefined ? undefined : errorTypeOf(failed));
   }
 
+  private readonly reportError = (error: unknown) => this.internalError(error);
+
   private internalError(error: unknown): void {
     this.internalErrors += 1;
     // The first few only: a broken hook would otherwise log once per command.
@@ -461,6 +565,25 @@ class Instrumentation implements InstrumentedRedis {
         'redscope telemetry failed; the command itself is unaffected',
       );
     }
+  }
+}
+
+/** A completed command waiting for its span; the query text is computed only if the span is kept. */
+class CompletedCommand implements StagedCommand {
+  constructor(
+    private readonly command: Command,
+    readonly operation: string,
+    readonly attributes: Attributes,
+    readonly parent: Context,
+    readonly startedAt: number,
+    readonly durationMs: number,
+    readonly errorType: string | undefined,
+    readonly statusCode: string | undefined,
+    readonly onError: (error: unknown) => void,
+  ) {}
+
+  queryText(): string {
+    return commandQueryText(this.command);
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { context, propagation, trace } from '@opentelemetry/api';
+import { registeredRecorder, registerSpanPipeline } from './command-spans.js';
 import { TelemetryUnavailableError } from './errors.js';
 
 export type TraceExporterKind = 'otlp' | 'zipkin' | 'console';
@@ -171,9 +172,10 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     exporter as InstanceType<typeof tracing.ConsoleSpanExporter>,
     settings.batch,
   );
+  const resource = resources.resourceFromAttributes({ 'service.name': serviceName });
   const sdk = new NodeSDK({
     autoDetectResources: false,
-    resource: resources.resourceFromAttributes({ 'service.name': serviceName }),
+    resource,
     sampler: settings.sampler,
     idGenerator: settings.idGenerator,
     spanProcessors: [processor],
@@ -182,13 +184,24 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     instrumentations: [],
   });
   sdk.start();
+  // Redis command spans skip the SDK's span objects but go through the same processor, sampler and ids.
+  registerSpanPipeline({
+    processor,
+    resource,
+    sampler: settings.sampler,
+    idGenerator: settings.idGenerator,
+  });
   let stopped = false;
   return {
     enabled: true,
-    flush: () => processor.forceFlush(),
+    flush: () => {
+      registeredRecorder()?.flushStaged();
+      return processor.forceFlush();
+    },
     async shutdown() {
       if (stopped) return;
       stopped = true;
+      registerSpanPipeline(undefined);
       try {
         await sdk.shutdown();
       } finally {

@@ -78,6 +78,13 @@ describe('demo app, happy path', () => {
     for (const span of redisSpans) {
       expect(span.parentSpanId).toBe(validate.spanId);
       expect(span.attributes['db.system.name']).toBe('redis');
+      // Command spans skip the SDK's span objects (client/command-spans.ts) but not its resource.
+      expect(span.serviceName).toBe('redscope-demo-test');
+    }
+    const singleCommands = redisSpans.filter((s) => s.name !== 'PIPELINE' && s.name !== 'MULTI');
+    expect(singleCommands.length).toBeGreaterThanOrEqual(1);
+    for (const span of singleCommands) {
+      expect(span.attributes['db.query.text']).toMatch(new RegExp(`^${span.name}\\b`));
     }
     expect(JSON.stringify(trace)).not.toContain(token);
     expect(receiver.contentTypes[0]).toContain('application/json');

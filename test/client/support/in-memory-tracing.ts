@@ -1,15 +1,23 @@
-import { context, propagation } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOnSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
+  ParentBasedSampler,
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { registeredRecorder, type SpanPipeline } from '../../../client/command-spans.js';
+import { PooledIdGenerator } from '../../../client/telemetry.js';
 
 export interface InMemoryTracing {
   readonly provider: BasicTracerProvider;
+  /** The same processor, resource, sampler and ids as a span pipeline (what `startTelemetry()` registers). */
+  readonly pipeline: SpanPipeline;
+  /** Finished spans, after the staged command spans of the registered pipeline are made. */
   spans(): ReadableSpan[];
   reset(): void;
   shutdown(): Promise<void>;
@@ -22,18 +30,35 @@ export interface InMemoryTracing {
  */
 export function inMemoryTracing(): InMemoryTracing {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const processor = new SimpleSpanProcessor(exporter);
+  const resource = resourceFromAttributes({ 'service.name': 'redscope-test' });
+  const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  const idGenerator = new PooledIdGenerator();
+  const provider = new BasicTracerProvider({
+    resource,
+    sampler,
+    idGenerator,
+    spanProcessors: [processor],
+  });
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   return {
     provider,
-    spans: () => exporter.getFinishedSpans(),
-    reset: () => exporter.reset(),
+    pipeline: { processor, resource, sampler, idGenerator },
+    spans: () => {
+      registeredRecorder()?.flushStaged();
+      return exporter.getFinishedSpans();
+    },
+    reset: () => {
+      registeredRecorder()?.flushStaged();
+      exporter.reset();
+    },
     async shutdown() {
       await provider.shutdown();
       context.disable();
       propagation.disable();
+      trace.disable();
     },
   };
 }

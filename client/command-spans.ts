@@ -1,0 +1,456 @@
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  type Exception,
+  type HrTime,
+  type Link,
+  type Sampler,
+  SamplingDecision,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  type SpanStatus,
+  SpanStatusCode,
+  type TimeInput,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+
+/**
+ * The parts of an OpenTelemetry SDK a command span needs: the span
+ * processor (batching and export stay the SDK's), the resource, the sampler
+ * and the id generator. Typed by shape so the client's declarations do not
+ * depend on the SDK packages, which are optional for apps.
+ */
+export interface SpanPipeline {
+  readonly processor: {
+    onStart(span: Span & ExportableSpan, parentContext: Context): void;
+    onEnding?(span: Span & ExportableSpan): void;
+    onEnd(span: ExportableSpan): void;
+  };
+  readonly resource: unknown;
+  readonly sampler: Sampler;
+  readonly idGenerator: { generateTraceId(): string; generateSpanId(): string };
+}
+
+/** An event recorded on a span, as the SDK's exporters read it. */
+export interface SpanEvent {
+  readonly name: string;
+  readonly attributes?: Attributes;
+  readonly time: HrTime;
+  readonly droppedAttributesCount?: number;
+}
+
+/** A span as the SDK's processors and exporters read it (the SDK's ReadableSpan, by shape). */
+export interface ExportableSpan {
+  spanContext(): SpanContext;
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly parentSpanContext?: SpanContext;
+  readonly startTime: HrTime;
+  readonly endTime: HrTime;
+  readonly duration: HrTime;
+  readonly status: SpanStatus;
+  readonly attributes: Attributes;
+  readonly links: Link[];
+  readonly events: SpanEvent[];
+  readonly ended: boolean;
+  readonly resource: unknown;
+  readonly instrumentationScope: { readonly name: string; readonly version?: string };
+  readonly droppedAttributesCount: number;
+  readonly droppedEventsCount: number;
+  readonly droppedLinksCount: number;
+}
+
+// The SDK's own key (`createContextKey` is `Symbol.for`): its exporters run with it set.
+const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+const NO_LINKS: Link[] = [];
+const NO_EVENTS: SpanEvent[] = [];
+
+/** Wall-clock milliseconds at `performance.now() === 0`, re-read each second so clock steps reach new spans. */
+let epochOffsetMs = Date.now() - performance.now();
+let offsetReadAt = performance.now();
+
+function toHrTime(ms: number): HrTime {
+  let seconds = Math.floor(ms / 1000);
+  let nanos = Math.round((ms - seconds * 1000) * 1e6);
+  if (nanos >= 1e9) {
+    seconds += 1;
+    nanos -= 1e9;
+  }
+  return [seconds, nanos];
+}
+
+/** Epoch milliseconds of an API time input; a number at or below `performance.now()` is taken as one of its readings, as the SDK does. */
+function epochMsOf(time: TimeInput): number {
+  if (typeof time === 'number') return time <= performance.now() ? time + epochOffsetMs : time;
+  if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6;
+  return time.getTime();
+}
+
+/** What few command spans carry: events, links and attributes other than the query text. */
+interface RareParts {
+  events?: SpanEvent[];
+  links?: Link[];
+  attributes?: Attributes;
+}
+
+/**
+ * One Redis command's span, built for the hot path: the base attributes are
+ * redscope's own cached object (never copied or re-validated), the query
+ * text has its own field, times are two numbers turned into HrTime only when
+ * an exporter reads them, and the rarely used parts live in one optional
+ * object. Everything an exporter reads is there.
+ */
+class CommandSpan implements Span, ExportableSpan {
+  status: SpanStatus = UNSET;
+  ended = false;
+  private durationMs = -1;
+  private queryText: string | undefined;
+  private rare: RareParts | undefined;
+  private merged: Attributes | undefined;
+
+  constructor(
+    public name: string,
+    private readonly context: SpanContext,
+    readonly parentSpanContext: SpanContext | undefined,
+    private readonly base: Attributes,
+    private readonly recorder: CommandSpanRecorder,
+    /** Wall-clock start in epoch milliseconds (fractional). */
+    private readonly startMs: number,
+  ) {}
+
+  get kind(): SpanKind {
+    return SpanKind.CLIENT;
+  }
+  get resource(): unknown {
+    return this.recorder.pipeline.resource;
+  }
+  get instrumentationScope(): { readonly name: string } {
+    return this.recorder.scope;
+  }
+  get attributes(): Attributes {
+    if (this.merged === undefined) {
+      // Object.assign, not spread: V8 makes `{ ...base }` plus one new key 10x slower here.
+      const merged: Attributes = Object.assign({}, this.base);
+      if (this.queryText !== undefined) merged['db.query.text'] = this.queryText;
+      if (this.rare?.attributes !== undefined) Object.assign(merged, this.rare.attributes);
+      this.merged = merged;
+    }
+    return this.merged;
+  }
+  get events(): SpanEvent[] {
+    return this.rare?.events ?? NO_EVENTS;
+  }
+  get links(): Link[] {
+    return this.rare?.links ?? NO_LINKS;
+  }
+  get startTime(): HrTime {
+    return toHrTime(this.startMs);
+  }
+  get endTime(): HrTime {
+    return this.ended ? toHrTime(this.startMs + this.durationMs) : [0, 0];
+  }
+  get duration(): HrTime {
+    return this.ended ? toHrTime(this.durationMs) : [-1, -1];
+  }
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+  get droppedEventsCount(): number {
+    return 0;
+  }
+  get droppedLinksCount(): number {
+    return 0;
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  setAttribute(key: string, value: AttributeValue | undefined): this {
+    if (this.ended || value === undefined || value === null || key.length === 0) return this;
+    if (key === 'db.query.text' && typeof value === 'string') {
+      this.queryText = value;
+    } else {
+      this.rare ??= {};
+      this.rare.attributes ??= {};
+      this.rare.attributes[key] = value;
+    }
+    this.merged = undefined;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key of Object.keys(attributes)) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (this.ended) return this;
+    const isTime =
+      typeof attributesOrTime === 'number' ||
+      Array.isArray(attributesOrTime) ||
+      attributesOrTime instanceof Date;
+    const at = isTime ? (attributesOrTime as TimeInput) : time;
+    this.rare ??= {};
+    this.rare.events ??= [];
+    this.rare.events.push({
+      name,
+      attributes: isTime ? {} : { ...(attributesOrTime as Attributes | undefined) },
+      time: toHrTime(at === undefined ? epochOffsetMs + performance.now() : epochMsOf(at)),
+      droppedAttributesCount: 0,
+    });
+    return this;
+  }
+
+  addLink(link: Link): this {
+    if (this.ended) return this;
+    this.rare ??= {};
+    this.rare.links ??= [];
+    this.rare.links.push(link);
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    for (const link of links) this.addLink(link);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (!this.ended) this.status = status;
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.name = name;
+    return this;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: Attributes =
+      typeof exception === 'string'
+        ? { 'exception.message': exception }
+        : {
+            ...(exception.name ? { 'exception.type': exception.name } : {}),
+            ...(exception.message ? { 'exception.message': exception.message } : {}),
+          };
+    this.addEvent('exception', attributes, time);
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    const endMs = endTime === undefined ? epochOffsetMs + performance.now() : epochMsOf(endTime);
+    this.endAfter(endMs - this.startMs);
+  }
+
+  /** Ends the span `durationMs` after its start (the client measured it already). */
+  endAfter(durationMs: number): void {
+    if (this.ended) return;
+    this.durationMs = Math.max(0, durationMs);
+    const { processor } = this.recorder.pipeline;
+    processor.onEnding?.(this);
+    this.ended = true;
+    processor.onEnd(this);
+  }
+}
+
+/**
+ * Starts command spans into an SDK pipeline with the SDK's decisions
+ * (suppression, parentage, sampler, ids) at a fraction of the cost of an
+ * SDK span: the OpenTelemetry JS SDK copies and validates every attribute
+ * and converts times eagerly, 2-4 µs per span on this project's bench
+ * machine, which at one span per Redis command was most of what tracing
+ * cost (BENCHMARKS.md, client). Written by hand because no library offers
+ * a cheaper span for this one shape.
+ */
+export class CommandSpanRecorder {
+  readonly scope: { readonly name: string };
+  private readonly staged = new StagedCommands();
+  private flushScheduled = false;
+  private readonly flushLater = () => {
+    this.flushScheduled = false;
+    this.flushStaged();
+  };
+
+  constructor(
+    readonly pipeline: SpanPipeline,
+    scopeName: string,
+  ) {
+    this.scope = Object.freeze({ name: scopeName });
+  }
+
+  /**
+   * Queues the span of a command that has completed; spans are made in one
+   * go in the next `setImmediate`, after the replies that arrived together
+   * have released their callers. That keeps span work out of the stretch
+   * between a reply and the next command, where it would leave Redis idle.
+   */
+  stage(command: StagedCommand): void {
+    this.staged.push(command);
+    if (this.staged.length >= MAX_STAGED) {
+      this.flushStaged();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushLater);
+    }
+  }
+
+  /** Makes and ends the spans of every staged command now (before an export or a shutdown). */
+  flushStaged(): void {
+    const commands = this.staged.take();
+    for (const command of commands) {
+      try {
+        const span = this.start(
+          command.operation,
+          command.attributes,
+          command.parent,
+          command.startedAt,
+        );
+        if (span === undefined) continue;
+        span.setAttribute('db.query.text', command.queryText());
+        if (command.errorType !== undefined) {
+          span.setAttribute('error.type', command.errorType);
+          if (command.statusCode !== undefined) {
+            span.setAttribute('db.response.status_code', command.statusCode);
+          }
+          span.setStatus({ code: SpanStatusCode.ERROR, message: command.errorType });
+        }
+        span.endAfter(command.durationMs);
+      } catch (error) {
+        command.onError(error);
+      }
+    }
+  }
+
+  /**
+   * A span for `name` under `parent`, or undefined when tracing is
+   * suppressed or the sampler drops it (nothing below a command span
+   * needs its context, so no non-recording placeholder is made).
+   * `startedAt` (a `performance.now()` reading) backdates the start: the
+   * client creates a command's span when the reply arrives, so nothing but
+   * a timestamp is added to the path that sends the command.
+   */
+  start(
+    name: string,
+    attributes: Attributes,
+    parent: Context,
+    startedAt: number = performance.now(),
+  ): CommandSpan | undefined {
+    if (parent.getValue(SUPPRESS_TRACING) === true) return undefined;
+    const { idGenerator, sampler, processor } = this.pipeline;
+    const parentSpanContext = trace.getSpanContext(parent);
+    const validParent =
+      parentSpanContext !== undefined && trace.isSpanContextValid(parentSpanContext)
+        ? parentSpanContext
+        : undefined;
+    const traceId = validParent?.traceId ?? idGenerator.generateTraceId();
+    const sampling = sampler.shouldSample(
+      parent,
+      traceId,
+      name,
+      SpanKind.CLIENT,
+      attributes,
+      NO_LINKS,
+    );
+    if (sampling.decision === SamplingDecision.NOT_RECORD) return undefined;
+    const now = performance.now();
+    if (now - offsetReadAt > 1000) {
+      epochOffsetMs = Date.now() - now;
+      offsetReadAt = now;
+    }
+    const context: SpanContext = {
+      traceId,
+      spanId: idGenerator.generateSpanId(),
+      traceFlags:
+        sampling.decision === SamplingDecision.RECORD_AND_SAMPLED
+          ? TraceFlags.SAMPLED
+          : TraceFlags.NONE,
+      traceState: sampling.traceState ?? validParent?.traceState,
+    };
+    const span = new CommandSpan(
+      name,
+      context,
+      validParent,
+      attributes,
+      this,
+      epochOffsetMs + startedAt,
+    );
+    if (sampling.attributes !== undefined) span.setAttributes(sampling.attributes);
+    processor.onStart(span, parent);
+    return span;
+  }
+}
+
+/** Staged commands before spans are made inline (a loop that never yields to setImmediate). */
+const MAX_STAGED = 4096;
+
+/** A completed command whose span is still to be made. */
+export interface StagedCommand {
+  readonly operation: string;
+  readonly attributes: Attributes;
+  readonly parent: Context;
+  /** `performance.now()` when the command was sent. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** Computed only when the span is made (the sampler may drop it). */
+  queryText(): string;
+  readonly errorType: string | undefined;
+  readonly statusCode: string | undefined;
+  /** Where a failure to make the span is reported; the command itself has already completed. */
+  onError(error: unknown): void;
+}
+
+/** A reusable queue: swapped out whole, so spans staged while flushing wait for the next flush. */
+class StagedCommands {
+  private items: StagedCommand[] = [];
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(command: StagedCommand): void {
+    this.items.push(command);
+  }
+
+  take(): StagedCommand[] {
+    const items = this.items;
+    this.items = [];
+    return items;
+  }
+}
+
+let registered: CommandSpanRecorder | undefined;
+
+/**
+ * Routes the command spans of clients instrumented without an explicit
+ * `tracerProvider` into `pipeline` (the pieces of an SDK setup), or back to
+ * the global tracer provider with `undefined`. `startTelemetry()` calls it
+ * with its own SDK pieces; call it yourself when you build the SDK by hand
+ * and want the cheaper command spans.
+ *
+ * ```ts
+ * const processor = new BatchSpanProcessor(new OTLPTraceExporter());
+ * const resource = resourceFromAttributes({ 'service.name': 'checkout' });
+ * const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+ * const idGenerator = new PooledIdGenerator();
+ * new NodeSDK({ resource, sampler, idGenerator, spanProcessors: [processor] }).start();
+ * registerSpanPipeline({ processor, resource, sampler, idGenerator });
+ * ```
+ */
+export function registerSpanPipeline(pipeline: SpanPipeline | undefined): void {
+  registered?.flushStaged();
+  registered =
+    pipeline === undefined ? undefined : new CommandSpanRecorder(pipeline, 'redscope-client');
+}
+
+/** The recorder `registerSpanPipeline()` set up, if any. */
+export function registeredRecorder(): CommandSpanRecorder | undefined {
+  return registered;
+}
