@@ -360,8 +360,9 @@ export class CommandSpanRecorder {
       NO_LINKS,
     );
     if (sampling.decision === SamplingDecision.NOT_RECORD) return undefined;
-    const now = performance.now();
-    if (now - offsetReadAt > 1000) {
+    // Staged spans start in the recent past: their start reading is recent enough to decide by.
+    if (startedAt - offsetReadAt > 1000) {
+      const now = performance.now();
       epochOffsetMs = Date.now() - now;
       offsetReadAt = now;
     }

@@ -38,6 +38,7 @@ export {
   runWithRequestContext,
   setRequestIdentity,
 } from './request-context.js';
+export { TraceIdRatioSampler } from './sampling.js';
 export {
   createSessionCache,
   type DurableWrite,

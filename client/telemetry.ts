@@ -1,7 +1,8 @@
 import { randomFillSync } from 'node:crypto';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, type Sampler, trace } from '@opentelemetry/api';
 import { registeredRecorder, registerSpanPipeline } from './command-spans.js';
 import { TelemetryUnavailableError } from './errors.js';
+import { TraceIdRatioSampler } from './sampling.js';
 
 export type TraceExporterKind = 'otlp' | 'zipkin' | 'console';
 
@@ -41,9 +42,8 @@ export const TELEMETRY_DEFAULTS = {
 
 /** The sampler classes of `@opentelemetry/sdk-trace-base` (typed here so declarations need no SDK). */
 interface SamplerClasses<S> {
-  ParentBasedSampler: new (config: { root: S }) => S;
+  ParentBasedSampler: new (config: { root: S | Sampler }) => S;
   AlwaysOnSampler: new () => S;
-  TraceIdRatioBasedSampler: new (ratio: number) => S;
 }
 
 /**
@@ -107,7 +107,7 @@ export function tracerSettings<S>(
   return {
     // Same decisions as a ratio of 1, without parsing every trace id.
     sampler: new sdk.ParentBasedSampler({
-      root: ratio >= 1 ? new sdk.AlwaysOnSampler() : new sdk.TraceIdRatioBasedSampler(ratio),
+      root: ratio >= 1 ? new sdk.AlwaysOnSampler() : new TraceIdRatioSampler(ratio),
     }),
     idGenerator: new PooledIdGenerator(),
     // The SDK's batch defaults (512 spans a batch, at most 2048 waiting), a shorter delay.
