@@ -2,7 +2,9 @@
  * `npm run bench -- client`: what the instrumented client costs. One local
  * plain Redis; the same workload (80% GET / 20% SET of 100-byte values over
  * 1,000 keys, 50 concurrent callers) through bare ioredis and through the
- * redscope client with (a) metrics and logs on, (b) plus 100% tracing, and
+ * redscope client with (a) metrics and logs on, (b) plus 100% tracing as
+ * `startTelemetry()` sets it up (command spans recorded by redscope into the
+ * SDK's processor), (b') the same through the SDK's own spans, and
  * (c) bare ioredis with a no-op `ioredis:command` diagnostics_channel
  * subscriber, the design the client does not use (see client/instrument.ts).
  * Variants run in interleaved rounds in one process; ratios are medians of
@@ -13,6 +15,7 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import { Writable } from 'node:stream';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import * as sdk from '@opentelemetry/sdk-trace-base';
 import {
   BasicTracerProvider,
@@ -27,7 +30,9 @@ import {
   type InstrumentedRedis,
   instrumentRedis,
   runWithRequestContext,
+  type SpanPipeline,
   setRequestIdentity,
+  type TracingOptions,
 } from '../client/index.js';
 import { tracerSettings } from '../client/telemetry.js';
 import { RedisTopology } from '../stack/topology.js';
@@ -35,7 +40,7 @@ import { RedisTopology } from '../stack/topology.js';
 const CALLERS = 50;
 const KEYS = 1000;
 const VALUE = 'v'.repeat(100);
-const ROUNDS = 20;
+const ROUNDS = 30;
 const ROUND_MS = 500;
 const WARMUP_MS = 1500;
 
@@ -48,10 +53,33 @@ interface RoundResult {
   readonly commands: number;
 }
 
-/** Spans are built and batched as in production, then dropped instead of serialized and sent. */
+/**
+ * Spans are built and batched as in production, then dropped instead of
+ * serialized and sent. Every field an OTLP exporter reads is read, so spans
+ * that compute fields lazily pay for them here as they would in production.
+ */
 class DiscardingExporter implements SpanExporter {
   exported = 0;
+  checksum = 0;
   export(spans: ReadableSpan[], done: (result: { code: 0 }) => void): void {
+    for (const span of spans) {
+      const context = span.spanContext();
+      this.checksum +=
+        span.name.length +
+        span.kind +
+        context.spanId.length +
+        (span.parentSpanContext?.spanId.length ?? 0) +
+        span.startTime[1] +
+        span.endTime[1] +
+        span.duration[1] +
+        span.status.code +
+        Object.keys(span.attributes).length +
+        span.events.length +
+        span.links.length +
+        span.droppedAttributesCount +
+        (span.resource === undefined ? 0 : 1) +
+        span.instrumentationScope.name.length;
+    }
     this.exported += spans.length;
     done({ code: 0 });
   }
@@ -136,6 +164,33 @@ interface Variant {
   readonly leave?: () => void;
 }
 
+/** One tracing setup as `startTelemetry()` builds it: the SDK provider and the same pieces as a span pipeline. */
+interface TracingSetup {
+  readonly provider: BasicTracerProvider;
+  readonly pipeline: SpanPipeline;
+  readonly exporter: DiscardingExporter;
+}
+
+function tracingSetup(sampleRatio: number): TracingSetup {
+  const exporter = new DiscardingExporter();
+  const settings = tracerSettings(sdk, { sampleRatio });
+  const processor = new BatchSpanProcessor(exporter, settings.batch);
+  const resource = resourceFromAttributes({ 'service.name': 'bench' });
+  const provider = new BasicTracerProvider({
+    resource,
+    sampler: settings.sampler,
+    idGenerator: settings.idGenerator,
+    spanProcessors: [processor],
+  });
+  const pipeline = {
+    processor,
+    resource,
+    sampler: settings.sampler,
+    idGenerator: settings.idGenerator,
+  };
+  return { provider, pipeline, exporter };
+}
+
 /**
  * What the hook itself costs per command, without a network or a server: the
  * client's `sendCommand` is replaced by one that answers at once, so the loop
@@ -143,29 +198,23 @@ interface Variant {
  * difference to the same loop without the hook is redscope's share.
  */
 export async function hookCost(
-  provider: BasicTracerProvider,
-): Promise<{ metricsNs: number; tracingNs: number }> {
-  const answering = (tracing: boolean | undefined) => {
+  setup: TracingSetup,
+): Promise<{ metricsNs: number; pipelineNs: number; sdkNs: number }> {
+  const answering = (tracing: TracingOptions | undefined) => {
     const redis = new Redis({ lazyConnect: true });
     const instant = (command: Command) => {
       command.resolve('OK');
       return command.promise;
     };
     redis.sendCommand = instant as unknown as Redis['sendCommand'];
-    if (tracing !== undefined) {
-      instrumentRedis(
-        { writer: redis },
-        {
-          registry: new Registry(),
-          tracing: tracing ? { tracerProvider: provider } : { enabled: false },
-        },
-      );
-    }
+    if (tracing !== undefined)
+      instrumentRedis({ writer: redis }, { registry: new Registry(), tracing });
     return redis;
   };
   const plain = answering(undefined);
-  const metrics = answering(false);
-  const traced = answering(true);
+  const metrics = answering({ enabled: false });
+  const recorded = answering({ pipeline: setup.pipeline });
+  const sdkSpans = answering({ tracerProvider: setup.provider });
   const n = 200_000;
   const loop = async (redis: Redis) => {
     const t0 = performance.now();
@@ -173,24 +222,30 @@ export async function hookCost(
       const command = new Command('get', [`bench:${i % KEYS}`]);
       redis.sendCommand(command);
       await command.promise;
+      // Yield to the event loop now and then, as a networked client does between replies:
+      // staged command spans are made at setImmediate.
+      if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
     }
     return ((performance.now() - t0) * 1e6) / n;
   };
-  // Two phases: the traced loop leaves span garbage whose collection would land in its
-  // neighbours' loops, so the metrics-only comparison runs on its own first.
+  // One phase per variant: a traced loop leaves span garbage whose collection would land in its
+  // neighbours' loops, so each comparison runs on its own.
   const phase = async (other: Redis, rounds: number) => {
     const base: number[] = [];
     const hooked: number[] = [];
     for (let r = 0; r < rounds; r++) {
       base.push(await loop(plain));
       hooked.push(await loop(other));
-      await provider.forceFlush();
+      // Staged command spans are made at the next setImmediate: let that happen outside the loops.
+      await new Promise((resolve) => setImmediate(resolve));
+      await setup.provider.forceFlush();
     }
     return median(hooked) - median(base);
   };
   const metricsNs = await phase(metrics, 9);
-  const tracingNs = await phase(traced, 5);
-  return { metricsNs, tracingNs };
+  const pipelineNs = await phase(recorded, 7);
+  const sdkNs = await phase(sdkSpans, 5);
+  return { metricsNs, pipelineNs, sdkNs };
 }
 
 function logLineCost(): { plainUs: number; inRequestUs: number } {
@@ -236,22 +291,14 @@ export default async function clientBench(): Promise<string> {
   const connect = () =>
     new Redis({ host: '127.0.0.1', port: topology.port('redis-0'), maxRetriesPerRequest: 1 });
   const clients: Redis[] = [];
-  const instrumented: InstrumentedRedis[] = [];
+  const hooks: InstrumentedRedis[] = [];
   try {
-    // Providers configured exactly as startTelemetry() configures the SDK (sampler, id
-    // generator, batch size and queue), only the exporter drops the batches.
-    const exporter = new DiscardingExporter();
-    const providerFor = (spans: SpanExporter, sampleRatio: number) => {
-      const settings = tracerSettings(sdk, { sampleRatio });
-      return new BasicTracerProvider({
-        sampler: settings.sampler,
-        idGenerator: settings.idGenerator,
-        spanProcessors: [new BatchSpanProcessor(spans, settings.batch)],
-      });
-    };
-    const provider = providerFor(exporter, 1);
-    const sampledProvider = providerFor(new DiscardingExporter(), 0.1);
-    let tracedCommands = 0;
+    // Tracing configured exactly as startTelemetry() configures it (sampler, id generator,
+    // batch size and queue, span pipeline), only the exporter drops the batches.
+    const full = tracingSetup(1);
+    const viaSdk = tracingSetup(1);
+    const sampled = tracingSetup(0.1);
+    const setups = [full, viaSdk, sampled];
     const contextManager = new AsyncLocalStorageContextManager();
     const enterTracing = () => {
       contextManager.enable();
@@ -262,41 +309,38 @@ export default async function clientBench(): Promise<string> {
     };
     const leaveTracing = () => context.disable();
     const logger = createLogger({ destination: nullStream(), level: 'info' });
+    const instrumented = (tracing: TracingOptions) => {
+      const redis = connect();
+      clients.push(redis);
+      hooks.push(instrumentRedis({ writer: redis }, { registry: new Registry(), logger, tracing }));
+      return redis;
+    };
     const bare = connect();
-    const withMetrics = connect();
-    const withTracing = connect();
     const withChannel = connect();
-    const withSampling = connect();
     const withContextOnly = connect();
-    clients.push(bare, withMetrics, withTracing, withChannel, withSampling, withContextOnly);
-    instrumented.push(
-      instrumentRedis(
-        { writer: withMetrics },
-        { registry: new Registry(), logger, tracing: { enabled: false } },
-      ),
-      instrumentRedis(
-        { writer: withTracing },
-        { registry: new Registry(), logger, tracing: { tracerProvider: provider } },
-      ),
-      instrumentRedis(
-        { writer: withSampling },
-        { registry: new Registry(), logger, tracing: { tracerProvider: sampledProvider } },
-      ),
-    );
+    clients.push(bare, withChannel, withContextOnly);
     const commandChannel = tracingChannel('ioredis:command');
     const noop = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+    const traced = {
+      name: '(b) redscope: metrics + logs + 100% tracing',
+      redis: instrumented({ pipeline: full.pipeline }),
+      enter: enterTracing,
+      leave: leaveTracing,
+    };
+    const tracedViaSdk = {
+      name: "(b') as (b), with the OpenTelemetry SDK's own spans (`tracerProvider` option)",
+      redis: instrumented({ tracerProvider: viaSdk.provider }),
+      enter: enterTracing,
+      leave: leaveTracing,
+    };
     const variants: Variant[] = [
       { name: 'bare ioredis', redis: bare },
-      { name: '(a) redscope: metrics + logs', redis: withMetrics },
-      {
-        name: '(b) redscope: metrics + logs + 100% tracing',
-        redis: withTracing,
-        enter: enterTracing,
-        leave: leaveTracing,
-      },
+      { name: '(a) redscope: metrics + logs', redis: instrumented({ enabled: false }) },
+      traced,
+      tracedViaSdk,
       {
         name: '(d) redscope: metrics + logs + tracing sampled at 10%',
-        redis: withSampling,
+        redis: instrumented({ pipeline: sampled.pipeline }),
         enter: enterTracing,
         leave: leaveTracing,
       },
@@ -313,13 +357,22 @@ export default async function clientBench(): Promise<string> {
         leave: () => commandChannel.unsubscribe(noop),
       },
     ];
-    const traced = variants[2];
+    // Every command of a fully traced variant must become an exported span.
+    const tracedCommands = new Map<Variant, number>([
+      [traced, 0],
+      [tracedViaSdk, 0],
+    ]);
+    const count = (variant: Variant, commands: number) => {
+      const seen = tracedCommands.get(variant);
+      if (seen !== undefined) tracedCommands.set(variant, seen + commands);
+    };
     for (const variant of variants) {
       await variant.redis.set('bench:0', VALUE);
+      count(variant, 1);
       variant.enter?.();
       const warm = await round(variant.redis, WARMUP_MS / variants.length);
       variant.leave?.();
-      if (variant === traced) tracedCommands += 1 + warm.commands;
+      count(variant, warm.commands);
     }
     const results = new Map<string, RoundResult[]>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < ROUNDS; r++) {
@@ -329,23 +382,27 @@ export default async function clientBench(): Promise<string> {
         variant.enter?.();
         const result = await round(variant.redis, ROUND_MS);
         results.get(variant.name)?.push(result);
-        if (variant === traced) tracedCommands += result.commands;
+        count(variant, result.commands);
         variant.leave?.();
         // Let the span batches export and the collector run between rounds, outside any measurement.
-        await Promise.all([provider.forceFlush(), sampledProvider.forceFlush()]);
+        await Promise.all(setups.map((setup) => setup.provider.forceFlush()));
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    await provider.forceFlush();
-    // Every command of (b) must have become an exported span: a full batch queue drops spans,
-    // which would make tracing look cheaper than it is. (A few more: the client's own
-    // connection handshake commands are traced too.)
-    const exportedSpans = exporter.exported;
-    if (exportedSpans < tracedCommands) {
-      throw new Error(
-        `bench: ${tracedCommands} traced commands but ${exportedSpans} spans exported; spans were dropped`,
-      );
+    // A full batch queue drops spans, which would make tracing look cheaper than it is.
+    // (A few more spans than commands: the connection handshake is traced too.)
+    for (const [variant, setup] of [
+      [traced, full],
+      [tracedViaSdk, viaSdk],
+    ] as const) {
+      const commands = tracedCommands.get(variant) ?? 0;
+      if (setup.exporter.exported < commands) {
+        throw new Error(
+          `bench: ${commands} traced commands in "${variant.name}" but ${setup.exporter.exported} spans exported; spans were dropped`,
+        );
+      }
     }
+    const exportedSpans = full.exporter.exported;
     const bareRounds = results.get('bare ioredis') ?? [];
     const rows = variants.map((variant) => {
       const rounds = results.get(variant.name) ?? [];
@@ -373,7 +430,14 @@ export default async function clientBench(): Promise<string> {
     };
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
     const logCost = logLineCost();
-    const hook = await hookCost(provider);
+    const hook = await hookCost(tracingSetup(1));
+    // What tracing adds for an app that already runs OpenTelemetry's context manager (as any traced app does).
+    const pairedRatio = (over: string, under: string) => {
+      const a = results.get(over) ?? [];
+      const b = results.get(under) ?? [];
+      return median(a.map((rr, i) => rr.opsPerSecond / (b[i]?.opsPerSecond ?? Number.NaN)));
+    };
+    const tracedOverContext = pairedRatio(traced.name, variants[5]?.name ?? '');
     const bareCpu = rows[0]?.cpu ?? Number.NaN;
     const ns = (x: number) =>
       x < 100
@@ -388,16 +452,18 @@ export default async function clientBench(): Promise<string> {
       ),
     ];
     return [
-      `Workload: ${CALLERS} concurrent callers, 80% GET / 20% SET of ${VALUE.length}-byte values over ${KEYS} keys, one local redis-server (plain TCP, no persistence) on the same machine; ${ROUNDS} interleaved rounds of ${ROUND_MS / 1000} s per variant after a warm-up. Tracing: SDK BasicTracerProvider configured as \`startTelemetry()\` configures it (parent-based sampler, pooled id generator, BatchSpanProcessor with the SDK's batch of 512 and queue of 2048), spans built and batched but dropped at export rather than serialized and sent (${exportedSpans.toLocaleString('en-US')} spans for (b), at least one per command: none lost to a full queue); logs: pino at info to a discarding stream (commands are not logged at info).`,
+      `Workload: ${CALLERS} concurrent callers, 80% GET / 20% SET of ${VALUE.length}-byte values over ${KEYS} keys, one local redis-server (plain TCP, no persistence) on the same machine; ${ROUNDS} interleaved rounds of ${ROUND_MS / 1000} s per variant after a warm-up, in a fresh order each round. Tracing: configured as \`startTelemetry()\` configures it (parent-based sampler, pooled id generator, the SDK's BatchSpanProcessor with its batch of 512 and queue of 2048, OpenTelemetry's AsyncLocalStorage context manager); (b) records command spans through the span pipeline \`startTelemetry()\` registers, (b') through the SDK tracer. Spans are batched and handed to an exporter that reads every field an OTLP exporter reads, then drops them instead of serializing and sending (${exportedSpans.toLocaleString('en-US')} spans for (b), at least one per command: none lost to a full queue). Logs: pino at info to a discarding stream (commands are not logged at info).`,
       '',
       ...table,
       '',
-      `redscope's own cost per command, measured without network or server (200,000 commands answered in-process, median of 9 loops alternating with the same loop without the hook, minus that loop): ${ns(hook.metricsNs)} with metrics + logs, ${ns(hook.tracingNs)} with a span per command (nearly all of it the OpenTelemetry SDK span). Against the ${bareCpu.toFixed(1)} µs of client CPU a bare command costs here, that predicts ${pct(bareCpu / (bareCpu + Math.max(0, hook.metricsNs) / 1000))} of bare throughput for (a) and ${pct(bareCpu / (bareCpu + hook.tracingNs / 1000))} for (b) before the context manager's cost (e), when the client process is the bottleneck.`,
+      `(b) against (e), i.e. what tracing costs an app that already runs OpenTelemetry's context manager, as every traced Node app does: ${pct(tracedOverContext)} (median of paired rounds).`,
+      '',
+      `redscope's own cost per command, measured without network or server (200,000 commands answered in-process, yielding to the event loop every 256 as a networked client does, median of alternating loops with and without the hook, minus the loop without): ${ns(hook.metricsNs)} with metrics + logs; ${ns(hook.pipelineNs)} with a span per command through the span pipeline; ${ns(hook.sdkNs)} through the SDK's own spans. Against the ${bareCpu.toFixed(1)} µs of client CPU a bare command costs here, that predicts ${pct(bareCpu / (bareCpu + Math.max(0, hook.metricsNs) / 1000))} of bare throughput for (a) and ${pct(bareCpu / (bareCpu + hook.pipelineNs / 1000))} for (b) before the context manager's cost (e), when the client process is the bottleneck.`,
       '',
       `One log line (pino JSON with redaction and the correlation mixin, to a discarding stream): ${logCost.plainUs.toFixed(2)} µs outside a request, ${logCost.inRequestUs.toFixed(2)} µs inside a request context with an active span (correlation id, user, org, hashed session, trace and span ids added). Goal from the seed: under 1 ms.`,
     ].join('\n');
   } finally {
-    for (const i of instrumented) i.close();
+    for (const hook of hooks) hook.close();
     for (const c of clients) c.disconnect();
     await topology.stop();
   }
