@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFromEnv } from '../../docs/examples/config-from-env.js';
+import { traceWithOwnSdk } from '../../docs/examples/own-sdk-span-pipeline.js';
 import { createApp } from '../../docs/examples/request-logging.js';
 import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
 import { packageRoot } from '../../stack/repo-paths.js';
@@ -11,6 +13,8 @@ import { capturedLogs } from './support/captured-logs.js';
 import { sharedPair } from './support/redis-pair.js';
 
 const pair = sharedPair();
+// Connected before any example instruments them: handshake commands would be root spans.
+beforeAll(() => Promise.all([pair.writer.ping(), pair.reader.ping()]));
 afterAll(() => pair.close());
 
 const examplesDir = join(packageRoot(), 'docs', 'examples');
@@ -32,6 +36,25 @@ describe('docs examples, happy path', () => {
       for (const span of redisSpans) expect(span.parentSpanId).toBe(validate?.spanId);
       expect(redisSpans.map((s) => s.name)).toContain('EVAL');
     } finally {
+      await receiver.close();
+    }
+  });
+
+  it('own-sdk-span-pipeline.ts exports the job span with its Redis span under it', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      await traceWithOwnSdk(pair.writer, `${receiver.url}/v1/traces`, 1);
+      const job = receiver.spans.find((s) => s.name === 'purge-expired');
+      const set = receiver.spans.find((s) => s.name === 'SET');
+      expect(job?.serviceName).toBe('nightly-jobs');
+      expect(set?.parentSpanId).toBe(job?.spanId);
+      expect(set?.serviceName).toBe('nightly-jobs');
+      expect(set?.attributes['db.query.text']).toBe('SET jobs:purge:<redacted> ?');
+    } finally {
+      // NodeSDK.shutdown() leaves its globals registered; the next example registers its own.
+      trace.disable();
+      context.disable();
+      propagation.disable();
       await receiver.close();
     }
   });
@@ -85,7 +108,7 @@ describe('docs examples, happy path', () => {
       .map((f) => readFileSync(join(packageRoot(), 'docs', f), 'utf8'))
       .join('\n');
     const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts'));
-    expect(files.length).toBe(3);
+    expect(files.length).toBe(4);
     for (const file of files) {
       const marker = `<!-- example: docs/examples/${file} -->\n\`\`\`ts\n`;
       const at = docs.indexOf(marker);
