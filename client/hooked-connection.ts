@@ -1,0 +1,78 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { Redis } from 'ioredis';
+import type { CommandEntry } from './command-stats.js';
+import type { Endpoint } from './lifecycle.js';
+import type { ConnectionRole } from './metrics.js';
+
+/**
+ * What the hook knows about one instrumented ioredis connection: its role,
+ * where it points (the socket's peer for Sentinel clients), its db index,
+ * its reconnects, and the span attributes of its commands, cached per
+ * command so no span builds its own.
+ */
+export class HookedConnection {
+  reconnects = 0;
+  attributes: Attributes = {};
+  endpoint: Endpoint | undefined;
+  /** The db index after a SELECT (ioredis emits `select`). */
+  selected: number | undefined;
+  private readonly byOperation = new Map<CommandEntry, Attributes>();
+  private readonly byBatch = new Map<string, Attributes>();
+
+  constructor(
+    readonly redis: Redis,
+    readonly role: ConnectionRole,
+  ) {
+    this.refresh();
+  }
+
+  /** Re-reads where the connection points; with Sentinel, `options.host` is not the node, the socket is. */
+  refresh(): void {
+    const { options, stream } = this.redis;
+    const viaSentinel = (options.sentinels?.length ?? 0) > 0;
+    const peerAddress = stream?.remoteAddress;
+    const peerPort = stream?.remotePort;
+    this.endpoint = viaSentinel
+      ? peerAddress === undefined
+        ? undefined
+        : { address: peerAddress, port: peerPort }
+      : { address: options.host ?? 'localhost', port: options.port ?? 6379 };
+    const attributes: Attributes = {
+      'db.system.name': 'redis',
+      'db.namespace': String(this.database()),
+    };
+    if (this.endpoint) {
+      attributes['server.address'] = this.endpoint.address;
+      if (this.endpoint.port !== undefined) attributes['server.port'] = this.endpoint.port;
+    }
+    // network.peer.* would repeat server.*: direct connections name the node they dial, and
+    // Sentinel connections take server.* from the socket. Each attribute costs ~0.4 µs a span.
+    this.attributes = attributes;
+    this.byOperation.clear();
+    this.byBatch.clear();
+  }
+
+  /** The creation-time attributes of a span for `entry` on this connection (cached: no per-span object). */
+  attributesFor(entry: CommandEntry): Attributes {
+    let attributes = this.byOperation.get(entry);
+    if (attributes === undefined) {
+      attributes = { ...this.attributes, 'db.operation.name': entry.operation };
+      this.byOperation.set(entry, attributes);
+    }
+    return attributes;
+  }
+
+  /** The same for a pipeline or MULTI span (`PIPELINE` or `MULTI`). */
+  batchAttributesFor(name: string): Attributes {
+    let attributes = this.byBatch.get(name);
+    if (attributes === undefined) {
+      attributes = { ...this.attributes, 'db.operation.name': name };
+      this.byBatch.set(name, attributes);
+    }
+    return attributes;
+  }
+
+  private database(): number {
+    return this.selected ?? this.redis.options.db ?? 0;
+  }
+}
