@@ -66,8 +66,15 @@ describe('logger, happy path', () => {
         // pino-roll checks the size after each write reaches the file; pace them like a live app.
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const files = readdirSync(dir).filter((f) => f.endsWith('.log'));
+      // Writes and the removal of old files finish asynchronously: wait for the end state, not a fixed time.
+      const logFiles = () => readdirSync(dir).filter((f) => f.endsWith('.log'));
+      const lastLineWritten = () =>
+        logFiles().some((f) => readFileSync(join(dir, f), 'utf8').includes('"i":59,'));
+      const deadline = Date.now() + 5000;
+      while ((logFiles().length !== 3 || !lastLineWritten()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const files = logFiles();
       // keep 2: two rotated files plus the active one, out of ~6 KiB written in 1 KiB files.
       expect(files.length).toBe(3);
       const kept = files
