@@ -153,7 +153,14 @@ export function loadExporterConfig(sources: ConfigSources): ExporterConfig {
     delete raw.tls;
   }
 
-  const describeKey = (path: string) => origins.get(path) ?? path;
+  // A list item (`allow_targets.0`) is named by where its list came from: `--allow-target (item 1)`.
+  const describeKey = (path: string) => {
+    const known = origins.get(path);
+    if (known !== undefined) return known;
+    const item = /^(.+)\.(\d+)$/.exec(path);
+    const list = item?.[1] === undefined ? undefined : origins.get(item[1]);
+    return list === undefined ? path : `${list} (item ${Number(item?.[2]) + 1})`;
+  };
   if (!validate(raw)) {
     const first = validate.errors?.[0];
     if (first) throw configErrorFrom(first, raw, describeKey, allowedKeys);

@@ -98,6 +98,15 @@ describe('loading the exporter configuration', () => {
       expect(message).toMatch(/redis_ulr in \/c.yaml: unknown key; allowed keys: redis_url/);
     });
 
+    it('names the flag and the item for a bad entry of a list flag', () => {
+      expect(fails({ flags: { 'allow-target': ['redis://a:1', ''] }, env: {} })).toMatch(
+        /^--allow-target \(item 2\): value "" is not allowed/,
+      );
+      expect(fails({ flags: {}, env: { REDSCOPE_SENTINELS: 'nohost' } })).toMatch(
+        /^REDSCOPE_SENTINELS \(item 1\): value "nohost" is not allowed; expected must match/,
+      );
+    });
+
     it('names the env var when the value came from the environment', () => {
       expect(fails({ flags: {}, env: { REDSCOPE_SCRAPE_TIMEOUT: 'soon' } })).toMatch(
         /REDSCOPE_SCRAPE_TIMEOUT: value "soon" is not allowed; expected must be number/,
