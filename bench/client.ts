@@ -124,6 +124,26 @@ async function round(redis: Redis, ms: number): Promise<RoundResult> {
   };
 }
 
+/** Busy CPU that variant (f) adds to every command it sends, µs. */
+const SPIN_US = 1;
+
+/**
+ * A bare client that spends SPIN_US of CPU before each command it sends:
+ * how much throughput a known amount of client work costs on this machine,
+ * to read the other variants' costs against.
+ */
+function withSpin(redis: Redis): Redis {
+  const send = redis.sendCommand;
+  redis.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+    const until = performance.now() + SPIN_US / 1000;
+    while (performance.now() < until) {
+      // busy on purpose
+    }
+    return send.apply(this, args);
+  } as Redis['sendCommand'];
+  return redis;
+}
+
 /** A deterministic shuffle (seeded), so two runs use the same orders. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
@@ -318,7 +338,8 @@ export default async function clientBench(): Promise<string> {
     const bare = connect();
     const withChannel = connect();
     const withContextOnly = connect();
-    clients.push(bare, withChannel, withContextOnly);
+    const spinning = withSpin(connect());
+    clients.push(bare, withChannel, withContextOnly, spinning);
     const commandChannel = tracingChannel('ioredis:command');
     const noop = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
     const traced = {
@@ -355,6 +376,10 @@ export default async function clientBench(): Promise<string> {
         redis: withChannel,
         enter: () => commandChannel.subscribe(noop),
         leave: () => commandChannel.unsubscribe(noop),
+      },
+      {
+        name: `(f) bare + ${SPIN_US} µs of busy CPU per command sent (calibration: what that much client work costs here)`,
+        redis: spinning,
       },
     ];
     // Every command of a fully traced variant must become an exported span.
