@@ -124,6 +124,8 @@ async function round(redis: Redis, ms: number): Promise<RoundResult> {
   };
 }
 
+const CONTEXT_ONLY = '(e) bare + OpenTelemetry context manager only (no redscope, no spans)';
+
 /** Busy CPU that variant (f) adds to every command it sends, µs. */
 const SPIN_US = 1;
 
@@ -366,7 +368,7 @@ export default async function clientBench(): Promise<string> {
         leave: leaveTracing,
       },
       {
-        name: '(e) bare + OpenTelemetry context manager only (no redscope, no spans)',
+        name: CONTEXT_ONLY,
         redis: withContextOnly,
         enter: enterTracing,
         leave: leaveTracing,
@@ -462,7 +464,7 @@ export default async function clientBench(): Promise<string> {
       const b = results.get(under) ?? [];
       return median(a.map((rr, i) => rr.opsPerSecond / (b[i]?.opsPerSecond ?? Number.NaN)));
     };
-    const tracedOverContext = pairedRatio(traced.name, variants[5]?.name ?? '');
+    const tracedOverContext = pairedRatio(traced.name, CONTEXT_ONLY);
     const bareCpu = rows[0]?.cpu ?? Number.NaN;
     const ns = (x: number) =>
       x < 100

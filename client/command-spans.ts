@@ -65,9 +65,8 @@ export interface ExportableSpan {
 
 // The SDK's own key (`createContextKey` is `Symbol.for`): its exporters run with it set.
 const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
-const NO_LINKS: Link[] = [];
-const NO_EVENTS: SpanEvent[] = [];
+// Handed to every sampler call; frozen, so a sampler that writes to it fails loudly.
+const NO_LINKS = Object.freeze([]) as unknown as Link[];
 
 /** Wall-clock milliseconds at `performance.now() === 0`, re-read each second so clock steps reach new spans. */
 let epochOffsetMs = Date.now() - performance.now();
@@ -81,6 +80,22 @@ function toHrTime(ms: number): HrTime {
     nanos -= 1e9;
   }
   return [seconds, nanos];
+}
+
+function addHrTimes(a: HrTime, b: HrTime): HrTime {
+  const nanos = a[1] + b[1];
+  return nanos >= 1e9 ? [a[0] + b[0] + 1, nanos - 1e9] : [a[0] + b[0], nanos];
+}
+
+function isTimeInput(value: unknown): value is TimeInput {
+  return (
+    typeof value === 'number' ||
+    value instanceof Date ||
+    (Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'number' &&
+      typeof value[1] === 'number')
+  );
 }
 
 /** Epoch milliseconds of an API time input; a number at or below `performance.now()` is taken as one of its readings, as the SDK does. */
@@ -99,16 +114,17 @@ interface RareParts {
 
 /**
  * One Redis command's span, built for the hot path: the base attributes are
- * redscope's own cached object (never copied or re-validated), the query
- * text has its own field, times are two numbers turned into HrTime only when
- * an exporter reads them, and the rarely used parts live in one optional
- * object. Everything an exporter reads is there.
+ * redscope's own cached, frozen object (never copied or re-validated), the
+ * query text has its own field, times are numbers turned into HrTime only
+ * when an exporter reads them, and the rarely used parts live in one
+ * optional object. It behaves as an SDK span does for everything an
+ * exporter, a processor or the API can see.
  */
 class CommandSpan implements Span, ExportableSpan {
-  status: SpanStatus = UNSET;
   ended = false;
   private durationMs = -1;
   private queryText: string | undefined;
+  private statusSet: SpanStatus | undefined;
   private rare: RareParts | undefined;
   private merged: Attributes | undefined;
 
@@ -118,7 +134,9 @@ class CommandSpan implements Span, ExportableSpan {
     readonly parentSpanContext: SpanContext | undefined,
     private readonly base: Attributes,
     private readonly recorder: CommandSpanRecorder,
-    /** Wall-clock start in epoch milliseconds (fractional). */
+    /** `performance.now()` at the start: durations are measured on this clock, as the SDK does. */
+    private readonly startedAt: number,
+    /** The same instant on the wall clock, epoch milliseconds. */
     private readonly startMs: number,
   ) {}
 
@@ -131,6 +149,9 @@ class CommandSpan implements Span, ExportableSpan {
   get instrumentationScope(): { readonly name: string } {
     return this.recorder.scope;
   }
+  get status(): SpanStatus {
+    return this.statusSet ?? { code: SpanStatusCode.UNSET };
+  }
   get attributes(): Attributes {
     if (this.merged === undefined) {
       // Object.assign, not spread: V8 makes `{ ...base }` plus one new key 10x slower here.
@@ -142,16 +163,17 @@ class CommandSpan implements Span, ExportableSpan {
     return this.merged;
   }
   get events(): SpanEvent[] {
-    return this.rare?.events ?? NO_EVENTS;
+    return this.rare?.events ?? [];
   }
   get links(): Link[] {
-    return this.rare?.links ?? NO_LINKS;
+    return this.rare?.links ?? [];
   }
   get startTime(): HrTime {
     return toHrTime(this.startMs);
   }
   get endTime(): HrTime {
-    return this.ended ? toHrTime(this.startMs + this.durationMs) : [0, 0];
+    // Start plus duration in whole nanoseconds, so end - start is exactly the duration.
+    return this.ended ? addHrTimes(this.startTime, this.duration) : [0, 0];
   }
   get duration(): HrTime {
     return this.ended ? toHrTime(this.durationMs) : [-1, -1];
@@ -178,7 +200,9 @@ class CommandSpan implements Span, ExportableSpan {
     if (this.ended || value === undefined || value === null || key.length === 0) return this;
     if (key === 'db.query.text' && typeof value === 'string') {
       this.queryText = value;
+      if (this.rare?.attributes !== undefined) delete this.rare.attributes[key];
     } else {
+      if (key === 'db.query.text') this.queryText = undefined;
       this.rare ??= {};
       this.rare.attributes ??= {};
       this.rare.attributes[key] = value;
@@ -194,17 +218,21 @@ class CommandSpan implements Span, ExportableSpan {
 
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.ended) return this;
-    const isTime =
-      typeof attributesOrTime === 'number' ||
-      Array.isArray(attributesOrTime) ||
-      attributesOrTime instanceof Date;
-    const at = isTime ? (attributesOrTime as TimeInput) : time;
+    let attributes = attributesOrTime as Attributes | undefined;
+    let at = time;
+    // As the SDK: a time in second place counts unless a time also comes third.
+    if (isTimeInput(attributesOrTime)) {
+      if (!isTimeInput(time)) at = attributesOrTime;
+      attributes = undefined;
+    }
     this.rare ??= {};
     this.rare.events ??= [];
     this.rare.events.push({
       name,
-      attributes: isTime ? {} : { ...(attributesOrTime as Attributes | undefined) },
-      time: toHrTime(at === undefined ? epochOffsetMs + performance.now() : epochMsOf(at)),
+      attributes: { ...attributes },
+      time: toHrTime(
+        at === undefined ? this.startMs + (performance.now() - this.startedAt) : epochMsOf(at),
+      ),
       droppedAttributesCount: 0,
     });
     return this;
@@ -223,8 +251,14 @@ class CommandSpan implements Span, ExportableSpan {
     return this;
   }
 
+  /** As the SDK: UNSET changes nothing, OK is final, and only ERROR keeps a message. */
   setStatus(status: SpanStatus): this {
-    if (!this.ended) this.status = status;
+    if (this.ended || status.code === SpanStatusCode.UNSET) return this;
+    if (this.statusSet?.code === SpanStatusCode.OK) return this;
+    this.statusSet =
+      status.code === SpanStatusCode.ERROR && typeof status.message === 'string'
+        ? { code: status.code, message: status.message }
+        : { code: status.code };
     return this;
   }
 
@@ -233,21 +267,33 @@ class CommandSpan implements Span, ExportableSpan {
     return this;
   }
 
+  /** As the SDK: the code (else the name) as the type, the message and the stack. */
   recordException(exception: Exception, time?: TimeInput): void {
-    const attributes: Attributes =
-      typeof exception === 'string'
-        ? { 'exception.message': exception }
-        : {
-            ...(exception.name ? { 'exception.type': exception.name } : {}),
-            ...(exception.message ? { 'exception.message': exception.message } : {}),
-          };
+    const attributes: Attributes = {};
+    if (typeof exception === 'string') {
+      attributes['exception.message'] = exception;
+    } else if (exception) {
+      const type = exception.code ?? exception.name;
+      if (type !== undefined && type !== '') attributes['exception.type'] = String(type);
+      if (exception.message) attributes['exception.message'] = exception.message;
+      if (exception.stack) attributes['exception.stacktrace'] = exception.stack;
+    }
+    if (
+      attributes['exception.type'] === undefined &&
+      attributes['exception.message'] === undefined
+    ) {
+      return;
+    }
     this.addEvent('exception', attributes, time);
   }
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
-    const endMs = endTime === undefined ? epochOffsetMs + performance.now() : epochMsOf(endTime);
-    this.endAfter(endMs - this.startMs);
+    this.endAfter(
+      endTime === undefined
+        ? performance.now() - this.startedAt
+        : epochMsOf(endTime) - this.startMs,
+    );
   }
 
   /** Ends the span `durationMs` after its start (the client measured it already). */
@@ -272,7 +318,7 @@ class CommandSpan implements Span, ExportableSpan {
  */
 export class CommandSpanRecorder {
   readonly scope: { readonly name: string };
-  private readonly staged = new StagedCommands();
+  private staged: StagedCommand[] = [];
   private flushScheduled = false;
   private readonly flushLater = () => {
     this.flushScheduled = false;
@@ -304,7 +350,9 @@ export class CommandSpanRecorder {
 
   /** Makes and ends the spans of every staged command now (before an export or a shutdown). */
   flushStaged(): void {
-    const commands = this.staged.take();
+    // Swapped out whole: a span staged while this loop runs waits for the next flush.
+    const commands = this.staged;
+    this.staged = [];
     for (const command of commands) {
       try {
         const span = this.start(
@@ -324,7 +372,11 @@ export class CommandSpanRecorder {
         }
         span.endAfter(command.durationMs);
       } catch (error) {
-        command.onError(error);
+        try {
+          command.onError(error);
+        } catch {
+          // A failing error report must not cost the rest of the batch its spans.
+        }
       }
     }
   }
@@ -360,7 +412,8 @@ export class CommandSpanRecorder {
       NO_LINKS,
     );
     if (sampling.decision === SamplingDecision.NOT_RECORD) return undefined;
-    // Staged spans start in the recent past: their start reading is recent enough to decide by.
+    // The wall clock's offset is re-read at most once a second; a staged span started
+    // moments ago, so its own reading serves to tell whether a second has passed.
     if (startedAt - offsetReadAt > 1000) {
       const now = performance.now();
       epochOffsetMs = Date.now() - now;
@@ -381,6 +434,7 @@ export class CommandSpanRecorder {
       validParent,
       attributes,
       this,
+      startedAt,
       epochOffsetMs + startedAt,
     );
     if (sampling.attributes !== undefined) span.setAttributes(sampling.attributes);
@@ -406,25 +460,6 @@ export interface StagedCommand {
   readonly statusCode: string | undefined;
   /** Where a failure to make the span is reported; the command itself has already completed. */
   onError(error: unknown): void;
-}
-
-/** A reusable queue: swapped out whole, so spans staged while flushing wait for the next flush. */
-class StagedCommands {
-  private items: StagedCommand[] = [];
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  push(command: StagedCommand): void {
-    this.items.push(command);
-  }
-
-  take(): StagedCommand[] {
-    const items = this.items;
-    this.items = [];
-    return items;
-  }
 }
 
 let registered: CommandSpanRecorder | undefined;

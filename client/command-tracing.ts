@@ -34,7 +34,8 @@ export interface TracingOptions {
    * semantic conventions recommend). With false they are set right after
    * creation: about 0.5 µs less per span with SDK 2.x, which copies and
    * validates creation attributes twice; fine with attribute-blind samplers
-   * such as `startTelemetry()`'s.
+   * such as `startTelemetry()`'s. Only for SDK spans: the span pipeline always
+   * shows the sampler the attributes.
    */
   readonly startAttributes?: boolean;
   /**
@@ -137,7 +138,7 @@ export class CommandTracing {
     const parent = this.parentContext();
     if (parent === undefined) return undefined;
     if (this.startAttributes) {
-      const span = (this.tracer as Tracer).startSpan(
+      const span = this.tracer.startSpan(
         entry.operation,
         { kind: SpanKind.CLIENT, attributes: connection.attributesFor(entry) },
         parent,
@@ -145,7 +146,7 @@ export class CommandTracing {
       if (span.isRecording()) span.setAttribute('db.query.text', commandQueryText(command));
       return span;
     }
-    const span = (this.tracer as Tracer).startSpan(entry.operation, CLIENT_SPAN, parent);
+    const span = this.tracer.startSpan(entry.operation, CLIENT_SPAN, parent);
     if (span.isRecording()) {
       span.setAttributes(connection.attributesFor(entry));
       span.setAttribute('db.query.text', commandQueryText(command));
@@ -174,7 +175,7 @@ export class CommandTracing {
       const span =
         recorder !== undefined
           ? recorder.start(name, connection.batchAttributesFor(name), parent)
-          : (this.tracer as Tracer).startSpan(
+          : this.tracer.startSpan(
               name,
               { kind: SpanKind.CLIENT, attributes: connection.batchAttributesFor(name) },
               parent,

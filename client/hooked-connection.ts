@@ -56,7 +56,8 @@ export class HookedConnection {
   attributesFor(entry: CommandEntry): Attributes {
     let attributes = this.byOperation.get(entry);
     if (attributes === undefined) {
-      attributes = { ...this.attributes, 'db.operation.name': entry.operation };
+      // Frozen: every span of this command shares it, samplers and processors included.
+      attributes = Object.freeze({ ...this.attributes, 'db.operation.name': entry.operation });
       this.byOperation.set(entry, attributes);
     }
     return attributes;
@@ -66,7 +67,7 @@ export class HookedConnection {
   batchAttributesFor(name: string): Attributes {
     let attributes = this.byBatch.get(name);
     if (attributes === undefined) {
-      attributes = { ...this.attributes, 'db.operation.name': name };
+      attributes = Object.freeze({ ...this.attributes, 'db.operation.name': name });
       this.byBatch.set(name, attributes);
     }
     return attributes;

@@ -58,7 +58,7 @@ export interface InstrumentedRedis {
    */
   read<T>(fn: (redis: Redis) => Promise<T>): Promise<T>;
   readonly logger: Logger;
-  /** The tracer spans come from (undefined with tracing off). */
+  /** The tracer SDK spans come from (undefined with tracing off); command spans made through a span pipeline do not use it. */
   readonly tracer: Tracer | undefined;
   /** The registered families (undefined without a registry). */
   readonly metrics: ClientMetrics | undefined;

@@ -12,10 +12,11 @@ const DROPPED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_R
  * Keeps a share of new traces, deciding exactly as the SDK's
  * `TraceIdRatioBasedSampler` does (the four 32-bit words of the trace id
  * XORed, against `ratio` of 2^32 - 1), so services sampling at the same
- * ratio agree. The SDK's spends about 0.45 µs a call validating the id with
- * a regular expression, as much as the rest of a redscope command span;
- * this one validates while it reads the hex digits. `startTelemetry()` uses
- * it as the root sampler below a ratio of 1.
+ * ratio agree. It checks the id while it reads the hex digits instead of in
+ * a separate pass first, which makes it about a third cheaper than the SDK's
+ * (0.25-0.3 µs against 0.35-0.45 µs a call on the bench machine): at one
+ * decision per Redis command, that shows. `startTelemetry()` uses it as the
+ * root sampler below a ratio of 1.
  *
  * ```ts
  * new ParentBasedSampler({ root: new TraceIdRatioSampler(0.1) });
@@ -26,7 +27,9 @@ export class TraceIdRatioSampler implements Sampler {
   private readonly upperBound: number;
 
   constructor(ratio: number) {
-    this.ratio = Number.isNaN(ratio) ? 0 : Math.min(1, Math.max(0, ratio));
+    // As the SDK: a ratio outside 0..1 is clamped, and anything but a number is 0.
+    this.ratio =
+      typeof ratio !== 'number' || Number.isNaN(ratio) ? 0 : Math.min(1, Math.max(0, ratio));
     this.upperBound = this.ratio === 1 ? 0x100000000 : Math.floor(this.ratio * 0xffffffff);
   }
 
@@ -42,7 +45,7 @@ export class TraceIdRatioSampler implements Sampler {
 
 /** The XOR of the trace id's four 32-bit words, or undefined for an id that is not 32 hex digits or is all zeros. */
 function accumulate(traceId: string): number | undefined {
-  if (traceId.length !== 32) return undefined;
+  if (typeof traceId !== 'string' || traceId.length !== 32) return undefined;
   let accumulation = 0;
   let any = 0;
   for (let i = 0; i < 32; i += 8) {

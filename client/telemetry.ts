@@ -24,6 +24,7 @@ export interface TelemetryOptions {
 }
 
 export interface Telemetry {
+  /** Whether spans are made: false when turned off, and when `OTEL_SDK_DISABLED=true` stops the SDK. */
   readonly enabled: boolean;
   /** Exports the spans still buffered. */
   flush(): Promise<void>;
@@ -144,7 +145,8 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     return { enabled: false, flush: async () => undefined, shutdown: async () => undefined };
   }
   const serviceName = options.serviceName ?? TELEMETRY_DEFAULTS.serviceName;
-  const { NodeSDK, tracing, resources } = await importPeer<SdkNode>('@opentelemetry/sdk-node');
+  const { NodeSDK, tracing, resources, core } =
+    await importPeer<SdkNode>('@opentelemetry/sdk-node');
   const kind = options.exporter ?? TELEMETRY_DEFAULTS.exporter;
   let exporter:
     | InstanceType<typeof tracing.ConsoleSpanExporter>
@@ -184,24 +186,32 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     instrumentations: [],
   });
   sdk.start();
+  // OTEL_SDK_DISABLED makes start() a no-op; command spans must then stay off too.
+  const sdkDisabled = core.getBooleanFromEnv('OTEL_SDK_DISABLED');
   // Redis command spans skip the SDK's span objects but go through the same processor, sampler and ids.
-  registerSpanPipeline({
+  const pipeline = {
     processor,
     resource,
     sampler: settings.sampler,
     idGenerator: settings.idGenerator,
-  });
+  };
+  if (!sdkDisabled) registerSpanPipeline(pipeline);
+  const ownRecorder = () => {
+    const recorder = registeredRecorder();
+    return recorder?.pipeline === pipeline ? recorder : undefined;
+  };
   let stopped = false;
   return {
-    enabled: true,
+    enabled: !sdkDisabled,
     flush: () => {
-      registeredRecorder()?.flushStaged();
+      ownRecorder()?.flushStaged();
       return processor.forceFlush();
     },
     async shutdown() {
       if (stopped) return;
       stopped = true;
-      registerSpanPipeline(undefined);
+      // Only our own: a pipeline registered since (another startTelemetry(), the app) stays.
+      if (ownRecorder() !== undefined) registerSpanPipeline(undefined);
       try {
         await sdk.shutdown();
       } finally {

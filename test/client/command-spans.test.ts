@@ -144,6 +144,41 @@ describe('command spans, happy path', () => {
     expect(hrMs(spans[0]?.duration as [number, number])).toBeCloseTo(3, 3);
   });
 
+  it('starts a staged span when its command was sent, and ends it exactly a duration later', () => {
+    const { exporter, recorder } = setup();
+    const sentAt = Date.now() - 500;
+    recorder.stage(staged({ startedAt: performance.now() - 500, durationMs: 12.3456789 }));
+    recorder.flushStaged();
+    const [span] = exporter.getFinishedSpans() as [ReadableSpan];
+    expect(Math.abs(hrMs(span.startTime) - sentAt)).toBeLessThan(50);
+    const nanos = ([seconds, ns]: readonly [number, number]) =>
+      BigInt(seconds) * 10n ** 9n + BigInt(ns);
+    expect(nanos(span.endTime) - nanos(span.startTime)).toBe(nanos(span.duration));
+    expect(span.duration).toEqual([0, 12_345_679]);
+  });
+
+  it('makes the spans at once when a loop that never yields has staged 4096', () => {
+    const { exporter, recorder } = setup();
+    for (let i = 0; i < 4096; i++) recorder.stage(staged());
+    expect(exporter.getFinishedSpans()).toHaveLength(4096);
+  });
+
+  it('treats status as the SDK does: UNSET changes nothing, OK is final, only ERROR keeps a message', () => {
+    const { exporter, recorder } = setup();
+    const ok = recorder.start('GET', BASE, ROOT_CONTEXT);
+    ok?.setStatus({ code: SpanStatusCode.OK, message: 'dropped' });
+    ok?.setStatus({ code: SpanStatusCode.ERROR, message: 'too late' });
+    ok?.end();
+    const failed = recorder.start('SET', BASE, ROOT_CONTEXT);
+    failed?.setStatus({ code: SpanStatusCode.ERROR, message: 'WRONGTYPE' });
+    failed?.setStatus({ code: SpanStatusCode.UNSET });
+    failed?.end();
+    expect(exporter.getFinishedSpans().map((s) => s.status)).toEqual([
+      { code: SpanStatusCode.OK },
+      { code: SpanStatusCode.ERROR, message: 'WRONGTYPE' },
+    ]);
+  });
+
   it('routes through the registered pipeline and flushes staged spans when it is replaced', () => {
     const { exporter, pipeline } = setup();
     registerSpanPipeline(pipeline);
@@ -207,6 +242,41 @@ describe('command spans, unhappy path', () => {
     recorder.flushStaged();
     expect(broken.errors).toEqual([expect.objectContaining({ message: 'query text exploded' })]);
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['GET', 'DEL']);
+  });
+
+  it('refuses a sampler that writes to the shared attributes, without corrupting them', () => {
+    const frozen = Object.freeze({ ...BASE });
+    const meddling: Sampler = {
+      shouldSample: (_context, _traceId, _name, _kind, attributes) => {
+        attributes.meddled = true;
+        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      },
+      toString: () => 'meddling',
+    };
+    const { exporter, recorder } = setup(meddling);
+    const command = staged({ attributes: frozen });
+    recorder.stage(command);
+    recorder.flushStaged();
+    expect(command.errors).toEqual([expect.any(TypeError)]);
+    expect(frozen).not.toHaveProperty('meddled');
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  it('keeps making spans when reporting a failure fails too', () => {
+    const { exporter, recorder } = setup();
+    recorder.stage(
+      staged({
+        queryText: () => {
+          throw new Error('query text exploded');
+        },
+        onError: () => {
+          throw new Error('logger exploded');
+        },
+      }),
+    );
+    recorder.stage(staged({ operation: 'DEL' }));
+    expect(() => recorder.flushStaged()).not.toThrow();
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['DEL']);
   });
 
   it('ignores writes after end, as SDK spans do', () => {

@@ -49,12 +49,23 @@ describe('trace id ratio sampler, unhappy path', () => {
     expect(decide(new TraceIdRatioBasedSampler(1), traceId)).toBe(SamplingDecision.NOT_RECORD);
   });
 
-  it('clamps a ratio outside 0..1 and treats NaN as 0, as the SDK does', () => {
-    const id = 'f'.repeat(32);
-    for (const ratio of [-1, 2, Number.NaN]) {
-      expect(decide(new TraceIdRatioSampler(ratio), id)).toBe(
-        decide(new TraceIdRatioBasedSampler(ratio), id),
-      );
+  it('clamps a ratio outside 0..1 and treats NaN or a non-number as 0, as the SDK does', () => {
+    // Its words XOR to 0xb3333333, about 0.7 of the range: kept at ratio 1, dropped at 0 or 0.5.
+    const id = `b3333333${'0'.repeat(24)}`;
+    const expected: [unknown, SamplingDecision][] = [
+      [2, SamplingDecision.RECORD_AND_SAMPLED],
+      [-1, SamplingDecision.NOT_RECORD],
+      [Number.NaN, SamplingDecision.NOT_RECORD],
+      ['0.9', SamplingDecision.NOT_RECORD],
+      [undefined, SamplingDecision.NOT_RECORD],
+    ];
+    for (const [ratio, decision] of expected) {
+      expect(decide(new TraceIdRatioSampler(ratio as number), id)).toBe(decision);
+      expect(decide(new TraceIdRatioBasedSampler(ratio as number), id)).toBe(decision);
     }
+    expect(decide(new TraceIdRatioSampler(0.5), id)).toBe(SamplingDecision.NOT_RECORD);
+    expect(decide(new TraceIdRatioSampler(1), null as unknown as string)).toBe(
+      SamplingDecision.NOT_RECORD,
+    );
   });
 });

@@ -175,6 +175,18 @@ describe.each(SPAN_PATHS)('command spans through $path', ({ pipeline }) => {
       expect(allAttributeText(tracing.spans())).not.toMatch(/hunter2|abc123secret/);
     });
 
+    it('sends command spans the configured way: through the pipeline or as SDK spans', async () => {
+      await inSpan(() => pair.writer.ping());
+      // Through the pipeline the command span reaches the processor after its parent ended.
+      expect(
+        tracing
+          .spans()
+          .map((s) => s.name)
+          .sort(),
+      ).toEqual(['PING', 'caller']);
+      expect(tracing.pipelineSpanNames()).toEqual(pipeline ? ['PING'] : []);
+    });
+
     it('traces commands issued with no active span as root spans by default', async () => {
       await pair.writer.ping();
       const [span] = tracing.spans();

@@ -17,6 +17,8 @@ export interface InMemoryTracing {
   readonly provider: BasicTracerProvider;
   /** The same processor, resource, sampler and ids as a span pipeline (what `startTelemetry()` registers). */
   readonly pipeline: SpanPipeline;
+  /** Names of the spans that reached the processor through `pipeline`, not through `provider`. */
+  pipelineSpanNames(): string[];
   /** Finished spans, after the staged command spans of the registered pipeline are made. */
   spans(): ReadableSpan[];
   reset(): void;
@@ -43,9 +45,26 @@ export function inMemoryTracing(): InMemoryTracing {
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const throughPipeline: string[] = [];
+  const pipeline: SpanPipeline = {
+    processor: {
+      onStart: (span, parentContext) => processor.onStart(span as never, parentContext),
+      onEnd: (span) => {
+        throughPipeline.push(span.name);
+        processor.onEnd(span as never);
+      },
+    },
+    resource,
+    sampler,
+    idGenerator,
+  };
   return {
     provider,
-    pipeline: { processor, resource, sampler, idGenerator },
+    pipeline,
+    pipelineSpanNames: () => {
+      registeredRecorder()?.flushStaged();
+      return [...throughPipeline];
+    },
     spans: () => {
       registeredRecorder()?.flushStaged();
       return exporter.getFinishedSpans();
@@ -53,6 +72,7 @@ export function inMemoryTracing(): InMemoryTracing {
     reset: () => {
       registeredRecorder()?.flushStaged();
       exporter.reset();
+      throughPipeline.length = 0;
     },
     async shutdown() {
       await provider.shutdown();
