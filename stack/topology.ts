@@ -8,10 +8,6 @@ import {
   type AclUser,
   ADMIN_USER,
   type Credentials,
-  generatePasswords,
-  REPLICATION_USER,
-  renderAclFile,
-  SENTINEL_USER,
   USERNAMES,
 } from './acl.js';
 import { requireBinary } from './binaries.js';
@@ -19,8 +15,15 @@ import { createTopologyCertificates, type TopologyCertificates } from './certifi
 import { NodeStartError, TopologyNotReadyError } from './errors.js';
 import { freePorts } from './ports.js';
 import { SupervisedProcess, tailOf } from './processes.js';
-import { type ConfigOverrides, renderRedisConfig, TLS_DIRECTIVES } from './redis-config.js';
+import { type ConfigOverrides, renderRedisConfig } from './redis-config.js';
 import { sentinelConfigDir } from './repo-paths.js';
+import {
+  dataNodeDirectives,
+  monitoredMaster,
+  sentinelDirectives,
+  TOPOLOGY_HOST,
+  writeAclFiles,
+} from './topology-node-config.js';
 
 export type NodeRole = 'master' | 'replica' | 'sentinel';
 
@@ -79,7 +82,7 @@ interface NodeEntry {
   readonly process: SupervisedProcess;
 }
 
-const HOST = '127.0.0.1';
+const HOST = TOPOLOGY_HOST;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -107,15 +110,11 @@ export class RedisTopology {
   static async start(options: TopologyOptions = {}): Promise<RedisTopology> {
     const redisServer = requireBinary('redis-server');
     const sentinelCount = options.sentinels ?? 3;
-    if (sentinelCount > 0) requireBinary('redis-sentinel');
+    // Fails before anything is written when a binary is missing.
+    const redisSentinel = sentinelCount > 0 ? requireBinary('redis-sentinel') : '';
     const templates = options.configDir ?? sentinelConfigDir();
     const sentinelTemplate = readFileSync(join(templates, 'sentinel.conf'), 'utf8');
-    const monitor = /^\s*sentinel\s+monitor\s+(\S+)\s+\S+\s+\S+\s+(\d+)/m.exec(sentinelTemplate);
-    if (!monitor?.[1] || !monitor[2]) {
-      throw new Error(`${join(templates, 'sentinel.conf')} has no "sentinel monitor" line`);
-    }
-    const masterName = monitor[1];
-    const quorum = monitor[2];
+    const { masterName, quorum } = monitoredMaster(templates);
 
     const dir = mkdtempSync(join(tmpdir(), 'redscope-topology-'));
     const tls = options.tls ?? true;
@@ -123,8 +122,9 @@ export class RedisTopology {
     try {
       const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
       topology = new RedisTopology(dir, masterName, certificates, options);
-      const aclFile = (options.acl ?? true) ? topology.writeAcl(templates) : undefined;
-      const passwords = topology.passwords;
+      const files = { dir, certificates };
+      const acl = (options.acl ?? true) ? writeAclFiles(dir, templates) : undefined;
+      topology.passwords = acl?.passwords;
       const replicaCount = options.replicas ?? 2;
       const nodeCount = 1 + replicaCount + sentinelCount;
       const ports = options.ports ? [...options.ports] : await freePorts(nodeCount);
@@ -141,36 +141,30 @@ export class RedisTopology {
       const replicaTemplate = readFileSync(join(templates, 'redis-replica.conf'), 'utf8');
       for (const [index, port] of dataPorts.entries()) {
         const role: NodeRole = index === 0 ? 'master' : 'replica';
+        const name = `redis-${index}`;
+        const directives = dataNodeDirectives(files, {
+          name,
+          port,
+          replicaOf: role === 'replica' ? masterPort : undefined,
+          aclFile: acl?.aclFile,
+          passwords: acl?.passwords,
+          extra: options.redisOverrides,
+        });
         const template = role === 'master' ? masterTemplate : replicaTemplate;
-        const overrides: Record<string, string | null> = {
-          ...topology.commonOverrides(port, `redis-${index}`),
-          replicaof: role === 'replica' ? `${HOST} ${masterPort}` : null,
-          'replica-announce-ip': HOST,
-          aclfile: aclFile ?? null,
-          masteruser: passwords ? REPLICATION_USER : null,
-          masterauth: passwords ? passwords.replica : null,
-          ...options.redisOverrides,
-        };
-        topology.addNode(`redis-${index}`, role, port, redisServer, template, overrides);
+        topology.addNode(name, role, port, redisServer, template, directives);
       }
       for (const [index, port] of sentinelPorts.entries()) {
-        const overrides: Record<string, string | null> = {
-          ...topology.commonOverrides(port, `sentinel-${index}`),
-          'sentinel monitor': `${masterName} ${HOST} ${masterPort} ${quorum}`,
-          'sentinel announce-ip': HOST,
-          'sentinel auth-user': passwords ? `${masterName} ${SENTINEL_USER}` : null,
-          'sentinel auth-pass': passwords ? `${masterName} ${passwords.sentinel}` : null,
-          ...options.sentinelOverrides,
-        };
         const name = `sentinel-${index}`;
-        topology.addNode(
+        const directives = sentinelDirectives(files, {
           name,
-          'sentinel',
           port,
-          requireBinary('redis-sentinel'),
-          sentinelTemplate,
-          overrides,
-        );
+          masterName,
+          masterPort,
+          quorum,
+          passwords: acl?.passwords,
+          extra: options.sentinelOverrides,
+        });
+        topology.addNode(name, 'sentinel', port, redisSentinel, sentinelTemplate, directives);
       }
 
       const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
@@ -189,46 +183,6 @@ export class RedisTopology {
       else rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-  }
-
-  /** Writes per-run passwords (mode 0600) and the rendered ACL file; returns its path. */
-  private writeAcl(templates: string): string {
-    const passwords = generatePasswords();
-    const secrets = join(this.dir, 'secrets');
-    mkdirSync(secrets, { recursive: true, mode: 0o700 });
-    for (const user of ACL_USERS) {
-      writeFileSync(join(secrets, `${user}.password`), passwords[user], { mode: 0o600 });
-    }
-    const aclFile = join(secrets, 'users.acl');
-    const template = readFileSync(join(templates, 'users.acl.template'), 'utf8');
-    writeFileSync(aclFile, renderAclFile(template, passwords), { mode: 0o600 });
-    this.passwords = passwords;
-    return aclFile;
-  }
-
-  private commonOverrides(port: number, name: string): Record<string, string | null> {
-    const nodeDir = join(this.dir, name);
-    const base: Record<string, string | null> = {
-      bind: HOST,
-      daemonize: 'no',
-      dir: nodeDir,
-      logfile: join(nodeDir, 'redis.log'),
-      pidfile: join(nodeDir, 'redis.pid'),
-    };
-    if (!this.certificates) {
-      const plain: Record<string, string | null> = { ...base, port: String(port) };
-      for (const key of TLS_DIRECTIVES) plain[key] = null;
-      return plain;
-    }
-    const { ca, server } = this.certificates;
-    return {
-      ...base,
-      port: '0',
-      'tls-port': String(port),
-      'tls-cert-file': server.certFile,
-      'tls-key-file': server.keyFile,
-      'tls-ca-cert-file': ca.certFile,
-    };
   }
 
   private addNode(
