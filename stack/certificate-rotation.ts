@@ -179,7 +179,8 @@ async function rotateDataNode(
   options: RotationOptions,
 ): Promise<void> {
   const update = phase.update(node);
-  const directives = Object.entries(tlsDirectives(update)).flat();
+  const changed = tlsDirectives(update);
+  const directives = Object.entries(changed).flat();
   if (directives.length === 0) return;
   await withClient(target, node, phase.toolTls, async (client) => {
     try {
@@ -196,7 +197,7 @@ async function rotateDataNode(
     }
   });
   await verifyPresented(node, update, phase);
-  options.log?.(`  ${node.name}: ${Object.keys(tlsDirectives(update)).join(', ')} reloaded`);
+  options.log?.(`  ${node.name}: ${Object.keys(changed).join(', ')} reloaded`);
 }
 
 async function rotateSentinel(

@@ -20,13 +20,17 @@ export interface Selector {
   readonly enclosingFunction?: string;
 }
 
-const KEYWORDS = new Set([
+// Keywords followed by a parenthesised label list, not an expression.
+const LABEL_LIST_KEYWORDS = new Set([
   'by',
   'without',
   'on',
   'ignoring',
   'group_left',
   'group_right',
+]);
+const KEYWORDS = new Set([
+  ...LABEL_LIST_KEYWORDS,
   'and',
   'or',
   'unless',
@@ -48,15 +52,6 @@ const AGGREGATIONS = new Set([
   'bottomk',
   'topk',
   'quantile',
-]);
-// Keywords followed by a parenthesised label list, not an expression.
-const LABEL_LIST_KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
 ]);
 
 const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;

@@ -14,7 +14,7 @@ import { sharedPair } from './support/redis-pair.js';
 
 const pair = sharedPair();
 // Connected before any example instruments them: handshake commands would be root spans.
-beforeAll(() => Promise.all([pair.writer.ping(), pair.reader.ping()]));
+beforeAll(() => pair.ready());
 afterAll(() => pair.close());
 
 const examplesDir = join(packageRoot(), 'docs', 'examples');

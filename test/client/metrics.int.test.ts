@@ -13,7 +13,7 @@ const registry = new Registry();
 let redis: InstrumentedRedis;
 
 beforeAll(async () => {
-  await Promise.all([pair.writer.ping(), pair.reader.ping()]);
+  await pair.ready();
   redis = instrumentRedis(pair, { registry, tracing: { enabled: false } });
 });
 afterAll(() => {

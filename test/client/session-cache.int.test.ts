@@ -18,7 +18,7 @@ const pair = sharedPair();
 let redis: InstrumentedRedis;
 
 beforeAll(async () => {
-  await Promise.all([pair.writer.ping(), pair.reader.ping()]);
+  await pair.ready();
   redis = instrumentRedis(pair, { tracing: { enabled: false } });
 });
 afterAll(() => {

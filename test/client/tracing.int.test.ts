@@ -44,7 +44,7 @@ describe.each(SPAN_PATHS)('command spans through $path', ({ pipeline }) => {
       trace.setGlobalTracerProvider(tracing.provider);
       registerSpanPipeline(tracing.pipeline);
     }
-    await Promise.all([pair.writer.ping(), pair.reader.ping()]);
+    await pair.ready();
     redis = instrumentRedis(pair, { tracing: tracingOptions() });
   });
   afterAll(() => {

@@ -2,13 +2,25 @@ import type { Redis } from 'ioredis';
 import { clientFor, portOf, sharedTopology } from '../../support/shared-topology.js';
 
 /** A writer on the shared master and a reader on its first replica; quit both with `close()`. */
-export function sharedPair(): { writer: Redis; reader: Redis; close(): void } {
+export function sharedPair(): {
+  writer: Redis;
+  reader: Redis;
+  /**
+   * Resolves once both have connected: await it before instrumenting them,
+   * or their handshake commands (HELLO, CLIENT, INFO) are counted and traced.
+   */
+  ready(): Promise<void>;
+  close(): void;
+} {
   const topology = sharedTopology();
   const writer = clientFor(topology, portOf(topology, 'master'));
   const reader = clientFor(topology, portOf(topology, 'replica'));
   return {
     writer,
     reader,
+    async ready() {
+      await Promise.all([writer.ping(), reader.ping()]);
+    },
     close() {
       writer.disconnect();
       reader.disconnect();
