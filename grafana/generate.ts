@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadThresholds } from '../prometheus/src/thresholds.js';
-import { packageRoot } from '../stack/repo-paths.js';
+import { fileURLToPath } from 'node:url';
+import { loadThresholds } from '../bundle/thresholds.js';
 import {
   buildDashboards,
   renderDashboard,
@@ -10,11 +10,12 @@ import {
 } from './src/dashboards.js';
 
 // `npm run generate`: grafana/src/*.ts -> grafana/dashboards/*.json (+ the version lock).
-const root = packageRoot();
-const dir = join(root, 'grafana', 'dashboards');
+// It rewrites committed files of the source tree, so it writes next to itself.
+const grafana = fileURLToPath(new URL('.', import.meta.url));
+const dir = join(grafana, 'dashboards');
 // Outside dashboards/: Grafana's file provider would try to load it as a dashboard.
-const lockFile = join(root, 'grafana', 'versions.lock.json');
-const dashboards = buildDashboards(loadThresholds(join(root, 'prometheus', 'thresholds.yaml')));
+const lockFile = join(grafana, 'versions.lock.json');
+const dashboards = buildDashboards(loadThresholds());
 const lock: VersionLock = existsSync(lockFile) ? JSON.parse(readFileSync(lockFile, 'utf8')) : {};
 const nextLock = updateVersionLock(lock, Object.values(dashboards));
 for (const [file, dashboard] of Object.entries(dashboards)) {

@@ -1,5 +1,5 @@
 import { DashboardBuilder, DashboardCursorSync } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import type { Thresholds } from '../../bundle/thresholds.js';
 import { datasourceVariable, environmentVariable, instanceVariable } from './variables.js';
 
 export interface DashboardIdentity {

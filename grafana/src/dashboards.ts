@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
+import type { Thresholds } from '../../bundle/thresholds.js';
 import { instanceDashboard } from './instance.js';
 import { overviewDashboard } from './overview.js';
-import { DASHBOARDS } from './uids.js';
 
 /** File name under grafana/dashboards/ -> dashboard. */
 export type GeneratedDashboards = Record<string, Dashboard>;

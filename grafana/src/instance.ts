@@ -1,12 +1,13 @@
 import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
+import { QUANTILES, RECORDED } from '../../bundle/series.js';
+import type { Thresholds } from '../../bundle/thresholds.js';
 import { redscopeDashboard } from './dashboard-base.js';
-import { alertList, row, singleStat, timeSeries } from './panels.js';
+import { alertList, percentile, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
-import { DASHBOARDS } from './uids.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const INSTANCE_VERSION = 1;
+export const INSTANCE_VERSION = 2;
 
 /** One Redis node in detail; alert dashboard_url links land here with the instance set. */
 export function instanceDashboard(t: Thresholds): DashboardBuilder {
@@ -66,7 +67,7 @@ export function instanceDashboard(t: Thresholds): DashboardBuilder {
         redAbove: a.RedisMemoryNearMax.ratio,
         queries: [
           {
-            expr: `sum(redis_memory_used_bytes${s.redis()}) / (sum(redis_memory_max_bytes${s.redis()}) > 0)`,
+            expr: `${RECORDED.memoryRatio}${s.recorded()}`,
             legend: 'memory',
           },
         ],
@@ -111,7 +112,7 @@ export function instanceDashboard(t: Thresholds): DashboardBuilder {
         width: 12,
         queries: [
           {
-            expr: `topk(15, sum by (cmd) (rate(redis_commands_total${s.redis()}${rate})))`,
+            expr: `topk(15, sum by (cmd) (${RECORDED.instanceCmdRate}${s.recorded()}))`,
             legend: '{{cmd}}',
           },
         ],
@@ -125,7 +126,7 @@ export function instanceDashboard(t: Thresholds): DashboardBuilder {
         width: 12,
         queries: [
           {
-            expr: `topk(15, sum by (cmd) (rate(redis_commands_duration_seconds_total${s.redis()}${rate})) / sum by (cmd) (rate(redis_commands_total${s.redis()}${rate})))`,
+            expr: `topk(15, ${RECORDED.instanceCmdMeanLatency}${s.recorded()})`,
             legend: '{{cmd}}',
           },
         ],
@@ -138,9 +139,9 @@ export function instanceDashboard(t: Thresholds): DashboardBuilder {
         unit: 's',
         width: 12,
         redAbove: a.RedisServerLatencyHigh.seconds,
-        queries: [0.5, 0.95, 0.99].map((q) => ({
-          expr: `histogram_quantile(${q}, sum by (le) (rate(redscope_redis_command_latency_seconds_bucket${s.redis()}${rate})))`,
-          legend: `p${q * 100}`,
+        queries: QUANTILES.map((q) => ({
+          expr: `${RECORDED.serverLatencyQuantile}${s.recorded(`quantile="${q}"`)}`,
+          legend: percentile(q),
         })),
       }),
     )

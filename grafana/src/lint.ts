@@ -1,5 +1,7 @@
-import { findSelectors } from './promql-selectors.js';
-import type { Jobs } from './selectors.js';
+import { APP_FAMILY, recordedLevel } from '../../bundle/series.js';
+import type { Jobs } from '../../bundle/thresholds.js';
+import { findSelectors, type Selector } from './promql-selectors.js';
+import { type Definitions, shapeOf, subexpressionShapes } from './promql-shape.js';
 
 /**
  * Checks in the spirit of Grafana's dashboard-linter (a Go tool we cannot install here),
@@ -36,6 +38,18 @@ interface Variable {
   readonly datasource?: { readonly uid?: string };
 }
 
+/** A recording rule as rule files hold it: the linter needs no more. */
+export interface RecordingRuleLike {
+  readonly record: string;
+  readonly expr: string;
+}
+
+export interface LintContext {
+  readonly jobs: Jobs;
+  /** The rules whose series panels must read instead of recomputing them. */
+  readonly recordingRules: readonly RecordingRuleLike[];
+}
+
 export interface LintableDashboard {
   readonly uid?: string;
   readonly title?: string;
@@ -45,16 +59,34 @@ export interface LintableDashboard {
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
 export const DATASOURCE_VARIABLE = '${datasource}';
-/** Families that applications export through redscope/client: filtered by job, not instance. */
-export const APP_FAMILY = /^redscope_(client|session)_/;
 const RANGE_FUNCTIONS_NEEDING_RATE_INTERVAL = new Set(['rate', 'irate', 'increase']);
 
 function allPanels(panels: readonly Panel[] = []): Panel[] {
   return panels.flatMap((p) => [p, ...allPanels(p.panels)]);
 }
 
+interface RecordedShape {
+  readonly record: string;
+  readonly shape: string;
+}
+
+/**
+ * The shape of each recording rule, the recorded series it reads expanded. A record name
+ * defined more than once (one rule per quantile) is not expanded: its rules differ only by
+ * their labels, and each is matched by its own shape.
+ */
+function recordedShapes(rules: readonly RecordingRuleLike[]): RecordedShape[] {
+  const count = new Map<string, number>();
+  for (const r of rules) count.set(r.record, (count.get(r.record) ?? 0) + 1);
+  const definitions: Definitions = new Map(
+    rules.filter((r) => count.get(r.record) === 1).map((r) => [r.record, r.expr]),
+  );
+  return rules.map((r) => ({ record: r.record, shape: shapeOf(r.expr, definitions) }));
+}
+
 /** Every problem of one dashboard (parsed JSON); an empty list means it passes. */
-export function lintDashboard(json: unknown, jobs: Jobs): LintProblem[] {
+export function lintDashboard(json: unknown, context: LintContext): LintProblem[] {
+  const recorded = recordedShapes(context.recordingRules);
   // Dashboard JSON as read from disk: the shape is the JSON Schema's job, not the type's.
   const dashboard = json as LintableDashboard;
   const name = dashboard.uid ?? dashboard.title ?? '(no uid)';
@@ -111,45 +143,74 @@ export function lintDashboard(json: unknown, jobs: Jobs): LintProblem[] {
         report('target-expr-rule', 'query has no expr', panel);
         continue;
       }
-      lintExpr(target.expr, jobs, (rule, message) => report(rule, message, panel));
+      lintExpr(target.expr, context.jobs, recorded, (rule, message) =>
+        report(rule, message, panel),
+      );
     }
   }
   return problems;
 }
 
-function lintExpr(expr: string, jobs: Jobs, report: (rule: string, message: string) => void) {
-  let selectors: ReturnType<typeof findSelectors>;
+type Report = (rule: string, message: string) => void;
+
+function lintExpr(expr: string, jobs: Jobs, recorded: readonly RecordedShape[], report: Report) {
+  let selectors: Selector[];
   try {
     selectors = findSelectors(expr);
   } catch (error) {
     report('target-promql-rule', (error as Error).message);
     return;
   }
-  for (const s of selectors) {
-    const has = (label: string, op: string, value: string) =>
-      s.matchers.some((m) => m.name === label && m.op === op && m.value === value);
-    const what = s.metric || '{...}';
-    if (!has('environment', '=~', '$environment')) {
-      report('target-environment-rule', `${what} must filter environment=~"$environment"`);
+  for (const s of selectors) lintSelector(s, jobs, report);
+  const shapes = subexpressionShapes(expr);
+  for (const rule of recorded) {
+    if (shapes.has(rule.shape)) {
+      report(
+        'target-recording-rule',
+        `recomputes the recording rule ${rule.record}: query that series, so panel and rules agree`,
+      );
     }
-    if (APP_FAMILY.test(s.metric)) {
-      if (!has('job', '=', jobs.apps)) {
-        report('target-job-rule', `${what} is an app-side family: filter job="${jobs.apps}"`);
-      }
-    } else if (!has('instance', '=~', '$instance')) {
+  }
+}
+
+function lintSelector(s: Selector, jobs: Jobs, report: Report) {
+  const has = (label: string, op: string, value: string) =>
+    s.matchers.some((m) => m.name === label && m.op === op && m.value === value);
+  const filters = (label: string) => s.matchers.some((m) => m.name === label);
+  const what = s.metric || '{...}';
+  if (!has('environment', '=~', '$environment')) {
+    report('target-environment-rule', `${what} must filter environment=~"$environment"`);
+  }
+  const level = recordedLevel(s.metric);
+  if (level !== undefined) {
+    // Aggregation dropped the job label: a job filter would select nothing.
+    if (filters('job'))
+      report('target-job-rule', `${what} is a recorded series: it has no job label`);
+    if (level === 'cluster' && filters('instance')) {
+      report(
+        'target-instance-rule',
+        `${what} is cluster-level: it has no instance label to filter`,
+      );
+    } else if (level === 'instance' && !has('instance', '=~', '$instance')) {
       report('target-instance-rule', `${what} must filter instance=~"$instance"`);
     }
-    if (s.range !== undefined) {
-      const fn = s.enclosingFunction ?? '';
-      const allowed = RANGE_FUNCTIONS_NEEDING_RATE_INTERVAL.has(fn)
-        ? ['$__rate_interval']
-        : ['$__rate_interval', '$__range'];
-      if (!allowed.includes(s.range)) {
-        report(
-          'target-rate-interval-rule',
-          `${fn || 'range'}(${what}[${s.range}]) must use ${allowed.join(' or ')}`,
-        );
-      }
+  } else if (APP_FAMILY.test(s.metric)) {
+    if (!has('job', '=', jobs.apps)) {
+      report('target-job-rule', `${what} is an app-side family: filter job="${jobs.apps}"`);
+    }
+  } else if (!has('instance', '=~', '$instance')) {
+    report('target-instance-rule', `${what} must filter instance=~"$instance"`);
+  }
+  if (s.range !== undefined) {
+    const fn = s.enclosingFunction ?? '';
+    const allowed = RANGE_FUNCTIONS_NEEDING_RATE_INTERVAL.has(fn)
+      ? ['$__rate_interval']
+      : ['$__rate_interval', '$__range'];
+    if (!allowed.includes(s.range)) {
+      report(
+        'target-rate-interval-rule',
+        `${fn || 'range'}(${what}[${s.range}]) must use ${allowed.join(' or ')}`,
+      );
     }
   }
 }

@@ -1,14 +1,13 @@
 import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Thresholds } from '../../prometheus/src/thresholds.js';
+import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
+import { QUANTILES, RECORDED } from '../../bundle/series.js';
+import type { Thresholds } from '../../bundle/thresholds.js';
 import { redscopeDashboard } from './dashboard-base.js';
-import { alertList, row, singleStat, timeSeries } from './panels.js';
+import { alertList, percentile, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
-import { DASHBOARDS } from './uids.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const OVERVIEW_VERSION = 1;
-
-const Q = (q: number) => (q === 0.5 ? 'p50' : q === 0.95 ? 'p95' : 'p99');
+export const OVERVIEW_VERSION = 2;
 
 export function overviewDashboard(t: Thresholds): DashboardBuilder {
   const s = selectors(t.jobs);
@@ -76,12 +75,12 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(
       singleStat({
         title: 'Cache hit rate',
-        description: `Keyspace hits per lookup across the selected nodes. Alert below ${a.RedisHitRateLow.ratio * 100}%.`,
+        description: `Keyspace hits per lookup of each cluster, the series the RedisHitRateLow alert reads: it alerts below ${a.RedisHitRateLow.ratio * 100}% while there are more than ${a.RedisHitRateLow.minLookupsPerSecond} lookups/s. Whole clusters: the instance selection does not apply.`,
         unit: 'percentunit',
         queries: [
           {
-            expr: `sum(rate(redis_keyspace_hits_total${s.redis()}${rate})) / (sum(rate(redis_keyspace_hits_total${s.redis()}${rate})) + sum(rate(redis_keyspace_misses_total${s.redis()}${rate})))`,
-            legend: 'hit rate',
+            expr: `${RECORDED.clusterHitRatio}${s.clusterRecorded()}`,
+            legend: '{{cluster}}',
           },
         ],
         redBelow: a.RedisHitRateLow.ratio,
@@ -90,12 +89,12 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(
       singleStat({
         title: 'Client p99 latency',
-        description: `p99 of Redis commands measured in the applications. Target and alert: ${a.RedisLatencyHigh.seconds * 1000} ms.`,
+        description: `p99 of Redis commands measured in the applications, per cluster. Target and alert: ${a.RedisLatencyHigh.seconds * 1000} ms.`,
         unit: 's',
         queries: [
           {
-            expr: `histogram_quantile(0.99, sum by (le) (rate(redscope_client_command_duration_seconds_bucket${s.apps()}${rate})))`,
-            legend: 'p99',
+            expr: `${RECORDED.clientLatencyQuantile}${s.clusterRecorded('quantile="0.99"')}`,
+            legend: '{{cluster}}',
           },
         ],
         redAbove: a.RedisLatencyHigh.seconds,
@@ -120,7 +119,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
         redBelow: a.RedisHitRateLow.ratio,
         queries: [
           {
-            expr: `sum by (instance) (rate(redis_keyspace_hits_total${s.redis()}${rate})) / (sum by (instance) (rate(redis_keyspace_hits_total${s.redis()}${rate})) + sum by (instance) (rate(redis_keyspace_misses_total${s.redis()}${rate})))`,
+            expr: `${RECORDED.instanceHitRatio}${s.recorded()}`,
             legend: '{{instance}}',
           },
         ],
@@ -133,7 +132,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
         unit: 'ops',
         queries: [
           {
-            expr: `sum by (instance) (rate(redis_commands_processed_total${s.redis()}${rate}))`,
+            expr: `${RECORDED.instanceOpsRate}${s.recorded()}`,
             legend: '{{instance}}',
           },
         ],
@@ -146,7 +145,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
         unit: 'ops',
         queries: [
           {
-            expr: `topk(10, sum by (cmd) (rate(redis_commands_total${s.redis()}${rate})))`,
+            expr: `topk(10, sum by (cmd) (${RECORDED.instanceCmdRate}${s.recorded()}))`,
             legend: '{{cmd}}',
           },
         ],
@@ -157,26 +156,26 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(
       timeSeries({
         title: 'Client-side latency p50 / p95 / p99',
-        description: `Command duration seen by applications through redscope/client, network included. Alert: p99 above ${a.RedisLatencyHigh.seconds * 1000} ms.`,
+        description: `Command duration seen by applications through redscope/client, network included, per cluster. Alert: p99 above ${a.RedisLatencyHigh.seconds * 1000} ms.`,
         unit: 's',
         width: 12,
         redAbove: a.RedisLatencyHigh.seconds,
-        queries: [0.5, 0.95, 0.99].map((q) => ({
-          expr: `histogram_quantile(${q}, sum by (le) (rate(redscope_client_command_duration_seconds_bucket${s.apps()}${rate})))`,
-          legend: Q(q),
+        queries: QUANTILES.map((q) => ({
+          expr: `${RECORDED.clientLatencyQuantile}${s.clusterRecorded(`quantile="${q}"`)}`,
+          legend: `{{cluster}} ${percentile(q)}`,
         })),
       }),
     )
     .withPanel(
       timeSeries({
         title: 'Server-side latency p50 / p95 / p99',
-        description: `Command execution time inside Redis (LATENCY HISTOGRAM), all commands. Alert: p99 above ${a.RedisServerLatencyHigh.seconds * 1000} ms on a node.`,
+        description: `Command execution time inside Redis (LATENCY HISTOGRAM), all commands, on the slowest selected node at each quantile. Alert: p99 above ${a.RedisServerLatencyHigh.seconds * 1000} ms on a node, so the p99 line crosses the threshold when some node does.`,
         unit: 's',
         width: 12,
         redAbove: a.RedisServerLatencyHigh.seconds,
-        queries: [0.5, 0.95, 0.99].map((q) => ({
-          expr: `histogram_quantile(${q}, sum by (le) (rate(redscope_redis_command_latency_seconds_bucket${s.redis()}${rate})))`,
-          legend: Q(q),
+        queries: QUANTILES.map((q) => ({
+          expr: `max(${RECORDED.serverLatencyQuantile}${s.recorded(`quantile="${q}"`)})`,
+          legend: percentile(q),
         })),
       }),
     )
@@ -185,13 +184,13 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(
       timeSeries({
         title: 'Client error rate',
-        description: `Share of client commands that failed. Alert above ${a.RedisErrorRateHigh.ratio * 100}%.`,
+        description: `Share of client commands that failed, per cluster. Alert above ${a.RedisErrorRateHigh.ratio * 100}%.`,
         unit: 'percentunit',
         redAbove: a.RedisErrorRateHigh.ratio,
         queries: [
           {
-            expr: `sum(rate(redscope_client_command_errors_total${s.apps()}${rate})) / sum(rate(redscope_client_commands_total${s.apps()}${rate}))`,
-            legend: 'error ratio',
+            expr: `${RECORDED.clientErrorRatio}${s.clusterRecorded()}`,
+            legend: '{{cluster}}',
           },
         ],
       }),
@@ -238,7 +237,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
         redAbove: a.RedisClientsNearMax.ratio,
         queries: [
           {
-            expr: `sum by (instance) (redis_connected_clients${s.redis()}) / sum by (instance) (redis_config_maxclients${s.redis()})`,
+            expr: `${RECORDED.clientsRatio}${s.recorded()}`,
             legend: '{{instance}}',
           },
         ],
@@ -286,7 +285,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
         redAbove: a.RedisMemoryNearMax.ratio,
         queries: [
           {
-            expr: `sum by (instance) (redis_memory_used_bytes${s.redis()}) / (sum by (instance) (redis_memory_max_bytes${s.redis()}) > 0)`,
+            expr: `${RECORDED.memoryRatio}${s.recorded()}`,
             legend: '{{instance}}',
           },
         ],

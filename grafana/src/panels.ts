@@ -13,6 +13,9 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
 
+/** Legend of a quantile: `0.95` -> `p95`. */
+export const percentile = (quantile: string): string => `p${Math.round(Number(quantile) * 100)}`;
+
 export interface Query {
   readonly expr: string;
   readonly legend: string;

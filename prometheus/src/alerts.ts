@@ -1,7 +1,7 @@
-import { DASHBOARDS, type DashboardKey } from '../../grafana/src/uids.js';
-import { RECORDED } from './recording.js';
+import { DASHBOARDS, type DashboardKey } from '../../bundle/dashboard-uids.js';
+import { jobMatcher, RECORDED } from '../../bundle/series.js';
+import type { AlertName, Thresholds } from '../../bundle/thresholds.js';
 import type { AlertRule, RuleGroup, Severity } from './rule-types.js';
-import type { AlertName, Thresholds } from './thresholds.js';
 
 interface AlertSpec {
   readonly expr: string;
@@ -32,9 +32,9 @@ function dashboardUrl(t: Thresholds, key: DashboardKey): string {
 
 function specs(t: Thresholds): Record<AlertName, AlertSpec> {
   const a = t.alerts;
-  const redis = `job="${t.jobs.redis}"`;
-  const sentinel = `job="${t.jobs.sentinel}"`;
-  const exporter = `job="${t.jobs.exporter}"`;
+  const redis = jobMatcher(t.jobs.redis);
+  const sentinel = jobMatcher(t.jobs.sentinel);
+  const exporter = jobMatcher(t.jobs.exporter);
   return {
     RedisDown: {
       // The second branch is the exporter's /scrape for this target failing: an exporter

@@ -1,39 +1,20 @@
+import {
+  CLUSTER_LABELS,
+  INSTANCE_LABELS,
+  jobMatcher,
+  QUANTILES,
+  RECORDED,
+} from '../../bundle/series.js';
+import type { Thresholds } from '../../bundle/thresholds.js';
 import type { RecordingRule, RuleGroup } from './rule-types.js';
-import type { Thresholds } from './thresholds.js';
 
-/**
- * Recorded series, named `level:metric:operations` (Prometheus' naming practice). The
- * alert rules and the dashboards read these names, so they are exported as constants.
- */
-export const RECORDED = {
-  instanceHitRatio: 'instance:redis_keyspace_hits_per_lookup:ratio_rate1m',
-  clusterHitRatio: 'cluster:redis_keyspace_hits_per_lookup:ratio_rate1m',
-  clusterLookupsRate: 'cluster:redis_keyspace_lookups:rate1m',
-  instanceOpsRate: 'instance:redis_commands_processed:rate1m',
-  clusterOpsRate: 'cluster:redis_commands_processed:rate1m',
-  instanceCmdRate: 'instance_cmd:redis_commands:rate1m',
-  instanceCmdMeanLatency: 'instance_cmd:redis_commands_duration_seconds:mean_rate1m',
-  serverLatencyQuantile:
-    'instance_quantile:redscope_redis_command_latency_seconds:histogram_quantile_rate1m',
-  clientLatencyQuantile:
-    'cluster_quantile:redscope_client_command_duration_seconds:histogram_quantile_rate1m',
-  clientCommandsRate: 'cluster:redscope_client_commands:rate1m',
-  clientErrorsRate: 'cluster:redscope_client_command_errors:rate1m',
-  clientErrorRatio: 'cluster:redscope_client_command_errors_per_command:ratio_rate1m',
-  serverErrorRatio: 'instance:redis_commands_failed_per_call:ratio_rate1m',
-  memoryRatio: 'instance:redis_memory_used_per_max:ratio',
-  clientsRatio: 'instance:redis_connected_clients_per_maxclients:ratio',
-  replicationLag: 'instance:redis_connected_slave_lag_seconds:max',
-} as const;
+const BY_INSTANCE = INSTANCE_LABELS.join(', ');
+const BY_CLUSTER = CLUSTER_LABELS.join(', ');
 
-export const QUANTILES = ['0.5', '0.95', '0.99'] as const;
-
-const BY_INSTANCE = 'environment, cluster, instance';
-const BY_CLUSTER = 'environment, cluster';
-
+/** The rules that define the recorded series named in bundle/series.ts. */
 export function recordingGroups(t: Thresholds): RuleGroup<RecordingRule>[] {
-  const redis = `job="${t.jobs.redis}"`;
-  const apps = `job="${t.jobs.apps}"`;
+  const redis = jobMatcher(t.jobs.redis);
+  const apps = jobMatcher(t.jobs.apps);
   const rate = (metric: string, selector: string, by: string) =>
     `sum by (${by}) (rate(${metric}{${selector}}[1m]))`;
 

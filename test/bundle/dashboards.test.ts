@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
+import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
+import { RECORDED } from '../../bundle/series.js';
 import {
   buildDashboards,
   renderDashboard,
@@ -9,10 +11,17 @@ import {
   type VersionLock,
   VersionNotBumpedError,
 } from '../../grafana/src/dashboards.js';
-import { lintDashboard } from '../../grafana/src/lint.js';
+import { type LintContext, lintDashboard } from '../../grafana/src/lint.js';
 import { findSelectors } from '../../grafana/src/promql-selectors.js';
-import { DASHBOARDS } from '../../grafana/src/uids.js';
-import { knownSeriesNames, readYaml, repoPath, thresholds } from './support/bundle.js';
+import { shapeOf, subexpressionShapes } from '../../grafana/src/promql-shape.js';
+import {
+  committedAlertRules,
+  committedRecordingRules,
+  knownSeriesNames,
+  readYaml,
+  repoPath,
+  thresholds,
+} from './support/bundle.js';
 import { committedDashboards, dashboardExpressions } from './support/dashboards.js';
 
 const schema = JSON.parse(readFileSync(repoPath('grafana', 'dashboard.schema.json'), 'utf8'));
@@ -24,6 +33,10 @@ const lock = (): VersionLock =>
 type Mutable = any;
 // Through JSON: the SDK's built objects carry functions that structuredClone refuses.
 const copy = (d: Dashboard): Mutable => JSON.parse(renderDashboard(d));
+const lintContext = (): LintContext => ({
+  jobs: thresholds().jobs,
+  recordingRules: committedRecordingRules(),
+});
 
 describe('grafana dashboards (happy path)', () => {
   const t = thresholds();
@@ -52,7 +65,7 @@ describe('grafana dashboards (happy path)', () => {
 
   it('passes every lint rule', () => {
     for (const dashboard of Object.values(committed)) {
-      expect(lintDashboard(dashboard, t.jobs)).toEqual([]);
+      expect(lintDashboard(dashboard, lintContext())).toEqual([]);
     }
   });
 
@@ -106,6 +119,35 @@ describe('grafana dashboards (happy path)', () => {
     );
   });
 
+  it('no panel query contains the expression of a recording rule: panels read the recorded series', () => {
+    const rules = committedRecordingRules();
+    const single = rules.filter((r) => rules.filter((o) => o.record === r.record).length === 1);
+    const definitions = new Map(single.map((r) => [r.record, r.expr]));
+    for (const dashboard of Object.values(committed)) {
+      for (const { panel, expr } of dashboardExpressions(dashboard)) {
+        const shapes = subexpressionShapes(expr);
+        for (const rule of rules) {
+          expect(
+            shapes.has(shapeOf(rule.expr, definitions)),
+            `${dashboard.uid} "${panel}" recomputes ${rule.record}: ${expr}`,
+          ).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('the overview hit-rate panel reads the series the RedisHitRateLow alert reads', () => {
+    const alert = committedAlertRules().find((r) => r.alert === 'RedisHitRateLow');
+    expect(alert?.expr).toContain(RECORDED.clusterHitRatio);
+    const overview = Object.values(committed).find((d) => d.uid === DASHBOARDS.overview.uid);
+    const panel = dashboardExpressions(overview as Dashboard).find(
+      (e) => e.panel === 'Cache hit rate',
+    );
+    expect(findSelectors(panel?.expr ?? '').map((s) => s.metric)).toEqual([
+      RECORDED.clusterHitRatio,
+    ]);
+  });
+
   it('queries select only metrics of the naming contract or of redis_exporter 1.45', () => {
     const known = knownSeriesNames();
     for (const dashboard of Object.values(committed)) {
@@ -139,7 +181,8 @@ function byUidTitle(dashboards: Record<string, Dashboard>, uid: string): string[
 describe('grafana dashboards (unhappy path)', () => {
   const t = thresholds();
   const overview = buildDashboards(t)[`${DASHBOARDS.overview.uid}.json`] as Dashboard;
-  const rules = (d: Mutable) => lintDashboard(d, t.jobs).map((p) => p.rule);
+  const rules = (d: Mutable) => lintDashboard(d, lintContext()).map((p) => p.rule);
+  const panel = (d: Mutable, title: string) => d.panels.find((p: Mutable) => p.title === title);
 
   it('a changed dashboard without a version bump is refused', () => {
     const changed = copy(overview);
@@ -193,6 +236,52 @@ describe('grafana dashboards (unhappy path)', () => {
         'target-job-rule',
       ]),
     );
+  });
+
+  it('lint catches a panel that recomputes a recording rule, whatever its selectors, window and grouping', () => {
+    const bad = copy(overview);
+    // What the hit-rate panel used to query while the alert read the recorded series.
+    panel(bad, 'Cache hit rate').targets[0].expr =
+      'sum(rate(redis_keyspace_hits_total{job="redis", environment=~"$environment", instance=~"$instance"}[$__rate_interval])) / (sum(rate(redis_keyspace_hits_total{job="redis", environment=~"$environment", instance=~"$instance"}[$__rate_interval])) + sum(rate(redis_keyspace_misses_total{job="redis", environment=~"$environment", instance=~"$instance"}[$__rate_interval])))';
+    panel(bad, 'Connected clients / maxclients').targets[0].expr =
+      'sum by (instance) (redis_connected_clients{job="redis", environment=~"$environment", instance=~"$instance"}) / sum by (instance) (redis_config_maxclients{job="redis", environment=~"$environment", instance=~"$instance"})';
+    const problems = lintDashboard(bad, lintContext()).filter(
+      (p) => p.rule === 'target-recording-rule',
+    );
+    expect(problems.map((p) => p.panel)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('"Cache hit rate"'),
+        expect.stringContaining('"Connected clients / maxclients"'),
+      ]),
+    );
+    expect(problems.map((p) => p.message).join('\n')).toContain(RECORDED.clusterHitRatio);
+  });
+
+  it('lint catches a recorded series filtered on a label aggregation dropped', () => {
+    const bad = copy(overview);
+    panel(bad, 'Cache hit rate').targets[0].expr =
+      `${RECORDED.clusterHitRatio}{environment=~"$environment", instance=~"$instance"}`;
+    panel(bad, 'Memory used / maxmemory').targets[0].expr =
+      `${RECORDED.memoryRatio}{job="redis", environment=~"$environment", instance=~"$instance"}`;
+    const problems = lintDashboard(bad, lintContext());
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          rule: 'target-instance-rule',
+          panel: expect.stringContaining('"Cache hit rate"'),
+        }),
+        expect.objectContaining({
+          rule: 'target-job-rule',
+          panel: expect.stringContaining('"Memory used / maxmemory"'),
+        }),
+      ]),
+    );
+  });
+
+  it('lint reports a query that is not PromQL', () => {
+    const bad = copy(overview);
+    panel(bad, 'Operations per second').targets[0].expr = 'sum(rate(redis_up[$__rate_interval])';
+    expect(rules(bad)).toContain('target-promql-rule');
   });
 
   it('lint catches a dashboard without the datasource, environment or instance variable', () => {

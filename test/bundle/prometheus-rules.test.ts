@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
+import { InvalidThresholdsError, parseThresholds } from '../../bundle/thresholds.js';
 import { findSelectors } from '../../grafana/src/promql-selectors.js';
-import { DASHBOARDS } from '../../grafana/src/uids.js';
 import { renderRuleFiles } from '../../prometheus/src/rule-files.js';
-import { InvalidThresholdsError, parseThresholds } from '../../prometheus/src/thresholds.js';
 import {
   committedAlertRules,
   committedRecordingRules,

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { loadThresholds, type Thresholds } from '../../../bundle/thresholds.js';
 import type { AlertRule, RecordingRule, RuleGroup } from '../../../prometheus/src/rule-types.js';
-import { loadThresholds, type Thresholds } from '../../../prometheus/src/thresholds.js';
 import { requireBinary, type SystemBinary } from '../../../stack/binaries.js';
 import { packageRoot } from '../../../stack/repo-paths.js';
 
@@ -12,7 +12,7 @@ export const ROOT = packageRoot();
 export const repoPath = (...parts: string[]) => join(ROOT, ...parts);
 
 export function thresholds(): Thresholds {
-  return loadThresholds(repoPath('prometheus', 'thresholds.yaml'));
+  return loadThresholds();
 }
 
 export function readYaml<T>(...parts: string[]): T {

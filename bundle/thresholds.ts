@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type JSONSchemaType } from 'ajv';
 import yaml from 'js-yaml';
 
@@ -10,15 +11,18 @@ export interface AlertTiming {
   readonly keepFiringFor?: Duration;
 }
 
+/** Scrape job names: rules select on them, dashboards filter by them, prometheus.yml defines them. */
+export interface Jobs {
+  readonly redis: string;
+  readonly sentinel: string;
+  readonly exporter: string;
+  readonly apps: string;
+}
+
 /** The typed view of prometheus/thresholds.yaml; the YAML's comments say what each knob does. */
 export interface Thresholds {
   readonly links: { readonly runbookBaseUrl: string; readonly grafanaUrl: string };
-  readonly jobs: {
-    readonly redis: string;
-    readonly sentinel: string;
-    readonly exporter: string;
-    readonly apps: string;
-  };
+  readonly jobs: Jobs;
   readonly sentinelQuorum: number;
   readonly defaultKeepFiringFor: Duration;
   readonly alerts: {
@@ -144,7 +148,7 @@ const schema = {
   },
 } as const;
 
-/** Thrown when thresholds.yaml is not what the rule generator can use; the message names the knob. */
+/** Thrown when thresholds.yaml is not what the generators can use; the message names the knob. */
 export class InvalidThresholdsError extends Error {
   constructor(file: string, problems: string) {
     super(`${file} is not a valid thresholds file: ${problems}`);
@@ -168,6 +172,15 @@ export function parseThresholds(text: string, file = 'thresholds.yaml'): Thresho
   return data;
 }
 
-export function loadThresholds(file: string): Thresholds {
+/**
+ * The one thresholds file of the bundle, in the source tree. Only the generators and the
+ * tests read it (through `npm run generate` and vitest, never from dist/), so it is found
+ * next to this module rather than through the package root the launcher uses.
+ */
+export const THRESHOLDS_FILE = fileURLToPath(
+  new URL('../prometheus/thresholds.yaml', import.meta.url),
+);
+
+export function loadThresholds(file: string = THRESHOLDS_FILE): Thresholds {
   return parseThresholds(readFileSync(file, 'utf8'), file);
 }
