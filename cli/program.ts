@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { packageRoot } from '../stack/repo-paths.js';
+import { packageRoot } from '../exporter/package-root.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerExporterCommand } from './commands/exporter.js';
 import { registerRotateCertsCommand } from './commands/rotate-certs.js';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
-import { secretFromFileText } from '../stack/secret-file.js';
+import { redactUrlCredentials } from '../client/common/redaction.js';
 import { ConfigError, configErrorFrom } from './config-errors.js';
 import { exporterConfigSchema } from './config-schema.js';
 import { Credentials, loadCredentials } from './credentials.js';
+import { secretFromFileText } from './secret-file.js';
 import { InvalidTargetError, parseTarget, type Target } from './target.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
 
@@ -240,10 +241,10 @@ function typed(
       return parseTarget(text);
     } catch (error) {
       if (error instanceof InvalidTargetError) {
-        // Credentials in a URL must not come back on stderr.
-        const shown = text.replace(/\/\/[^/@]*@/, '//<credentials>@');
+        // Credentials in a URL must not come back on stderr; the reason may quote the URL too.
+        const shown = redactUrlCredentials(text);
         throw new ConfigError(
-          `${describeKey(key)}: value ${JSON.stringify(shown)} is not allowed; ${error.message}`,
+          `${describeKey(key)}: value ${JSON.stringify(shown)} is not allowed; ${redactUrlCredentials(error.message)}`,
         );
       }
       throw error;

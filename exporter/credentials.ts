@@ -3,6 +3,7 @@ import { globToRegex } from './allow-list.js';
 import type { RedisAuth } from './config.js';
 import { ConfigError, loadYamlFile } from './config-errors.js';
 import { credentialsSchema } from './config-schema.js';
+import { secretFromFileText } from './secret-file.js';
 import type { Target } from './target.js';
 
 interface Entry {
@@ -63,7 +64,7 @@ export function loadCredentials(
     let password = t.password;
     if (t.password_file) {
       try {
-        password = readFile(t.password_file).replace(/\r?\n$/, '');
+        password = secretFromFileText(readFile(t.password_file));
       } catch (error) {
         throw new ConfigError(
           `targets.${i}.password_file in ${path}: cannot read ${t.password_file}: ${(error as Error).message}`,

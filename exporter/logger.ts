@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { REDACTED } from '../client/common/redaction.js';
 
 /**
  * The exporter's logger: JSON lines on stderr (the exporter is an app). Paths
@@ -14,7 +15,7 @@ export function createExporterLogger(
       level,
       redact: {
         paths: ['password', '*.password', 'auth', '*.auth', 'headers.authorization'],
-        censor: '[redacted]',
+        censor: REDACTED,
       },
     },
     destination,

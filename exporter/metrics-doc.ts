@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { packageRoot } from '../stack/repo-paths.js';
 import { dataNodeAclRules, EXPORTER_ACL_USER, sentinelAclRules } from './acl.js';
-import { collectors } from './collectors/index.js';
+import { createCollectors } from './collectors/index.js';
+import { SentinelEventTracker } from './collectors/sentinel-events.js';
 import type { FamilySpec } from './exposition.js';
+import { packageRoot } from './package-root.js';
 import { processFamilies } from './process-metrics.js';
 import { selfFamilies } from './self-metrics.js';
 
@@ -60,6 +61,8 @@ function familyRow(spec: FamilySpec, collector: string): string {
 
 /** docs/metrics.md, generated from the families the collectors declare. */
 export function renderMetricsDoc(): string {
+  // Names, commands and families do not depend on what a tracker has seen: a fresh one will do.
+  const collectors = createCollectors({ sentinelEvents: new SentinelEventTracker() });
   const lines: string[] = [
     '# redscope exporter metrics',
     '',

@@ -1,3 +1,6 @@
+import { redactUrlCredentials } from '../client/common/redaction.js';
+import { isTlsError } from '../client/common/tls-errors.js';
+
 /** Why a target did not answer: the fixed values of the `reason` label. */
 export const SCRAPE_ERROR_REASONS = ['refused', 'timeout', 'auth', 'tls', 'protocol'] as const;
 export type ScrapeErrorReason = (typeof SCRAPE_ERROR_REASONS)[number];
@@ -15,19 +18,6 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_TLS_HANDSHAKE_TIMEOUT',
-]);
-
 /**
  * Sorts an error from connecting to or reading from a target into one of the
  * five reasons. A reset or closed connection counts as `refused`: to an
@@ -40,8 +30,7 @@ export function classifyScrapeError(error: unknown): ScrapeErrorReason {
   const code = typeof e?.code === 'string' ? e.code : '';
   const name = typeof e?.name === 'string' ? e.name : '';
   const message = typeof e?.message === 'string' ? e.message : String(error);
-  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) return 'tls';
-  if (/ssl|tls|certificate|handshake/i.test(message) && !/timed? ?out/i.test(message)) return 'tls';
+  if (isTlsError(error)) return 'tls';
   if (/^(WRONGPASS|NOAUTH)|invalid (username-)?password|AUTH failed|-NOAUTH/i.test(message)) {
     return 'auth';
   }
@@ -59,5 +48,5 @@ export function classifyScrapeError(error: unknown): ScrapeErrorReason {
 export function describeScrapeError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // Redis never echoes a password, but a URL with credentials in a message might.
-  return message.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+  return redactUrlCredentials(message).slice(0, 200);
 }

@@ -23,7 +23,7 @@ import {
   type ExporterTelemetry,
   redisUp,
 } from './self-metrics.js';
-import type { Target } from './target.js';
+import type { TargetAccess } from './target-credentials.js';
 import { type TargetConnection, type TargetPool, withDeadline } from './target-pool.js';
 
 /** One collection of one target: the rendered families and what to remember about it. */
@@ -40,7 +40,8 @@ const keyOf = (command: RedisCommand) => command.join(' ');
 /**
  * Runs the collectors against one target: one pipeline on the target's
  * persistent connection, within the scrape's time budget, shared by every
- * scrape of that target that arrives while it runs (single-flight).
+ * scrape of that target with the same credentials that arrives while it runs
+ * (single-flight).
  */
 export class Scraper {
   constructor(
@@ -51,10 +52,11 @@ export class Scraper {
     private readonly logger: Logger,
   ) {}
 
-  /** The exposition text for `target`, ready within `budgetMs` whatever the target does. */
-  async scrape(target: Target, budgetMs: number): Promise<string> {
+  /** The exposition text for `access.target`, ready within `budgetMs` whatever the target does. */
+  async scrape(access: TargetAccess, budgetMs: number): Promise<string> {
+    const { target } = access;
     const deadline = Date.now() + budgetMs;
-    const connection = this.pool.get(target);
+    const connection = this.pool.get(access);
     let shared = connection.inflight as Promise<Collection> | undefined;
     // The collection this scrape starts keeps its own deadline and always settles by
     // it; the grace only covers timer jitter, so its outcome (e.g. a timeout) is what

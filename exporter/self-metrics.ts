@@ -1,3 +1,4 @@
+import { BucketCounts } from '../client/common/bucket-counts.js';
 import { compatFamily, family, type MetricSink } from './exposition.js';
 import { SCRAPE_ERROR_REASONS, type ScrapeErrorReason } from './scrape-errors.js';
 
@@ -89,9 +90,8 @@ export const SCRAPE_BUCKETS = [
 ];
 
 interface TargetStats {
-  readonly buckets: number[];
-  sum: number;
-  count: number;
+  /** Scrape durations; also the sum and count of redis_exporter's summary. */
+  readonly durations: BucketCounts;
   readonly errors: Map<ScrapeErrorReason, number>;
 }
 
@@ -126,19 +126,14 @@ export class ExporterTelemetry {
     if (stats) {
       this.targets.delete(target);
     } else {
-      stats = { buckets: SCRAPE_BUCKETS.map(() => 0), sum: 0, count: 0, errors: new Map() };
+      stats = { durations: new BucketCounts(SCRAPE_BUCKETS), errors: new Map() };
       if (this.targets.size >= MAX_TARGETS) {
         const oldest = this.targets.keys().next().value;
         if (oldest !== undefined) this.targets.delete(oldest);
       }
     }
     this.targets.set(target, stats);
-    for (let i = 0; i < SCRAPE_BUCKETS.length; i++) {
-      if (durationSeconds <= (SCRAPE_BUCKETS[i] as number))
-        stats.buckets[i] = (stats.buckets[i] ?? 0) + 1;
-    }
-    stats.sum += durationSeconds;
-    stats.count++;
+    stats.durations.observe(durationSeconds);
     if (reason) stats.errors.set(reason, (stats.errors.get(reason) ?? 0) + 1);
   }
 
@@ -146,12 +141,13 @@ export class ExporterTelemetry {
   render(sink: MetricSink, only?: string): void {
     for (const [target, stats] of this.targets) {
       if (only !== undefined && target !== only) continue;
+      const { durations } = stats;
       sink.histogram(
         scrapeDuration,
         [target],
-        SCRAPE_BUCKETS.map((le, i) => [le, stats.buckets[i] ?? 0] as const),
-        stats.sum,
-        stats.count,
+        durations.cumulative(),
+        durations.sum,
+        durations.count,
       );
       for (const reason of SCRAPE_ERROR_REASONS) {
         sink.add(scrapeErrors, stats.errors.get(reason) ?? 0, target, reason);
@@ -172,7 +168,8 @@ export class ExporterTelemetry {
     sink.add(lastScrapeDuration, durationSeconds);
     sink.add(lastScrapeConnectTime, connectSeconds);
     sink.add(lastScrapeError, error ? 1 : 0, error ?? '');
-    sink.add(scrapesTotal, stats?.count ?? 0);
-    sink.summary(scrapeDurationSummary, [], [], stats?.sum ?? 0, stats?.count ?? 0);
+    const durations = stats?.durations;
+    sink.add(scrapesTotal, durations?.count ?? 0);
+    sink.summary(scrapeDurationSummary, [], [], durations?.sum ?? 0, durations?.count ?? 0);
   }
 }

@@ -5,15 +5,17 @@ import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
-import { collectors } from './collectors/index.js';
-import { exporterSentinelEvents, SentinelEventWatch } from './collectors/sentinel-events.js';
+import { createCollectors } from './collectors/index.js';
+import { SentinelEventTracker, SentinelEventWatch } from './collectors/sentinel-events.js';
 import type { ExporterConfig } from './config.js';
 import { CONTENT_TYPE, MetricSink } from './exposition.js';
 import { renderProcessMetrics } from './process-metrics.js';
+import { describeScrapeError } from './scrape-errors.js';
 import { Scraper } from './scraper.js';
 import { ExporterTelemetry, redisUp } from './self-metrics.js';
 import { InvalidTargetError, parseTarget, type Target } from './target.js';
-import { TargetPool, withDeadline } from './target-pool.js';
+import { TargetCredentials } from './target-credentials.js';
+import { TargetPool, tlsOptionsFor } from './target-pool.js';
 import { BasicAuthChecker } from './web-config.js';
 
 /** How much of Prometheus' announced timeout we keep for ourselves (rendering, the network back). */
@@ -38,15 +40,14 @@ export async function startExporter(
 ): Promise<RunningExporter> {
   const allowList = new AllowList(config.allowTargets);
   const telemetry = new ExporterTelemetry();
-  // Masters the Sentinels named for /metrics: --username/--password-file are theirs.
-  const sentinelMasters = new Set<string>();
-  const authFor = (t: Target) =>
-    sentinelMasters.has(t.key) ? config.redisAuth : config.credentials.for(t);
-  const pool = new TargetPool(authFor, config.tls, logger);
+  // This exporter's own: a second exporter in the process counts its own failovers.
+  const sentinelEvents = new SentinelEventTracker();
+  const pool = new TargetPool(config.tls, logger);
+  const credentials = new TargetCredentials(config, pool);
   const scraper = new Scraper(
     pool,
     telemetry,
-    collectors,
+    createCollectors({ sentinelEvents }),
     { clientNameCap: config.clientNameCap },
     logger,
   );
@@ -100,12 +101,11 @@ export async function startExporter(
       const budget = budgetOf(req);
       const deadline = Date.now() + budget;
       let text = '';
-      const target = await resolveMetricsTarget(config, pool, deadline, budget).catch((error) => {
-        logger.warn({ err: (error as Error).message }, 'no Sentinel named the master');
+      const access = await credentials.forMetrics(deadline, budget).catch((error) => {
+        logger.warn({ err: describeScrapeError(error) }, 'no Sentinel named the master');
         return undefined;
       });
-      if (target && !config.redisTarget) sentinelMasters.add(target.key);
-      if (target) text += await scraper.scrape(target, Math.max(50, deadline - Date.now()));
+      if (access) text += await scraper.scrape(access, Math.max(50, deadline - Date.now()));
       else if (config.sentinels.length > 0) {
         // The master is unknown, which is what redis_up 0 means to every alert on it.
         const sink = new MetricSink();
@@ -159,7 +159,7 @@ export async function startExporter(
           .send(`target ${target.key} is not allowed; add a matching --allow-target pattern\n`);
         return;
       }
-      send(res, await scraper.scrape(target, budgetOf(req)));
+      send(res, await scraper.scrape(credentials.forAddress(target), budgetOf(req)));
     } catch (error) {
       next(error);
     }
@@ -202,8 +202,10 @@ export async function startExporter(
   });
   // Failovers are events, not state: only a subscription sees them happen. Started
   // after listen() so a port conflict still ends the process.
-  const sentinelEvents =
-    config.sentinels.length === 0 ? undefined : watchSentinelEvents(config, config.sentinels);
+  const watch =
+    config.sentinels.length === 0
+      ? undefined
+      : watchSentinelEvents(config, sentinelEvents, credentials);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
@@ -226,7 +228,7 @@ export async function startExporter(
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => {
-          sentinelEvents?.close();
+          watch?.close();
           pool.closeAll();
           resolve();
         });
@@ -237,62 +239,21 @@ export async function startExporter(
   };
 }
 
-/** Subscribes to the --sentinels' event channels with the same TLS settings as scrapes. */
+/** Subscribes to the --sentinels' event channels with the same TLS settings and credentials as scrapes. */
 function watchSentinelEvents(
   config: ExporterConfig,
-  sentinels: readonly Target[],
+  tracker: SentinelEventTracker,
+  credentials: TargetCredentials,
 ): SentinelEventWatch {
-  const { ca, cert, key, insecureSkipVerify } = config.tls;
   return new SentinelEventWatch({
-    tracker: exporterSentinelEvents,
-    sentinels: sentinels.map((sentinel) => ({
+    tracker,
+    sentinels: config.sentinels.map((sentinel) => ({
       host: sentinel.host,
       port: sentinel.port,
-      ...config.credentials.for(sentinel),
-      ...(sentinel.scheme === 'rediss'
-        ? {
-            tls: {
-              ...(ca ? { ca } : {}),
-              ...(cert ? { cert } : {}),
-              ...(key ? { key } : {}),
-              rejectUnauthorized: !insecureSkipVerify,
-            },
-          }
-        : {}),
+      ...credentials.forAddress(sentinel).auth,
+      ...tlsOptionsFor(sentinel, config.tls),
     })),
   });
-}
-
-/** The target of /metrics: --redis-url, or the master the Sentinels name now. */
-async function resolveMetricsTarget(
-  config: ExporterConfig,
-  pool: TargetPool,
-  deadline: number,
-  budget: number,
-): Promise<Target | undefined> {
-  if (config.redisTarget) return config.redisTarget;
-  if (config.sentinels.length === 0 || !config.masterName) return undefined;
-  let lastError: unknown;
-  for (const [index, sentinel] of config.sentinels.entries()) {
-    // A hung Sentinel may take its share of the budget, not the others' too.
-    const share = Math.max(50, (deadline - Date.now()) / (config.sentinels.length - index));
-    const until = Math.min(deadline, Date.now() + share);
-    try {
-      const client = await pool.get(sentinel).ready(until, budget);
-      const reply = (await withDeadline(
-        client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', config.masterName),
-        until,
-        budget,
-      )) as [string, string] | null;
-      if (reply) {
-        const host = reply[0].includes(':') ? `[${reply[0]}]` : reply[0];
-        return parseTarget(`${sentinel.scheme}://${host}:${reply[1]}`);
-      }
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError ?? new Error(`no Sentinel knows the master ${config.masterName}`);
 }
 
 function indexPage(config: ExporterConfig, allowed: number): string {

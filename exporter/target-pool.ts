@@ -1,17 +1,32 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../client/common/backoff.js';
 import type { ConnectionFacts, TargetMode } from './collectors/types.js';
-import type { RedisAuth, RedisTls } from './config.js';
+import type { RedisTls } from './config.js';
 import { parseInfo } from './info-parser.js';
 import { ScrapeTimeoutError } from './scrape-errors.js';
 import type { Target } from './target.js';
+import type { TargetAccess } from './target-credentials.js';
 
 /** Reconnect backoff after a failed connect: doubles from 100 ms, capped so a recovered target is seen within 2 s. */
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 2000;
+const reconnectDelay = exponentialBackoff(100, 2000);
 /** Connections to targets nobody scraped for this long are closed. */
 const IDLE_CLOSE_MS = 10 * 60_000;
+
+/** ioredis' `tls` option for a `rediss://` target, from the exporter's --tls-* settings; none for `redis://`. */
+export function tlsOptionsFor(target: Target, tls: RedisTls): Pick<RedisOptions, 'tls'> {
+  if (target.scheme !== 'rediss') return {};
+  return {
+    tls: {
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(tls.cert ? { cert: tls.cert } : {}),
+      ...(tls.key ? { key: tls.key } : {}),
+      rejectUnauthorized: !tls.insecureSkipVerify,
+    },
+  };
+}
 
 /** Rejects with ScrapeTimeoutError at `deadline` (ms since epoch) unless `work` settles first. */
 export function withDeadline<T>(work: Promise<T>, deadline: number, budgetMs: number): Promise<T> {
@@ -36,10 +51,11 @@ export function withDeadline<T>(work: Promise<T>, deadline: number, budgetMs: nu
 }
 
 /**
- * One persistent connection to one target, opened on the first scrape and
- * reused by the next ones (no TCP+TLS handshake per scrape). After a failure
- * the next connect waits out a backoff, answering scrapes with the last error
- * meanwhile, so a dead target costs nothing but a fast `redis_up 0`.
+ * One persistent connection to one target with one set of credentials, opened
+ * on the first scrape and reused by the next ones (no TCP+TLS handshake per
+ * scrape). After a failure the next connect waits out a backoff, answering
+ * scrapes with the last error meanwhile, so a dead target costs nothing but a
+ * fast `redis_up 0`.
  */
 export class TargetConnection {
   private client: Redis | undefined;
@@ -58,12 +74,15 @@ export class TargetConnection {
   /** Seconds the last connect of this scrape took (0 when the connection was reused). */
   lastConnectSeconds = 0;
 
+  readonly target: Target;
+
   constructor(
-    readonly target: Target,
-    private readonly auth: RedisAuth,
+    private readonly access: TargetAccess,
     private readonly tls: RedisTls,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.target = access.target;
+  }
 
   get connection(): ConnectionFacts {
     return this.facts;
@@ -107,17 +126,10 @@ export class TargetConnection {
       protocol: 2,
       disableClientInfo: true,
       connectTimeout: Math.max(100, deadline - Date.now()),
-      ...(this.auth.username ? { username: this.auth.username } : {}),
-      ...(this.auth.password ? { password: this.auth.password } : {}),
+      ...(this.access.auth.username ? { username: this.access.auth.username } : {}),
+      ...(this.access.auth.password ? { password: this.access.auth.password } : {}),
+      ...tlsOptionsFor(this.target, this.tls),
     };
-    if (this.target.scheme === 'rediss') {
-      options.tls = {
-        ...(this.tls.ca ? { ca: this.tls.ca } : {}),
-        ...(this.tls.cert ? { cert: this.tls.cert } : {}),
-        ...(this.tls.key ? { key: this.tls.key } : {}),
-        rejectUnauthorized: !this.tls.insecureSkipVerify,
-      };
-    }
     const client = new Redis(options);
     // connect() rejects with a generic "Connection is closed"; the cause (WRONGPASS,
     // a certificate the CA did not sign, garbage) arrives as an 'error' event first.
@@ -139,8 +151,7 @@ export class TargetConnection {
     } catch (thrown) {
       const error = cause ?? thrown;
       this.failures++;
-      this.retryAt =
-        Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.failures - 1));
+      this.retryAt = Date.now() + reconnectDelay(this.failures);
       this.lastError = error;
       if (this.client === client) this.discard();
       else client.disconnect();
@@ -176,28 +187,44 @@ function peerCertificate(client: Redis): ConnectionFacts {
   };
 }
 
-/** The connections to every target scraped recently, one each, closed when idle. */
+/**
+ * The connections to every target scraped recently, one per target and
+ * credentials, closed when idle. /metrics and /scrape may reach one address
+ * with different credentials: each gets the connection its own credentials
+ * opened, whichever endpoint came first, and never joins a collection the
+ * other started.
+ */
 export class TargetPool {
   private readonly connections = new Map<string, TargetConnection>();
+  /** Keys an HMAC of the credentials: no password in a key, nor a bare hash a word list could reverse. */
+  private readonly keySecret = randomBytes(32);
 
   constructor(
-    private readonly authFor: (target: Target) => RedisAuth,
     private readonly tls: RedisTls,
     private readonly logger: Logger,
   ) {}
 
-  get(target: Target): TargetConnection {
+  get(access: TargetAccess): TargetConnection {
     this.closeIdle();
-    let connection = this.connections.get(target.key);
+    const key = this.keyOf(access);
+    let connection = this.connections.get(key);
     if (!connection) {
-      connection = new TargetConnection(target, this.authFor(target), this.tls, this.logger);
-      this.connections.set(target.key, connection);
+      connection = new TargetConnection(access, this.tls, this.logger);
+      this.connections.set(key, connection);
     }
     return connection;
   }
 
   get size(): number {
     return this.connections.size;
+  }
+
+  private keyOf({ target, auth }: TargetAccess): string {
+    // Empty counts as absent, as when the connection opens: both log in the same way.
+    const credentials = createHmac('sha256', this.keySecret)
+      .update(JSON.stringify([auth.username || null, auth.password || null]))
+      .digest('base64url');
+    return `${target.key} ${credentials}`;
   }
 
   private closeIdle(): void {

@@ -1,3 +1,5 @@
+import { redactUrlCredentials } from '../client/common/redaction.js';
+
 /** A Redis or Sentinel endpoint, normalised so that equal targets compare equal. */
 export interface Target {
   readonly scheme: 'redis' | 'rediss';
@@ -28,8 +30,9 @@ export function parseTarget(input: string): Target {
   try {
     url = new URL(withScheme);
   } catch {
+    // Redacted before printable() cuts it: a cut could drop the `@` that ends the password.
     throw new InvalidTargetError(
-      `"${printable(text)}" is not a URL; expected redis://host:port or rediss://host:port`,
+      `"${printable(redactUrlCredentials(text))}" is not a URL; expected redis://host:port or rediss://host:port`,
     );
   }
   const scheme = url.protocol.slice(0, -1);

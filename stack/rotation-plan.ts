@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { load } from 'js-yaml';
+import { secretFromFileText } from '../exporter/secret-file.js';
 import type { RotationNode, RotationTarget, TlsFiles, TlsUpdate } from './certificate-rotation.js';
-import { secretFromFileText } from './secret-file.js';
 
 export interface RotationPlan {
   readonly masterName: string;

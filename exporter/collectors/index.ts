@@ -5,30 +5,39 @@ import { keyspaceCollector } from './keyspace.js';
 import { latencyHistogramCollector, latencySpikesCollector } from './latency.js';
 import { replicationCollector } from './replication.js';
 import { sentinelCollector } from './sentinel.js';
-import { sentinelEventsCollector } from './sentinel-events.js';
+import { createSentinelEventsCollector, type SentinelEventTracker } from './sentinel-events.js';
 import { serverConfigCollector } from './server-config.js';
 import { slowlogCollector } from './slowlog.js';
 import { tlsCollector } from './tls.js';
 import type { Collector } from './types.js';
 
+/** What collectors with state need, owned by the exporter that builds the catalog. */
+export interface CollectorDependencies {
+  /** The failovers this exporter's SentinelEventWatch saw; another exporter in the process has its own. */
+  readonly sentinelEvents: SentinelEventTracker;
+}
+
 /**
  * Every source of metrics, one per file. Adding a source means adding its file
  * and one line here; the scrape pipeline, the per-collector success metric and
- * docs/metrics.md pick it up from this list.
+ * docs/metrics.md pick it up from this list. Built per exporter, so no count
+ * is shared between two exporters in one process.
  */
-export const collectors: readonly Collector[] = [
-  infoCollector,
-  keyspaceCollector,
-  replicationCollector,
-  commandstatsCollector,
-  serverConfigCollector,
-  latencyHistogramCollector,
-  latencySpikesCollector,
-  slowlogCollector,
-  clientsCollector,
-  tlsCollector,
-  sentinelCollector,
-  sentinelEventsCollector,
-];
+export function createCollectors(dependencies: CollectorDependencies): readonly Collector[] {
+  return [
+    infoCollector,
+    keyspaceCollector,
+    replicationCollector,
+    commandstatsCollector,
+    serverConfigCollector,
+    latencyHistogramCollector,
+    latencySpikesCollector,
+    slowlogCollector,
+    clientsCollector,
+    tlsCollector,
+    sentinelCollector,
+    createSentinelEventsCollector(dependencies.sentinelEvents),
+  ];
+}
 
 export type { Collector } from './types.js';

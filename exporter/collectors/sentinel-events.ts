@@ -9,6 +9,12 @@
  * - `createSentinelEventsCollector`: the families, filled on scrape.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { exponentialBackoff } from '../../client/common/backoff.js';
+import {
+  parseInstanceEvent,
+  parseSwitchMaster,
+  type SentinelAddress,
+} from '../../client/common/sentinel-messages.js';
 import { family } from '../exposition.js';
 import { parseKeyValueList } from '../info-parser.js';
 import { type Collector, INFO_ALL } from './types.js';
@@ -54,6 +60,9 @@ interface MutableState {
 const FAILOVER_STEPS =
   /^\+(try-failover|elected-leader|failover-state-.+|selected-slave|promoted-slave)$/;
 
+/** `ip:port`, the form `MasterFailoverState.master` takes. */
+const addressText = (address: SentinelAddress): string => `${address.host}:${address.port}`;
+
 /**
  * Folds Sentinel events into per-master failover counts and durations. Several
  * Sentinels announce the same failover: a +switch-master counts once per new
@@ -80,24 +89,19 @@ export class SentinelEventTracker {
 
   /** Feeds one pub/sub message (`channel` is the event, e.g. `+odown`). */
   handle(channel: string, message: string, atMs: number): void {
-    const words = message.trim().split(/\s+/);
     if (channel === '+switch-master') {
-      // <master name> <old ip> <old port> <new ip> <new port>
-      const [name, , , ip, port] = words;
-      if (!name || !ip || !port) return;
-      this.switchMaster(name, `${ip}:${port}`, atMs);
+      const move = parseSwitchMaster(message);
+      if (move) this.switchMaster(move.name, addressText(move.to), atMs);
       return;
     }
-    // <instance type> <name> <ip> <port> [@ <master name> <master ip> <master port>]
-    const [type, name, ip, port] = words;
-    if (!type || !name) return;
-    const isMaster = type === 'master';
-    const masterName = isMaster ? name : words[words.indexOf('@') + 1];
-    if (!masterName || (!isMaster && !words.includes('@'))) return;
-    const state = this.stateOf(masterName);
+    const event = parseInstanceEvent(message);
+    if (!event) return;
+    const isMaster = event.type === 'master';
+    const state = this.stateOf(event.masterName);
     if (isMaster && (channel === '+sdown' || channel === '+odown')) {
       // A late event about the previous master (another Sentinel had already switched) is not a new outage.
-      if (state.master !== undefined && state.master !== `${ip}:${port}`) return;
+      const address = event.address && addressText(event.address);
+      if (state.master !== undefined && state.master !== address) return;
       state.downSinceMs ??= atMs;
     } else if (isMaster && (channel === '-sdown' || channel === '-odown')) {
       // Back before any failover started: a blip (a short pause), not an outage.
@@ -166,13 +170,13 @@ export class SentinelEventWatch {
 
   constructor(options: SentinelEventWatchOptions) {
     this.detach = options.tracker.attach();
-    const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    const backoff = exponentialBackoff(100, options.maxReconnectDelayMs ?? 2000);
     const now = options.now ?? Date.now;
     this.subscribers = options.sentinels.map(
       (sentinel) =>
         new Redis({
           ...sentinel,
-          retryStrategy: (attempt) => Math.min(maxDelay, 100 * 2 ** (attempt - 1)),
+          retryStrategy: backoff,
           maxRetriesPerRequest: null,
           enableReadyCheck: false,
           connectionName: 'redscope-exporter-events',
@@ -207,7 +211,7 @@ export class SentinelEventWatch {
  * ```ts
  * const tracker = new SentinelEventTracker();
  * const watch = new SentinelEventWatch({ sentinels: [{ host, port, tls }], tracker });
- * const scraper = new Scraper(pool, telemetry, [...collectors, createSentinelEventsCollector(tracker)], ...);
+ * const collectors = createCollectors({ sentinelEvents: tracker }); // lists this collector
  * ```
  */
 export function createSentinelEventsCollector(tracker: SentinelEventTracker): Collector {
@@ -236,11 +240,3 @@ export function createSentinelEventsCollector(tracker: SentinelEventTracker): Co
     },
   };
 }
-
-/**
- * The exporter process's tracker and collector: `collectors/index.ts` lists the
- * collector, and the server starts a SentinelEventWatch on `--sentinels` that
- * feeds this tracker. Tests build their own trackers.
- */
-export const exporterSentinelEvents = new SentinelEventTracker();
-export const sentinelEventsCollector = createSentinelEventsCollector(exporterSentinelEvents);

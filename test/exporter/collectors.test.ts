@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DATA_NODE_COMMANDS, SENTINEL_COMMANDS } from '../../exporter/acl.js';
-import { collectors } from '../../exporter/collectors/index.js';
+import { createCollectors } from '../../exporter/collectors/index.js';
 import { infoCollector } from '../../exporter/collectors/info.js';
 import { commandLatency, latencyHistogramCollector } from '../../exporter/collectors/latency.js';
+import { SentinelEventTracker } from '../../exporter/collectors/sentinel-events.js';
 import type { CollectContext, RedisCommand } from '../../exporter/collectors/types.js';
 import { MetricSink } from '../../exporter/exposition.js';
 import { parseInfo } from '../../exporter/info-parser.js';
@@ -25,12 +26,35 @@ function context(replies: Record<string, unknown>): CollectContext {
   };
 }
 
+const collectors = createCollectors({ sentinelEvents: new SentinelEventTracker() });
+
 describe('the collectors', () => {
   describe('happy', () => {
     it('declare every family once, with a unique name, across all collectors and self-metrics', () => {
       const names = [...collectors.flatMap((c) => c.families), ...selfFamilies].map((f) => f.name);
       expect(new Set(names).size).toBe(names.length);
       for (const name of names) expect(name).toMatch(/^(redis|redscope)_[a-z0-9_]+$/);
+    });
+
+    it('are built per exporter: each catalog reads the failover counts it was built with', async () => {
+      const seen = new SentinelEventTracker();
+      const unseen = new SentinelEventTracker();
+      const detach = [seen.attach(), unseen.attach()];
+      seen.handle('+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 6379', 0);
+      const failovers = async (tracker: SentinelEventTracker) => {
+        const events = createCollectors({ sentinelEvents: tracker }).find(
+          (c) => c.name === 'sentinel_events',
+        );
+        const sink = new MetricSink();
+        const info = '# Sentinel\r\nmaster0:name=redscope,status=ok,address=10.0.0.2:6379\r\n';
+        await events?.collect(context({ 'INFO ALL': info }), sink);
+        return sampleValue(parseExposition(sink.render()), 'redscope_sentinel_failovers_total', {
+          master_name: 'redscope',
+        });
+      };
+      expect(await failovers(seen)).toBe(1);
+      expect(await failovers(unseen)).toBe(0);
+      for (const off of detach) off();
     });
 
     it('send only commands the least-privilege ACL allows', () => {

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { collectors } from '../../exporter/collectors/index.js';
+import { createCollectors } from '../../exporter/collectors/index.js';
+import { SentinelEventTracker } from '../../exporter/collectors/sentinel-events.js';
 import { METRICS_DOC_PATH, renderMetricsDoc } from '../../exporter/metrics-doc.js';
+
+const collectors = createCollectors({ sentinelEvents: new SentinelEventTracker() });
 
 describe('docs/metrics.md', () => {
   describe('happy', () => {

@@ -6,6 +6,7 @@ import { startExporter } from '../../exporter/server.js';
 import { freePort } from '../../stack/ports.js';
 import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { type FakeSentinel, startFakeSentinel } from './support/fake-sentinel.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 
 const topology = sharedTopology();
@@ -15,6 +16,15 @@ const exporterUser = topology.users?.exporter;
 if (!exporterUser) throw new Error('the shared topology has ACL users');
 const tlsFlags = { 'tls-ca': tls.caFile, 'tls-cert': tls.certFile, 'tls-key': tls.keyFile };
 const sentinelUrl = (port: number) => `rediss://127.0.0.1:${port}`;
+
+/** Waits until `check` holds, polling; fails naming `what` after `timeoutMs`. */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe('/metrics through Sentinels (--sentinels, --master-name)', () => {
   const started: TestExporter[] = [];
@@ -39,6 +49,46 @@ describe('/metrics through Sentinels (--sentinels, --master-name)', () => {
       expect(sampleValue(families, 'redis_up', {})).toBe(1);
       expect(sampleValue(families, 'redis_connected_slaves', {})).toBe(2);
       expect(text).not.toContain(exporterUser.password);
+    });
+
+    it('keeps failover counts per exporter: a failover one exporter saw never shows on another in the process', async () => {
+      const masterName = 'fake-master';
+      const one = await startFakeSentinel(masterName);
+      const other = await startFakeSentinel(masterName);
+      const exporters: TestExporter[] = [];
+      try {
+        for (const fake of [one, other]) {
+          exporters.push(
+            await startTestExporter({
+              sentinels: `redis://127.0.0.1:${fake.port}`,
+              'master-name': masterName,
+              'allow-target': ['redis://127.0.0.1:*'],
+            } as never),
+          );
+        }
+        const [watchingOne, watchingOther] = exporters as [TestExporter, TestExporter];
+        await until('both exporters subscribed', () => one.subscribers + other.subscribers === 2);
+        const failovers = async (exporter: TestExporter, sentinel: FakeSentinel) => {
+          const { text } = await exporter.get(`/scrape?target=redis://127.0.0.1:${sentinel.port}`);
+          return sampleValue(parseExposition(text), 'redscope_sentinel_failovers_total', {
+            master_name: masterName,
+          });
+        };
+        expect(await failovers(watchingOne, one)).toBe(0);
+        expect(await failovers(watchingOther, other)).toBe(0);
+
+        one.publish('+switch-master', `${masterName} 10.0.0.1 6379 10.0.0.2 6379`);
+        await until('the first exporter counted the failover', async () => {
+          return (await failovers(watchingOne, one)) === 1;
+        });
+        expect(await failovers(watchingOther, other)).toBe(0);
+        // The count belongs to the exporter whose watch saw the event, not to the Sentinel scraped.
+        expect(await failovers(watchingOther, one)).toBe(0);
+      } finally {
+        for (const exporter of exporters) await exporter.close();
+        await one.close();
+        await other.close();
+      }
     });
   });
 

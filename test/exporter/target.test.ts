@@ -33,6 +33,11 @@ describe('parsing a scrape target', () => {
     it('never repeats a password from the URL in its message', () => {
       expect(() => parseTarget('redis://u:hunter2@x:1')).toThrow(/^(?!.*hunter2)/);
     });
+
+    it('never repeats a password that breaks the URL apart (an unencoded /)', () => {
+      expect(() => parseTarget('redis://u:hun/ter2@x:1')).toThrow(/is not a URL/);
+      expect(() => parseTarget('redis://u:hun/ter2@x:1')).toThrow(/^(?!.*(hun|ter2))/);
+    });
   });
 });
 

@@ -74,6 +74,14 @@ describe('the Sentinel events tracker', () => {
       expect(tracker.get('redscope')?.lastDurationSeconds).toBeCloseTo(2.5, 5);
     });
 
+    it('counts a failover between IPv6 addresses', () => {
+      const tracker = new SentinelEventTracker();
+      tracker.handle('+sdown', 'master redscope 2001:db8::1 6379', 0);
+      tracker.handle('+switch-master', 'redscope 2001:db8::1 6379 2001:db8::2 6379', 900);
+      expect(tracker.get('redscope')).toMatchObject({ failovers: 1, master: '2001:db8::2:6379' });
+      expect(tracker.get('redscope')?.lastDurationSeconds).toBeCloseTo(0.9, 5);
+    });
+
     it('exports the count and the last duration for every master the Sentinel monitors', async () => {
       const tracker = new SentinelEventTracker();
       failover(tracker, 0);
@@ -116,6 +124,8 @@ describe('the Sentinel events tracker', () => {
     it('reports no duration before any failover and ignores malformed messages', async () => {
       const tracker = new SentinelEventTracker();
       tracker.handle('+switch-master', 'redscope', 0);
+      tracker.handle('+switch-master', `redscope ${OLD} ${NEW} extra`, 0);
+      tracker.handle('+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 port', 0);
       tracker.handle('+sdown', '', 0);
       tracker.handle('+sdown', 'slave 10.0.0.3 6379', 0);
       const text = await render(tracker, ['redscope']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { secretFromFileText } from '../../stack/secret-file.js';
+import { secretFromFileText } from '../../exporter/secret-file.js';
 
 describe('secretFromFileText', () => {
   it('drops the one trailing newline an editor or echo adds', () => {
