@@ -5,7 +5,7 @@
  * silence between two acknowledged durable writes), read errors seen by the
  * caller, and acknowledged writes missing from the final master (must be 0).
  */
-import { createRedisClients, type RedisClients } from '../client/connection/index.js';
+import { createRedisClients, type RedisClients } from '../client/index.js';
 import { RedisTopology } from '../stack/topology.js';
 import { clientsConfigFor } from '../stack/topology-clients.js';
 

@@ -1,61 +1,29 @@
-// The public surface of `redscope/client`: everything else in this folder is internal.
+// The public surface of `redscope/client`. Everything else in this folder is internal;
+// the OpenTelemetry plumbing for apps that build their own SDK is `redscope/client/otel`.
+// test/client/public-surface.test.ts fails when this list changes by accident.
+
+export type { RedisClientsConfig, TlsConfig } from './connection/config.js';
 export {
-  type ExportableSpan,
-  registerSpanPipeline,
-  type SpanEvent,
-  type SpanPipeline,
-} from './command-spans.js';
-export { CLIENT_CONFIG_DEFAULTS, type ClientConfig, clientConfigFromEnv } from './config.js';
-export * from './connection/index.js';
+  type ClientOptions,
+  createRedisClients,
+  type RedisClients,
+} from './connection/create-redis-clients.js';
+export type { DurableWriteOptions } from './connection/durable-write.js';
+export type { ReadClient } from './connection/read-client.js';
+export { clientConfigFromEnv } from './env-config.js';
+export { ConfigError, DurableWriteError, TelemetryUnavailableError } from './errors.js';
 export {
-  ClientConfigError,
-  SessionWriteNotDurableError,
-  TelemetryUnavailableError,
-} from './errors.js';
-export { type RequestContextOptions, requestContext } from './express-middleware.js';
-export {
-  type InstrumentedRedis,
-  type InstrumentOptions,
   instrumentRedis,
-  type RedisPair,
-  type TracingOptions,
-} from './instrument.js';
-export {
-  createLogger,
-  createRollingFileDestination,
-  DEFAULT_REDACTED_KEYS,
-  type Logger,
-  type LoggerOptions,
-  type RollingFileOptions,
-} from './logger.js';
-export { CLIENT_METRIC_NAMES } from './metrics.js';
-export { keyShape, sanitizeQueryText } from './query-text.js';
-export {
-  correlationIdFrom,
-  currentRequestContext,
-  hashSessionId,
-  type RequestContext,
-  runWithRequestContext,
-  setRequestIdentity,
-} from './request-context.js';
-export { TraceIdRatioSampler } from './sampling.js';
+  type RedisInstrumentation,
+} from './instrumentation/instrumentation.js';
+export { requestContextMiddleware } from './logging/express-middleware.js';
+export { createLogger, createRollingFileDestination, type Logger } from './logging/logger.js';
+export { runWithRequestContext, setRequestIdentity } from './logging/request-context.js';
 export {
   createSessionCache,
-  type DurableWrite,
   type SessionCache,
   type SessionCacheOptions,
-  type SessionLoader,
   type SessionRecord,
-  type SessionSource,
   type SessionValidation,
-  waitForReplicas,
-} from './session-cache.js';
-export {
-  PooledIdGenerator,
-  startTelemetry,
-  TELEMETRY_DEFAULTS,
-  type Telemetry,
-  type TelemetryOptions,
-  type TraceExporterKind,
-  tracerSettings,
-} from './telemetry.js';
+} from './session/session-cache.js';
+export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';

@@ -1,35 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import {
   createLogger,
   createSessionCache,
-  type DurableWrite,
-  type InstrumentedRedis,
-  instrumentRedis,
   type Logger,
-  type RedisPair,
-  requestContext,
+  type RedisClients,
+  requestContextMiddleware,
   type SessionCache,
   type SessionRecord,
 } from '../client/index.js';
 import { DemoDatabase, demoUsers } from './users.js';
 
 export interface DemoOptions {
-  /** The Redis connections (e.g. from createRedisClients); the caller closes them. */
-  readonly redis: RedisPair;
+  /** The Redis connections from createRedisClients; the caller closes them. */
+  readonly clients: RedisClients;
+  /** The registry the clients were created with, served at /metrics with the session and process metrics. */
+  readonly registry: Registry;
   /** Where to listen (default 127.0.0.1 and a free port). */
   readonly host?: string;
   readonly port?: number;
   readonly logger?: Logger;
-  /** Client and process metrics go here, served at /metrics (default: a new registry). */
-  readonly registry?: Registry;
-  /** Spans for requests and Redis commands (default true; needs startTelemetry() to export them). */
+  /** Spans for requests and session validations (default true; needs startTelemetry() to export them). */
   readonly tracing?: boolean;
   /** Prefix of the demo's Redis keys (default `demo:`). */
   readonly keyPrefix?: string;
-  readonly durableWrite?: DurableWrite;
   /** Demo accounts `user-0..N-1` with passwords `password-0..` (default 100). */
   readonly users?: number;
   /** Session lifetime (default 900 s). */
@@ -58,25 +54,27 @@ function bearer(req: Request): string | undefined {
  * `/healthz`. Resolves once it listens.
  *
  * ```ts
- * const demo = await startDemo({ redis: createRedisClients(config) });
+ * const registry = new Registry();
+ * const demo = await startDemo({ clients: createRedisClients(config, { registry }), registry });
  * console.log(demo.url); // later: await demo.close();
  * ```
  */
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const logger = options.logger ?? createLogger({ name: 'redscope-demo' });
-  const registry = options.registry ?? new Registry();
+  const { clients, registry } = options;
   collectDefaultMetrics({ register: registry });
   const tracing = options.tracing ?? true;
   const prefix = options.keyPrefix ?? 'demo:';
   const database = await DemoDatabase.create(demoUsers(options.users ?? 100));
-  const redis = instrumentRedis(options.redis, { registry, logger, tracing: { enabled: tracing } });
-  const sessions = createSessionCache(redis, {
+  const sessions = createSessionCache(clients, {
     loader: (id) => database.findSession(id),
     keyPrefix: prefix,
     ttlSeconds: options.sessionTtlSeconds ?? 900,
-    ...(options.durableWrite ? { durableWrite: options.durableWrite } : {}),
+    registry,
+    logger,
+    tracing: { enabled: tracing },
   });
-  const app = createDemoApp({ redis, sessions, database, registry, logger, tracing, prefix });
+  const app = createDemoApp({ clients, sessions, database, registry, logger, tracing, prefix });
   const server: Server = app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -93,13 +91,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      redis.close();
     },
   };
 }
 
 function createDemoApp(parts: {
-  redis: InstrumentedRedis;
+  clients: RedisClients;
   sessions: SessionCache;
   database: DemoDatabase;
   registry: Registry;
@@ -107,7 +104,7 @@ function createDemoApp(parts: {
   tracing: boolean;
   prefix: string;
 }): express.Express {
-  const { redis, sessions, database, registry, logger, prefix } = parts;
+  const { clients, sessions, database, registry, logger, prefix } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -116,7 +113,7 @@ function createDemoApp(parts: {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  app.use(requestContext({ logger, tracing: parts.tracing }));
+  app.use(requestContextMiddleware({ logger, tracing: parts.tracing }));
   app.use(express.json({ limit: '4kb' }));
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {
@@ -168,8 +165,8 @@ function createDemoApp(parts: {
   app.get('/api/org/visits', authenticate, async (_req, res) => {
     const { session } = res.locals.auth as Authenticated;
     const key = `${prefix}org:${session.orgId}:visits`;
-    await redis.writer.incr(key);
-    const visits = Number((await redis.read((replica) => replica.get(key))) ?? 0);
+    await clients.writer.incr(key);
+    const visits = Number((await clients.reader.get(key)) ?? 0);
     res.json({ orgId: session.orgId, visits });
   });
 

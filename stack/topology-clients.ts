@@ -1,22 +1,23 @@
-import type { RedisClientsConfig } from '../client/connection/index.js';
-import type { RedisTopology } from './topology.js';
+import type { RedisClientsConfig } from '../client/index.js';
+import type { RedisTopology, TopologyDescription } from './topology.js';
 
 /**
  * A client config for a launcher topology as an app would have it: the Sentinel
  * list, the CA and client certificate files, and the `app` ACL user when the
  * topology runs with ACL. Built from describe(), so it follows whatever
- * credentials and TLS files the launcher hands out.
+ * credentials and TLS files the launcher hands out; a description alone (the
+ * shared test topology) works as well.
  */
 export function clientsConfigFor(
-  topology: RedisTopology,
+  topology: RedisTopology | TopologyDescription,
   extra: Partial<RedisClientsConfig> = {},
 ): RedisClientsConfig {
-  const description = topology.describe();
+  const description = 'describe' in topology ? topology.describe() : topology;
   const credentials = description.users?.app ?? description.auth;
   return {
-    sentinels: topology
-      .names('sentinel')
-      .map((name) => ({ host: description.host, port: topology.port(name) })),
+    sentinels: description.nodes
+      .filter((node) => node.role === 'sentinel')
+      .map((node) => ({ host: description.host, port: node.port })),
     masterName: description.masterName,
     tls: description.tls
       ? {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { secretFromFileText } from '../../stack/secret-file.js';
+import { secretFromFileText } from '../../exporter/secret-file.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -113,18 +113,22 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const client = await import('../../client/index.js');
       const { startDemo, startLoad } = await import('../../demo/index.js');
       const logger = client.createLogger({ name: 'redscope-demo' });
+      const { Registry } = await import('prom-client');
+      const registry = new Registry();
       let clients: ReturnType<typeof client.createRedisClients>;
       try {
-        clients = client.createRedisClients({
-          ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
-          ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
-          ...(flags.username ? { username: flags.username } : {}),
-          ...(password ? { password } : {}),
-          ...(tls ? { tls } : {}),
-          logger,
-        });
+        clients = client.createRedisClients(
+          {
+            ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
+            ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
+            ...(flags.username ? { username: flags.username } : {}),
+            ...(password ? { password } : {}),
+            ...(tls ? { tls } : {}),
+          },
+          { registry, logger },
+        );
       } catch (error) {
-        if (error instanceof client.RedisConfigError) throw new UsageError(error.message);
+        if (error instanceof client.ConfigError) throw new UsageError(error.message);
         throw error;
       }
       // Whatever fails from here on, the connections close so the process can exit.
@@ -140,11 +144,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         }
         await clients.ready();
         demo = await startDemo({
-          redis: clients,
+          clients,
+          registry,
           host: listen.host,
           port: listen.port,
           logger,
-          durableWrite: (write) => clients.writeDurably(write),
         });
         traffic = load > 0 ? startLoad({ url: demo.url, concurrency: load }) : undefined;
         io.err(

@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { RedisConfigError } from './errors.js';
-
-/** Where the logger the factory warns through comes from: pino's `Logger` fits. */
-export interface ClientLogger {
-  warn(details: Record<string, unknown>, message: string): void;
-}
+import { redactUrlCredentials } from '../common/redaction.js';
+import { ConfigError } from '../errors.js';
 
 /** A `host:port` string (`[::1]:26379` for IPv6) or an object. */
 export type AddressInput = string | { readonly host: string; readonly port: number };
@@ -14,21 +10,31 @@ export type AddressInput = string | { readonly host: string; readonly port: numb
  * value can be given as a file path (`caFile`) or as contents (`ca`), not both.
  */
 export interface TlsConfig {
-  /** CA bundle that signed the servers' certificates. Default: Node's public CA store. */
+  /**
+   * CA bundle that signed the servers' certificates.
+   * @default Node's public CA store
+   */
   readonly caFile?: string;
   readonly ca?: string | Buffer;
-  /** Client certificate, for servers with `tls-auth-clients yes`. Default: none. */
+  /**
+   * Client certificate, for servers with `tls-auth-clients yes`.
+   * @default none
+   */
   readonly certFile?: string;
   readonly cert?: string | Buffer;
   /** Private key of the client certificate; required with a certificate. */
   readonly keyFile?: string;
   readonly key?: string | Buffer;
-  /** Name to check the server certificate against. Default: the address connected to. */
+  /**
+   * Name to check the server certificate against.
+   * @default the address connected to
+   */
   readonly servername?: string;
   /**
    * Accept any server certificate. Only for a lab: it makes TLS useless against
-   * an attacker. Default false; when true the factory logs a warning, so it
-   * needs `logger`.
+   * an attacker. When true, `createRedisClients` logs a warning, so it needs
+   * the `logger` option.
+   * @default false
    */
   readonly insecureSkipVerify?: boolean;
 }
@@ -51,59 +57,95 @@ export interface RedisClientsConfig {
   readonly sentinels?: readonly AddressInput[];
   /** The name the Sentinels monitor the master under (`sentinel monitor <name> ...`). */
   readonly masterName?: string;
-  /** ACL user for the data nodes. Default: none (the `default` user). */
+  /**
+   * ACL user for the data nodes.
+   * @default none (the `default` user)
+   */
   readonly username?: string;
-  /** Password for the data nodes. Default: none. Never logged. */
+  /**
+   * Password for the data nodes. Never logged.
+   * @default none
+   */
   readonly password?: string;
-  /** ACL user for the Sentinels. Default: none. */
+  /**
+   * ACL user for the Sentinels.
+   * @default none
+   */
   readonly sentinelUsername?: string;
-  /** Password for the Sentinels. Default: none. Never logged. */
+  /**
+   * Password for the Sentinels. Never logged.
+   * @default none
+   */
   readonly sentinelPassword?: string;
   /**
-   * TLS for the data nodes. In Sentinel mode TLS is on by default (Node's CA
-   * store, verification on); `false` means plain TCP. In URL mode the scheme
+   * TLS for the data nodes; `false` means plain TCP. In URL mode the scheme
    * decides (`rediss://`) and these settings refine it.
+   * @default on in Sentinel mode: Node's CA store, verification on
    */
   readonly tls?: TlsConfig | false;
-  /** TLS for the Sentinels. Default: the same as `tls`. */
+  /**
+   * TLS for the Sentinels.
+   * @default the same as `tls`
+   */
   readonly sentinelTls?: TlsConfig | false;
   /**
-   * Where `reader` sends reads: `replica` (default; falls back to the master when
-   * no replica answers) or `master` (read-your-writes).
+   * Where `reader` sends reads: `replica` (falls back to the master when no
+   * replica answers) or `master` (read-your-writes).
+   * @default 'replica'
    */
   readonly readFrom?: 'replica' | 'master';
-  /** Replicas to read from first, when reachable. Default: any healthy replica. */
+  /**
+   * Replicas to read from first, when reachable.
+   * @default any healthy replica
+   */
   readonly preferredReplicas?: readonly PreferredReplica[];
-  /** Longest a write may wait for its reply before it fails (ms). Default 2000. */
+  /**
+   * Longest a write may wait for its reply before it fails (ms).
+   * @default 2000
+   */
   readonly commandTimeoutMs?: number;
-  /** Longest a read waits for a replica before it is retried on the master (ms). Default 500. */
+  /**
+   * Longest a read waits for a replica before it is retried on the master (ms).
+   * @default 500
+   */
   readonly readTimeoutMs?: number;
   /**
    * When a read failed on the replica and on the master (both reconnecting after
    * a failover), how long it waits for the replica to come back before failing (ms).
-   * Default 1000.
+   * @default 1000
    */
   readonly readRetryWindowMs?: number;
-  /** Longest a TCP+TLS connect may take (ms). Default 2000. */
+  /**
+   * Longest a TCP+TLS connect may take (ms).
+   * @default 2000
+   */
   readonly connectTimeoutMs?: number;
   /**
    * Reconnection attempts a queued write survives before it fails with
-   * MaxRetriesPerRequestError. Default 2: a caller learns within about a second
-   * that the master is gone instead of waiting out the failover.
+   * MaxRetriesPerRequestError: with the default a caller learns within about a
+   * second that the master is gone instead of waiting out the failover.
+   * @default 2
    */
   readonly maxRetriesPerRequest?: number;
-  /** First reconnect delay (ms); doubles per attempt. Default 50. */
+  /**
+   * First reconnect delay (ms); doubles per attempt.
+   * @default 50
+   */
   readonly reconnectMinDelayMs?: number;
-  /** Cap of the reconnect delay (ms). Default 500, short so a new master is found fast. */
+  /**
+   * Cap of the reconnect delay (ms). Short so a new master is found fast.
+   * @default 500
+   */
   readonly reconnectMaxDelayMs?: number;
-  /** `CLIENT SETNAME` of the connections (`-writer`/`-reader` is appended). Default `redscope`. */
+  /**
+   * `CLIENT SETNAME` of the connections (`-writer`/`-reader` is appended).
+   * @default `redscope`
+   */
   readonly connectionName?: string;
-  /** Where warnings go (insecure TLS). A library never prints to the console. */
-  readonly logger?: ClientLogger;
 }
 
 /** Defaults, one place, each explained on its option above. */
-export const CLIENT_DEFAULTS = {
+const CLIENT_DEFAULTS = {
   readFrom: 'replica',
   commandTimeoutMs: 2000,
   readTimeoutMs: 500,
@@ -142,7 +184,6 @@ interface ResolvedCommon {
   readonly reconnectMinDelayMs: number;
   readonly reconnectMaxDelayMs: number;
   readonly connectionName: string;
-  readonly logger?: ClientLogger;
 }
 
 export interface ResolvedStandalone extends ResolvedCommon {
@@ -166,23 +207,20 @@ export type ResolvedClientsConfig = ResolvedStandalone | ResolvedSentinel;
 
 /**
  * Checks `config` and applies defaults; reads TLS files. Throws
- * RedisConfigError naming the first bad option. Makes no connection.
+ * ConfigError naming the first bad option. Makes no connection.
  */
 export function resolveClientsConfig(config: RedisClientsConfig): ResolvedClientsConfig {
   if (config === null || typeof config !== 'object') {
-    throw new RedisConfigError(
-      'config',
-      'expected an object with url, or sentinels and masterName',
-    );
+    throw new ConfigError('config', 'expected an object with url, or sentinels and masterName');
   }
   const common = resolveCommon(config);
   const hasSentinels = config.sentinels !== undefined;
   if (config.url !== undefined && hasSentinels) {
-    throw new RedisConfigError('sentinels', 'give either url (one Redis) or sentinels, not both');
+    throw new ConfigError('sentinels', 'give either url (one Redis) or sentinels, not both');
   }
   if (config.url !== undefined) return resolveStandalone(config, common);
   if (!hasSentinels) {
-    throw new RedisConfigError(
+    throw new ConfigError(
       'url',
       'missing: give url (rediss://host:port) for one Redis, or sentinels and masterName',
     );
@@ -195,35 +233,20 @@ type Common = Omit<ResolvedCommon, 'tls'>;
 function resolveCommon(config: RedisClientsConfig): Common {
   const readFrom = config.readFrom ?? CLIENT_DEFAULTS.readFrom;
   if (readFrom !== 'replica' && readFrom !== 'master') {
-    throw new RedisConfigError(
-      'readFrom',
-      `must be "replica" or "master", got ${String(readFrom)}`,
-    );
+    throw new ConfigError('readFrom', `must be "replica" or "master", got ${String(readFrom)}`);
   }
   const reconnectMinDelayMs = positive(config, 'reconnectMinDelayMs');
   const reconnectMaxDelayMs = positive(config, 'reconnectMaxDelayMs');
   if (reconnectMaxDelayMs < reconnectMinDelayMs) {
-    throw new RedisConfigError('reconnectMaxDelayMs', 'must not be below reconnectMinDelayMs');
+    throw new ConfigError('reconnectMaxDelayMs', 'must not be below reconnectMinDelayMs');
   }
   const connectionName = config.connectionName ?? CLIENT_DEFAULTS.connectionName;
   if (!/^[!-~]+$/.test(connectionName)) {
-    throw new RedisConfigError(
-      'connectionName',
-      'must be non-empty printable ASCII without spaces',
-    );
-  }
-  if (config.logger !== undefined && typeof config.logger?.warn !== 'function') {
-    throw new RedisConfigError(
-      'logger',
-      'must have a warn(details, message) method (a pino logger)',
-    );
+    throw new ConfigError('connectionName', 'must be non-empty printable ASCII without spaces');
   }
   const maxRetries = config.maxRetriesPerRequest ?? CLIENT_DEFAULTS.maxRetriesPerRequest;
   if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-    throw new RedisConfigError(
-      'maxRetriesPerRequest',
-      `must be an integer >= 0, got ${maxRetries}`,
-    );
+    throw new ConfigError('maxRetriesPerRequest', `must be an integer >= 0, got ${maxRetries}`);
   }
   return {
     ...credentials(config.username, config.password, 'username'),
@@ -236,7 +259,6 @@ function resolveCommon(config: RedisClientsConfig): Common {
     reconnectMinDelayMs,
     reconnectMaxDelayMs,
     connectionName,
-    ...(config.logger ? { logger: config.logger } : {}),
   };
 }
 
@@ -251,7 +273,7 @@ type NumericOption =
 function positive(config: RedisClientsConfig, option: NumericOption): number {
   const value = config[option] ?? CLIENT_DEFAULTS[option];
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RedisConfigError(option, `must be a positive number of milliseconds, got ${value}`);
+    throw new ConfigError(option, `must be a positive number of milliseconds, got ${value}`);
   }
   return value;
 }
@@ -263,10 +285,7 @@ function credentials(
 ): { username?: string; password?: string } {
   if (username !== undefined && password === undefined) {
     // An ACL user without a password only makes sense for `nopass` users; say so rather than guess.
-    throw new RedisConfigError(
-      option,
-      'an ACL username needs its password (use "" for a nopass user)',
-    );
+    throw new ConfigError(option, 'an ACL username needs its password (use "" for a nopass user)');
   }
   return {
     ...(username !== undefined ? { username } : {}),
@@ -279,38 +298,38 @@ function resolveStandalone(config: RedisClientsConfig, common: Common): Resolved
   try {
     url = new URL(String(config.url));
   } catch {
-    throw new RedisConfigError(
+    throw new ConfigError(
       'url',
-      `"${redactUrl(String(config.url))}" is not a URL; expected rediss://host:port`,
+      `"${redactUrlCredentials(String(config.url))}" is not a URL; expected rediss://host:port`,
     );
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new RedisConfigError(
+    throw new ConfigError(
       'url',
       `scheme must be rediss:// (TLS) or redis://, got ${url.protocol}//`,
     );
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw new RedisConfigError('url', 'has no host');
+  if (host === '') throw new ConfigError('url', 'has no host');
   const port = url.port === '' ? 6379 : Number(url.port);
   const dbText = url.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
   if (!Number.isInteger(db) || db < 0) {
-    throw new RedisConfigError('url', `database "${dbText}" must be a number >= 0`);
+    throw new ConfigError('url', `database "${dbText}" must be a number >= 0`);
   }
   if (config.sentinelTls !== undefined || config.masterName !== undefined) {
-    throw new RedisConfigError(
+    throw new ConfigError(
       config.masterName !== undefined ? 'masterName' : 'sentinelTls',
       'only applies with sentinels; remove it or use sentinels instead of url',
     );
   }
   const tlsWanted = url.protocol === 'rediss:';
   if (!tlsWanted && config.tls) {
-    throw new RedisConfigError('tls', 'given with a redis:// (plain TCP) url; use rediss://');
+    throw new ConfigError('tls', 'given with a redis:// (plain TCP) url; use rediss://');
   }
   const username = config.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = config.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
-  const tls = tlsWanted ? resolveTls(config.tls || {}, 'tls', common.logger) : undefined;
+  const tls = tlsWanted ? resolveTls(config.tls || {}, 'tls') : undefined;
   return {
     ...common,
     ...credentials(username, password, 'url'),
@@ -324,31 +343,28 @@ function resolveStandalone(config: RedisClientsConfig, common: Common): Resolved
 function resolveSentinel(config: RedisClientsConfig, common: Common): ResolvedSentinel {
   const list = config.sentinels;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new RedisConfigError('sentinels', 'needs at least one Sentinel address (host:port)');
+    throw new ConfigError('sentinels', 'needs at least one Sentinel address (host:port)');
   }
   const sentinels = list.map((entry, index) => parseAddress(entry, `sentinels[${index}]`));
   const masterName = config.masterName;
   if (typeof masterName !== 'string' || masterName.trim() === '') {
-    throw new RedisConfigError(
-      'masterName',
-      'missing: the name from "sentinel monitor <name> ..."',
-    );
+    throw new ConfigError('masterName', 'missing: the name from "sentinel monitor <name> ..."');
   }
   const preferredReplicas = (config.preferredReplicas ?? []).map((replica, index) => {
     const option = `preferredReplicas[${index}]`;
     const { host, port } = parseAddress(replica, option);
     const priority = replica.priority ?? 1;
-    if (!Number.isFinite(priority)) throw new RedisConfigError(option, 'priority must be a number');
+    if (!Number.isFinite(priority)) throw new ConfigError(option, 'priority must be a number');
     return { host, port, priority };
   });
-  const tls = config.tls === false ? undefined : resolveTls(config.tls ?? {}, 'tls', common.logger);
+  const tls = config.tls === false ? undefined : resolveTls(config.tls ?? {}, 'tls');
   const sentinelTlsInput = config.sentinelTls === undefined ? config.tls : config.sentinelTls;
   const sentinelTls =
     sentinelTlsInput === false
       ? undefined
       : config.sentinelTls === undefined
         ? tls
-        : resolveTls(sentinelTlsInput ?? {}, 'sentinelTls', common.logger);
+        : resolveTls(sentinelTlsInput ?? {}, 'sentinelTls');
   return {
     ...common,
     ...(tls ? { tls } : {}),
@@ -378,7 +394,7 @@ export function parseAddress(input: AddressInput, option: string): Address {
   if (typeof input === 'string') {
     const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(input.trim());
     if (!match) {
-      throw new RedisConfigError(option, `"${input}" is not host:port (e.g. 10.0.0.5:26379)`);
+      throw new ConfigError(option, `"${input}" is not host:port (e.g. 10.0.0.5:26379)`);
     }
     host = (match[1] ?? match[2]) as string;
     port = Number(match[3]);
@@ -386,51 +402,36 @@ export function parseAddress(input: AddressInput, option: string): Address {
     host = input.host;
     port = input.port;
   } else {
-    throw new RedisConfigError(option, 'expected "host:port" or { host, port }');
+    throw new ConfigError(option, 'expected "host:port" or { host, port }');
   }
   if (typeof host !== 'string' || host.trim() === '') {
-    throw new RedisConfigError(option, 'has an empty host');
+    throw new ConfigError(option, 'has an empty host');
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RedisConfigError(option, `port must be 1-65535, got ${String(port)}`);
+    throw new ConfigError(option, `port must be 1-65535, got ${String(port)}`);
   }
   return { host, port };
 }
 
 type PemField = 'ca' | 'cert' | 'key';
 
-function resolveTls(
-  input: TlsConfig,
-  option: string,
-  logger: ClientLogger | undefined,
-): ResolvedTls {
+function resolveTls(input: TlsConfig, option: string): ResolvedTls {
   if (typeof input !== 'object' || input === null) {
-    throw new RedisConfigError(
-      option,
-      'expected TLS settings ({ caFile, certFile, keyFile }) or false',
-    );
+    throw new ConfigError(option, 'expected TLS settings ({ caFile, certFile, keyFile }) or false');
   }
   const ca = pem(input, 'ca', option);
   const cert = pem(input, 'cert', option);
   const key = pem(input, 'key', option);
   if ((cert === undefined) !== (key === undefined)) {
-    throw new RedisConfigError(
+    throw new ConfigError(
       `${option}.${cert ? 'keyFile' : 'certFile'}`,
       'a client certificate needs both certFile and keyFile',
     );
   }
   if (input.servername !== undefined && input.servername.trim() === '') {
-    throw new RedisConfigError(`${option}.servername`, 'must not be empty');
+    throw new ConfigError(`${option}.servername`, 'must not be empty');
   }
   const insecure = input.insecureSkipVerify === true;
-  if (insecure) {
-    if (!logger) {
-      throw new RedisConfigError(
-        'logger',
-        `${option}.insecureSkipVerify needs a logger so the warning it causes is recorded`,
-      );
-    }
-  }
   return {
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
@@ -445,11 +446,11 @@ function pem(input: TlsConfig, field: PemField, option: string): Buffer | undefi
   const path = input[fileField];
   const inline = input[field];
   if (path !== undefined && inline !== undefined) {
-    throw new RedisConfigError(`${option}.${field}`, `give ${field} or ${fileField}, not both`);
+    throw new ConfigError(`${option}.${field}`, `give ${field} or ${fileField}, not both`);
   }
   if (inline !== undefined) {
     const buffer = Buffer.isBuffer(inline) ? inline : Buffer.from(String(inline));
-    if (buffer.length === 0) throw new RedisConfigError(`${option}.${field}`, 'is empty');
+    if (buffer.length === 0) throw new ConfigError(`${option}.${field}`, 'is empty');
     return buffer;
   }
   if (path === undefined) return undefined;
@@ -462,11 +463,6 @@ function pem(input: TlsConfig, field: PemField, option: string): Buffer | undefi
       (error as NodeJS.ErrnoException).code === 'ENOENT'
         ? 'no such file'
         : (error as Error).message;
-    throw new RedisConfigError(`${option}.${fileField}`, `cannot read ${path}: ${reason}`);
+    throw new ConfigError(`${option}.${fileField}`, `cannot read ${path}: ${reason}`);
   }
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(text: string): string {
-  return text.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

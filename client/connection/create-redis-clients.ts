@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { ChainableCommander } from 'ioredis';
 import { Redis } from 'ioredis';
+import { ConfigError } from '../errors.js';
+import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
 import {
   type Address,
   type RedisClientsConfig,
@@ -16,11 +18,18 @@ import { FailoverWatcher, isConnectedTo } from './failover-watcher.js';
 import { readerOptions, writerOptions } from './ioredis-options.js';
 import { createReadClient, type ReadClient } from './read-client.js';
 
-/** The connections an app uses, made from one config by `createRedisClients`. */
+/**
+ * What `createRedisClients` records, and where: metrics on the app's
+ * registry, lifecycle logs, command spans. Every option is optional; the
+ * connections are instrumented either way.
+ */
+export type ClientOptions = InstrumentOptions;
+
+/** The connections an app uses, made and instrumented from one config by `createRedisClients`. */
 export interface RedisClients {
   /** The master: every write, and reads that must see the latest write. */
   readonly writer: Redis;
-  /** Reads on a replica, retried on the master when no replica answers. */
+  /** Reads on a replica, retried on the master when no replica answers; a write here is a compile error. */
   readonly reader: ReadClient;
   /** `standalone` (one Redis from a URL) or `sentinel`. */
   readonly mode: ResolvedClientsConfig['mode'];
@@ -37,40 +46,72 @@ export interface RedisClients {
   ): Promise<DurableWriteResult>;
   /** Resolves when the writer is connected (rejects after `timeoutMs`, default the connect timeout x 5). */
   ready(timeoutMs?: number): Promise<void>;
-  /** Closes both connections (QUIT, then drop after a short grace). Safe to call twice. */
+  /**
+   * Flushes the spans of completed commands, removes the instrumentation and
+   * closes every connection (QUIT, then drop after a short grace). Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
 /**
- * Creates the writer and reader connections from one config: a standalone
- * Redis from `url`, or a Sentinel-managed master (`sentinels` + `masterName`)
- * with reads on a replica. The config is checked first and a bad one throws
- * RedisConfigError naming the option, before any connection. Connections then
- * start in the background: commands queue until they are up, and `ready()`
- * waits for the master. TLS verification is on unless
- * `tls.insecureSkipVerify` is set, which logs a warning through `logger`.
+ * The one way in: creates the writer and reader connections from one config,
+ * a standalone Redis from `url` or a Sentinel-managed master (`sentinels` +
+ * `masterName`) with reads on a replica, already instrumented with the
+ * `options` (metrics on your registry, logs, spans). The config is checked
+ * first and a bad one throws ConfigError naming the option, before any
+ * connection. Connections then start in the background: commands queue
+ * until they are up, and `ready()` waits for the master. TLS verification is
+ * on unless `tls.insecureSkipVerify` is set, which logs a warning.
  *
  * ```ts
- * const clients = createRedisClients({
- *   sentinels: ['10.0.0.11:26379', '10.0.0.12:26379', '10.0.0.13:26379'],
- *   masterName: 'redscope',
- *   tls: { caFile: '/etc/redscope/ca.crt', certFile: '/etc/redscope/app.crt', keyFile: '/etc/redscope/app.key' },
- *   username: 'app',
- *   password: process.env.REDIS_PASSWORD,
- *   logger,
- * });
+ * const clients = createRedisClients(
+ *   {
+ *     sentinels: ['10.0.0.11:26379', '10.0.0.12:26379', '10.0.0.13:26379'],
+ *     masterName: 'redscope',
+ *     tls: { caFile: '/etc/redscope/ca.crt', certFile: '/etc/redscope/app.crt', keyFile: '/etc/redscope/app.key' },
+ *     username: 'app',
+ *     password: process.env.REDIS_PASSWORD,
+ *   },
+ *   { registry, logger: createLogger() },
+ * );
  * await clients.ready();
  * await clients.writer.set('greeting', 'hello');
  * const value = await clients.reader.get('greeting');
  * await clients.close();
  * ```
  */
-export function createRedisClients(config: RedisClientsConfig): RedisClients {
+export function createRedisClients(
+  config: RedisClientsConfig,
+  options: ClientOptions = {},
+): RedisClients {
   const resolved = resolveClientsConfig(config);
-  warnAboutInsecureTls(resolved);
+  const insecure = insecureTlsOptions(resolved);
+  if (insecure.length > 0 && options.logger === undefined) {
+    throw new ConfigError(
+      'logger',
+      `${insecure.join(' and ')} needs a logger so the warning it causes is recorded`,
+    );
+  }
   const writer = new Redis(writerOptions(resolved));
   const replicaOptions = readerOptions(resolved);
   const replica = replicaOptions ? new Redis(replicaOptions) : undefined;
+  let instrumentation: Instrumentation;
+  try {
+    instrumentation = new Instrumentation(
+      { writer, ...(replica ? { reader: replica } : {}) },
+      options,
+    );
+  } catch (error) {
+    writer.disconnect();
+    replica?.disconnect();
+    throw error;
+  }
+  if (insecure.length > 0) {
+    instrumentation.logger.warn(
+      { event: 'redis.tls_insecure', options: insecure },
+      'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
+    );
+  }
   // ioredis prints unhandled 'error' events to the console; failures reach callers
   // through their commands, and the last one names the cause when ready() gives up.
   writer.on('error', (error: Error) => lastErrors.set(writer, error));
@@ -95,6 +136,8 @@ export function createRedisClients(config: RedisClientsConfig): RedisClients {
     close: () => {
       watcher?.close();
       stopSteering?.();
+      // Detached first: the QUIT that close() sends is the client's own, not app traffic.
+      instrumentation.detach();
       closing ??= Promise.all([quit(writer), replica ? quit(replica) : undefined]).then(
         () => undefined,
       );
@@ -149,18 +192,14 @@ function isAddress(socket: Socket, address: Address): boolean {
   return socket.remotePort === address.port && socket.remoteAddress === address.host;
 }
 
-function warnAboutInsecureTls(config: ResolvedClientsConfig): void {
+/** The options that turn certificate verification off, by name. */
+function insecureTlsOptions(config: ResolvedClientsConfig): string[] {
   const insecure: string[] = [];
   if (config.tls?.rejectUnauthorized === false) insecure.push('tls.insecureSkipVerify');
   if (config.mode === 'sentinel' && config.sentinelTls?.rejectUnauthorized === false) {
     if (config.sentinelTls !== config.tls) insecure.push('sentinelTls.insecureSkipVerify');
   }
-  if (insecure.length === 0) return;
-  // The config check guarantees a logger whenever verification is off.
-  config.logger?.warn(
-    { options: insecure },
-    'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
-  );
+  return insecure;
 }
 
 /** The last connection error of each connection, for ready()'s message. */

@@ -1,11 +1,17 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { DurableWriteError, RedisConfigError } from './errors.js';
+import { ConfigError, DurableWriteError } from '../errors.js';
 
 /** How many replicas must confirm a write, and how long to wait for them. */
 export interface DurableWriteOptions {
-  /** Replicas that must acknowledge (WAIT numreplicas). Default 1. */
+  /**
+   * Replicas that must acknowledge (WAIT numreplicas).
+   * @default 1
+   */
   readonly replicas?: number;
-  /** How long Redis waits for them (WAIT timeout, ms). Default 1000; must be below the writer's command timeout. */
+  /**
+   * How long Redis waits for them (WAIT timeout, ms). Must be below the writer's command timeout.
+   * @default 1000
+   */
   readonly timeoutMs?: number;
 }
 
@@ -16,7 +22,7 @@ export interface DurableWriteResult {
   readonly results: readonly unknown[];
 }
 
-export const DURABLE_WRITE_DEFAULTS = { replicas: 1, timeoutMs: 1000 } as const;
+const DURABLE_WRITE_DEFAULTS = { replicas: 1, timeoutMs: 1000 } as const;
 
 /**
  * Counts connection closes per client: a WAIT answered on a different connection
@@ -60,15 +66,15 @@ export async function writeDurably(
   const replicas = options.replicas ?? DURABLE_WRITE_DEFAULTS.replicas;
   const timeoutMs = options.timeoutMs ?? DURABLE_WRITE_DEFAULTS.timeoutMs;
   if (!Number.isInteger(replicas) || replicas < 1) {
-    throw new RedisConfigError('replicas', `must be an integer >= 1, got ${replicas}`);
+    throw new ConfigError('replicas', `must be an integer >= 1, got ${replicas}`);
   }
   // WAIT 0 would block forever.
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new RedisConfigError('timeoutMs', `must be an integer >= 1 ms, got ${timeoutMs}`);
+    throw new ConfigError('timeoutMs', `must be an integer >= 1 ms, got ${timeoutMs}`);
   }
   const commandTimeout = writer.options.commandTimeout;
   if (commandTimeout !== undefined && timeoutMs >= commandTimeout) {
-    throw new RedisConfigError(
+    throw new ConfigError(
       'timeoutMs',
       `must be below the writer's command timeout (${commandTimeout} ms), or WAIT times out on the client first`,
     );
@@ -78,7 +84,7 @@ export async function writeDurably(
   const pipeline = writer.pipeline();
   write(pipeline);
   const queued = pipeline.length;
-  if (queued === 0) throw new RedisConfigError('write', 'queued no command');
+  if (queued === 0) throw new ConfigError('write', 'queued no command');
   pipeline.wait(replicas, timeoutMs);
   const replies = await pipeline.exec();
   if (!replies) throw new DurableWriteError('connection-changed', 0, replicas, timeoutMs);

@@ -1,4 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { exponentialBackoff } from '../common/backoff.js';
+import { parseSwitchMaster } from '../common/sentinel-messages.js';
 import type { Address, ResolvedSentinel } from './config.js';
 
 /**
@@ -28,8 +30,7 @@ export class FailoverWatcher {
         port: sentinel.port,
         connectTimeout: config.connectTimeoutMs,
         // A Sentinel that is down is retried at the backoff cap, forever: it may come back.
-        retryStrategy: (attempt) =>
-          Math.min(config.reconnectMaxDelayMs, config.reconnectMinDelayMs * 2 ** (attempt - 1)),
+        retryStrategy: exponentialBackoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs),
         maxRetriesPerRequest: null,
         enableReadyCheck: false,
         connectionName: `${config.connectionName}-failover-watch`,
@@ -50,10 +51,9 @@ export class FailoverWatcher {
 
   private handle(masterName: string, message: string): void {
     if (this.closed) return;
-    // "<master name> <old ip> <old port> <new ip> <new port>"
-    const [name, , , host, port] = message.split(' ');
-    if (name !== masterName || !host || !port) return;
-    this.onSwitch({ host, port: Number(port) });
+    const switched = parseSwitchMaster(message);
+    if (switched?.name !== masterName) return;
+    this.onSwitch(switched.to);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { exponentialBackoff } from '../common/backoff.js';
 import type { ResolvedClientsConfig, ResolvedTls } from './config.js';
 
 /**
@@ -6,11 +7,6 @@ import type { ResolvedClientsConfig, ResolvedTls } from './config.js';
  * reader. Kept apart from the factory so the mapping is unit-testable without
  * a server.
  */
-
-/** Exponential backoff from min to max: a new master is usually up within seconds. */
-export function backoff(minMs: number, maxMs: number): (attempt: number) => number {
-  return (attempt) => Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-}
 
 /**
  * A demoted master answers writes with READONLY (it came back as a replica
@@ -33,7 +29,7 @@ function tlsOf(tls: ResolvedTls | undefined): RedisOptions['tls'] {
 }
 
 function common(config: ResolvedClientsConfig): RedisOptions {
-  const retry = backoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
+  const retry = exponentialBackoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
   return {
     ...(config.username !== undefined ? { username: config.username } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
@@ -46,7 +42,7 @@ function common(config: ResolvedClientsConfig): RedisOptions {
 }
 
 function sentinelPart(config: ResolvedClientsConfig & { mode: 'sentinel' }): RedisOptions {
-  const retry = backoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
+  const retry = exponentialBackoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
   const tls = tlsOf(config.tls);
   const sentinelTls = tlsOf(config.sentinelTls);
   return {

@@ -71,6 +71,8 @@ export type ReadClient = Pick<Redis, ReadCommand> & {
   read<T>(fn: (redis: Redis) => Promise<T>): Promise<T>;
   /** Reads that went to the master because no replica answered, since creation. */
   readonly fallbacks: number;
+  /** True when every read goes to the master (standalone Redis, or `readFrom: 'master'`). */
+  readonly readsFromMaster: boolean;
 };
 
 /**
@@ -126,6 +128,7 @@ export function createReadClient(
     get fallbacks() {
       return fallbacks;
     },
+    readsFromMaster: replica === undefined,
   };
   for (const name of READ_COMMANDS) {
     client[name] = (...args: unknown[]) => {

@@ -2,18 +2,21 @@ import { Registry } from 'prom-client';
 import {
   clientConfigFromEnv,
   createLogger,
+  createRedisClients,
   createRollingFileDestination,
-  instrumentRedis,
-  type RedisPair,
+  type RedisClientsConfig,
   startTelemetry,
 } from '../../client/index.js';
 
 /**
  * Everything from the environment, parsed once at start-up: log level and
  * optional rotated files, tracing on/off, sampling, exporter and endpoint.
- * A bad value throws ClientConfigError naming the variable.
+ * A bad value throws ConfigError naming the variable.
  */
-export async function startFromEnv(env: Record<string, string | undefined>, redisPair: RedisPair) {
+export async function startFromEnv(
+  env: Record<string, string | undefined>,
+  redisConfig: RedisClientsConfig,
+) {
   const config = clientConfigFromEnv(env);
   const destination = config.logFile
     ? await createRollingFileDestination(config.logFile)
@@ -21,18 +24,18 @@ export async function startFromEnv(env: Record<string, string | undefined>, redi
   const logger = createLogger({ level: config.logLevel, destination });
   const telemetry = await startTelemetry(config.telemetry);
   const registry = new Registry(); // serve it at /metrics
-  const redis = instrumentRedis(redisPair, {
+  const clients = createRedisClients(redisConfig, {
     registry,
     logger,
     slowCommandMs: config.slowCommandMs,
     tracing: { enabled: config.telemetry.enabled },
   });
   return {
-    redis,
+    clients,
     registry,
     logger,
     async stop() {
-      redis.close();
+      await clients.close();
       await telemetry.shutdown();
     },
   };

@@ -1,18 +1,15 @@
 import { trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
+import { core, NodeSDK, resources, tracing } from '@opentelemetry/sdk-node';
 import type { Redis } from 'ioredis';
-import {
-  instrumentRedis,
-  PooledIdGenerator,
-  registerSpanPipeline,
-  TraceIdRatioSampler,
-} from '../../client/index.js';
+import { instrumentRedis } from '../../client/index.js';
+import { PooledIdGenerator, registerSpanPipeline, TraceIdRatioSampler } from '../../client/otel.js';
 
 /**
- * An app that starts the OpenTelemetry SDK itself and still wants redscope's
- * lean command spans: it hands the SDK's span processor, resource, sampler
- * and id generator to `registerSpanPipeline()` as well.
+ * An app that starts the OpenTelemetry SDK itself, brings its own ioredis
+ * client, and still wants redscope's lean command spans: it hands the SDK's
+ * span processor, resource, sampler and id generator to
+ * `registerSpanPipeline()` as well.
  */
 export async function traceWithOwnSdk(
   writer: Redis,
@@ -31,8 +28,9 @@ export async function traceWithOwnSdk(
     autoDetectResources: false,
   });
   sdk.start();
-  registerSpanPipeline({ processor, resource, sampler, idGenerator });
-  const redis = instrumentRedis({ writer }); // no tracerProvider: the pipeline is used
+  const { isTracingSuppressed } = core;
+  registerSpanPipeline({ processor, resource, sampler, idGenerator, isTracingSuppressed });
+  const instrumentation = instrumentRedis({ writer }); // no tracerProvider: the pipeline is used
   try {
     // The job's span is sampled at the ratio; its Redis spans follow its decision.
     await trace.getTracer('nightly-jobs').startActiveSpan('purge-expired', async (span) => {
@@ -40,7 +38,7 @@ export async function traceWithOwnSdk(
       span.end();
     });
   } finally {
-    redis.close();
+    instrumentation.detach();
     registerSpanPipeline(undefined); // makes the spans still waiting for the next tick
     await sdk.shutdown(); // exports them
   }

@@ -1,20 +1,16 @@
 import express from 'express';
-import {
-  createLogger,
-  type LoggerOptions,
-  requestContext,
-  setRequestIdentity,
-} from '../../client/index.js';
+import type { DestinationStream } from 'pino';
+import { createLogger, requestContextMiddleware, setRequestIdentity } from '../../client/index.js';
 
 /**
  * An express app whose every log line carries the request's correlation id
  * (from `x-request-id`, else `traceparent`, else generated; echoed back as
  * `x-request-id`), and the user once it is known.
  */
-export function createApp(destination?: LoggerOptions['destination']): express.Express {
+export function createApp(destination?: DestinationStream): express.Express {
   const logger = createLogger({ name: 'example-app', level: 'debug', destination });
   const app = express();
-  app.use(requestContext({ logger }));
+  app.use(requestContextMiddleware({ logger }));
   app.get('/orders', (req, res) => {
     setRequestIdentity({
       userId: 'u-1',

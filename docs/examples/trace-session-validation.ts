@@ -1,6 +1,10 @@
 import { trace } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
-import { createSessionCache, instrumentRedis, startTelemetry } from '../../client/index.js';
+import {
+  createRedisClients,
+  createSessionCache,
+  type RedisClientsConfig,
+  startTelemetry,
+} from '../../client/index.js';
 
 /**
  * Exports the trace of one session validation over OTLP/HTTP: a parent span
@@ -8,8 +12,7 @@ import { createSessionCache, instrumentRedis, startTelemetry } from '../../clien
  * per Redis command or pipeline under that.
  */
 export async function traceOneValidation(
-  writer: Redis,
-  reader: Redis,
+  redisConfig: RedisClientsConfig,
   otlpEndpoint: string,
 ): Promise<void> {
   // First the SDK, then the clients: spans need the provider it registers.
@@ -18,8 +21,8 @@ export async function traceOneValidation(
     endpoint: otlpEndpoint, // e.g. http://otel-collector:4318/v1/traces
     sampleRatio: 1,
   });
-  const redis = instrumentRedis({ writer, reader });
-  const sessions = createSessionCache(redis, {
+  const clients = createRedisClients(redisConfig);
+  const sessions = createSessionCache(clients, {
     keyPrefix: 'example:',
     // Your database of record; called only when Redis does not have the session.
     loader: async (id) => (id === 'token-1' ? { userId: 'u-1', orgId: 'acme' } : null),
@@ -31,7 +34,7 @@ export async function traceOneValidation(
       span.end();
     });
   } finally {
-    redis.close();
+    await clients.close();
     await telemetry.shutdown(); // flushes the spans still in the batch
   }
 }

@@ -2,30 +2,33 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startFromEnv } from '../../docs/examples/config-from-env.js';
 import { traceWithOwnSdk } from '../../docs/examples/own-sdk-span-pipeline.js';
 import { createApp } from '../../docs/examples/request-logging.js';
 import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
 import { packageRoot } from '../../stack/repo-paths.js';
+import { clientsConfigFor } from '../../stack/topology-clients.js';
 import { startOtlpReceiver } from '../demo/otlp-receiver.js';
+import { sharedTopology } from '../support/shared-topology.js';
 import { capturedLogs } from './support/captured-logs.js';
 import { sharedPair } from './support/redis-pair.js';
 
+// Not connected first: the client leaves ioredis' handshake out of spans and metrics.
 const pair = sharedPair();
-// Connected before any example instruments them: handshake commands would be root spans.
-beforeAll(() => pair.ready());
 afterAll(() => pair.close());
 
 const examplesDir = join(packageRoot(), 'docs', 'examples');
 const published = (source: string) =>
-  source.replaceAll("'../../client/index.js'", "'redscope/client'");
+  source
+    .replaceAll("'../../client/index.js'", "'redscope/client'")
+    .replaceAll("'../../client/otel.js'", "'redscope/client/otel'");
 
 describe('docs examples, happy path', () => {
   it('trace-session-validation.ts exports HTTP span > session.validate > Redis spans', async () => {
     const receiver = await startOtlpReceiver();
     try {
-      await traceOneValidation(pair.writer, pair.reader, `${receiver.url}/v1/traces`);
+      await traceOneValidation(clientsConfigFor(sharedTopology()), `${receiver.url}/v1/traces`);
       const byName = new Map(receiver.spans.map((s) => [s.name, s]));
       const root = byName.get('GET /profile');
       const validate = byName.get('session.validate');
@@ -86,20 +89,19 @@ describe('docs examples, happy path', () => {
   });
 
   it('config-from-env.ts starts with tracing off and registers the client metrics', async () => {
-    const writer = pair.writer.duplicate();
+    const started = await startFromEnv(
+      { REDSCOPE_TRACING: 'off', REDSCOPE_LOG_LEVEL: 'warn' },
+      clientsConfigFor(sharedTopology()),
+    );
     try {
-      const started = await startFromEnv(
-        { REDSCOPE_TRACING: 'off', REDSCOPE_LOG_LEVEL: 'warn' },
-        { writer },
-      );
-      await writer.ping();
+      await started.clients.writer.ping();
       expect(started.registry).toBeInstanceOf(Registry);
-      expect(await started.registry.metrics()).toMatch(
-        /redscope_client_commands_total\{command="ping"\} 1/,
-      );
-      await started.stop();
+      // Only the app's PING: ioredis' handshake (HELLO, CLIENT, INFO) is not app traffic.
+      const text = await started.registry.metrics();
+      expect(text).toMatch(/redscope_client_commands_total\{command="ping"\} 1/);
+      expect(text).not.toMatch(/command="(hello|client|info|auth|select)"/);
     } finally {
-      writer.disconnect();
+      await started.stop();
     }
   });
 
@@ -122,7 +124,7 @@ describe('docs examples, happy path', () => {
 describe('docs examples, unhappy path', () => {
   it('config-from-env.ts refuses a bad variable, naming it', async () => {
     await expect(
-      startFromEnv({ REDSCOPE_TRACING_SAMPLE_RATIO: 'half' }, { writer: pair.writer }),
+      startFromEnv({ REDSCOPE_TRACING_SAMPLE_RATIO: 'half' }, clientsConfigFor(sharedTopology())),
     ).rejects.toThrow(/REDSCOPE_TRACING_SAMPLE_RATIO/);
   });
 });

@@ -1,16 +1,25 @@
 import { spawnSync } from 'node:child_process';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../client/logger.js';
-import { startTelemetry, type Telemetry } from '../../client/telemetry.js';
+import {
+  createRedisClients,
+  type RedisClients,
+} from '../../client/connection/create-redis-clients.js';
+import { createLogger } from '../../client/logging/logger.js';
+import { startTelemetry, type Telemetry } from '../../client/telemetry/telemetry.js';
 import { type RunningDemo, startDemo } from '../../demo/app.js';
 import { startLoad } from '../../demo/load.js';
 import { requireBinary } from '../../stack/binaries.js';
+import { clientsConfigFor } from '../../stack/topology-clients.js';
 import { capturedLogs } from '../client/support/captured-logs.js';
-import { sharedPair, uniquePrefix } from '../client/support/redis-pair.js';
+import { uniquePrefix } from '../client/support/redis-pair.js';
+import { sharedTopology } from '../support/shared-topology.js';
 import { type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.js';
 
-const pair = sharedPair();
 const logs = capturedLogs();
+const logger = createLogger({ destination: logs.stream, level: 'debug' });
+const registry = new Registry();
+let clients: RedisClients;
 let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 let telemetry: Telemetry;
 let demo: RunningDemo;
@@ -23,18 +32,20 @@ beforeAll(async () => {
     serviceName: 'redscope-demo-test',
     exportDelayMs: 50,
   });
+  clients = createRedisClients(clientsConfigFor(sharedTopology()), { registry, logger });
   demo = await startDemo({
-    redis: pair,
+    clients,
+    registry,
     keyPrefix: uniquePrefix('demo'),
     users: 20,
-    logger: createLogger({ destination: logs.stream, level: 'debug' }),
+    logger,
   });
 });
 afterAll(async () => {
   await demo?.close();
   await telemetry?.shutdown();
   await receiver?.close();
-  pair.close();
+  await clients?.close();
 });
 
 async function login(user = 3): Promise<string> {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClients, type RedisClients } from '../../client/connection/index.js';
+import { createRedisClients, type RedisClients } from '../../client/index.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { clientsConfigFor } from '../../stack/topology-clients.js';
 import { nodeNameOf, startLoad, waitFor } from './support/load.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClients } from '../../client/connection/index.js';
+import type { RedisClients } from '../../client/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,

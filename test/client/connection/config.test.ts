@@ -5,18 +5,16 @@ import { join } from 'node:path';
 import { Redis, ReplyError } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveClientsConfig } from '../../../client/connection/config.js';
-import {
-  createRedisClients,
-  type RedisClientsConfig,
-  RedisConfigError,
-  writeDurably,
-} from '../../../client/connection/index.js';
+import { writeDurably } from '../../../client/connection/durable-write.js';
 import {
   readerOptions,
   reconnectOnReadonly,
   writerOptions,
 } from '../../../client/connection/ioredis-options.js';
 import { isReplicaUnavailable } from '../../../client/connection/read-client.js';
+import { ConfigError, createRedisClients, type RedisClientsConfig } from '../../../client/index.js';
+import { createLogger } from '../../../client/logging/logger.js';
+import { capturedLogs } from '../support/captured-logs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'redscope-client-config-'));
 const caFile = join(dir, 'ca.crt');
@@ -32,7 +30,7 @@ function optionOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (error) {
-    if (error instanceof RedisConfigError) return error.option;
+    if (error instanceof ConfigError) return error.option;
     throw error;
   }
   return undefined;
@@ -162,9 +160,7 @@ describe('the client connection config', () => {
     });
 
     it('does not echo a password of a URL it cannot parse', () => {
-      expect(() => resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' })).toThrow(
-        RedisConfigError,
-      );
+      expect(() => resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' })).toThrow(ConfigError);
       expect(optionOf(() => resolveClientsConfig({ url: 'rediss://app:hunter2@:bad' }))).toBe(
         'url',
       );
@@ -176,21 +172,17 @@ describe('the client connection config', () => {
     });
 
     it('requires a logger before it turns verification off, and then warns through it', async () => {
-      expect(
-        optionOf(() =>
-          resolveClientsConfig({ url: 'rediss://127.0.0.1:1', tls: { insecureSkipVerify: true } }),
-        ),
-      ).toBe('logger');
-      const warnings: [Record<string, unknown>, string][] = [];
-      const clients = createRedisClients({
-        url: 'rediss://127.0.0.1:1',
-        tls: { insecureSkipVerify: true },
-        logger: { warn: (details, message) => warnings.push([details, message]) },
+      const insecure = { url: 'rediss://127.0.0.1:1', tls: { insecureSkipVerify: true } };
+      expect(optionOf(() => createRedisClients(insecure))).toBe('logger');
+      const { stream, lines } = capturedLogs();
+      const clients = createRedisClients(insecure, {
+        logger: createLogger({ destination: stream }),
       });
       await clients.close();
+      const warnings = lines.filter((line) => line.event === 'redis.tls_insecure');
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]?.[0]).toEqual({ options: ['tls.insecureSkipVerify'] });
-      expect(warnings[0]?.[1]).toMatch(/verification is OFF/);
+      expect(warnings[0]).toMatchObject({ level: 'warn', options: ['tls.insecureSkipVerify'] });
+      expect(warnings[0]?.msg).toMatch(/verification is OFF/);
     });
 
     it('throws before any connection is made', async () => {
@@ -208,7 +200,7 @@ describe('the client connection config', () => {
           masterName: 'm',
           tls: false,
         }),
-      ).toThrow(RedisConfigError);
+      ).toThrow(ConfigError);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(connections).toBe(0);
     });

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_COMMANDS } from '../../../client/connection/read-client.js';
 import {
   createRedisClients,
   DurableWriteError,
-  READ_COMMANDS,
   type RedisClients,
   type RedisClientsConfig,
-} from '../../../client/connection/index.js';
+} from '../../../client/index.js';
 import { clientFor, portOf, sharedTopology } from '../../support/shared-topology.js';
 
 const description = sharedTopology();

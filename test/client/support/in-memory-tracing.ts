@@ -1,6 +1,6 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { isTracingSuppressed, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOnSampler,
@@ -10,8 +10,8 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { registeredRecorder, type SpanPipeline } from '../../../client/command-spans.js';
-import { PooledIdGenerator } from '../../../client/telemetry.js';
+import { registeredRecorder, type SpanPipeline } from '../../../client/telemetry/command-spans.js';
+import { PooledIdGenerator } from '../../../client/telemetry/telemetry.js';
 
 export interface InMemoryTracing {
   readonly provider: BasicTracerProvider;
@@ -57,6 +57,7 @@ export function inMemoryTracing(): InMemoryTracing {
     resource,
     sampler,
     idGenerator,
+    isTracingSuppressed,
   };
   return {
     provider,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisClients } from '../../../client/connection/index.js';
+import type { RedisClients } from '../../../client/index.js';
 import type { RedisTopology } from '../../../stack/topology.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,4 @@
-import { createRedisClients, type RedisClients } from '../../../client/connection/index.js';
+import { createRedisClients, type RedisClients } from '../../../client/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,

@@ -1,6 +1,6 @@
 import * as sdk from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { PooledIdGenerator, tracerSettings } from '../../client/telemetry.js';
+import { PooledIdGenerator, tracerSettings } from '../../../client/telemetry/telemetry.js';
 
 describe('telemetry settings, happy path', () => {
   it('cuts valid, distinct W3C trace and span ids from its pool', () => {

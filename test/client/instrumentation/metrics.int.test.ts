@@ -1,23 +1,26 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InstrumentedRedis, instrumentRedis } from '../../client/instrument.js';
-import { CLIENT_METRIC_NAMES } from '../../client/metrics.js';
-import { createSessionCache } from '../../client/session-cache.js';
-import { requireBinary } from '../../stack/binaries.js';
-import { sharedPair, uniquePrefix } from './support/redis-pair.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedisClients } from '../../../client/connection/create-redis-clients.js';
+import { instrumentRedis } from '../../../client/instrumentation/instrumentation.js';
+import { CLIENT_METRIC_NAMES } from '../../../client/instrumentation/metrics.js';
+import { createSessionCache } from '../../../client/session/session-cache.js';
+import { SESSION_METRIC_NAMES } from '../../../client/session/session-metrics.js';
+import { requireBinary } from '../../../stack/binaries.js';
+import { clientsConfigFor } from '../../../stack/topology-clients.js';
+import { sharedTopology } from '../../support/shared-topology.js';
+import { sharedPair, uniquePrefix } from '../support/redis-pair.js';
 
 const pair = sharedPair();
 const registry = new Registry();
-let redis: InstrumentedRedis;
-
-beforeAll(async () => {
-  await pair.ready();
-  redis = instrumentRedis(pair, { registry, tracing: { enabled: false } });
+// Not awaited before use: ioredis' handshake must not show up as app commands.
+const clients = createRedisClients(clientsConfigFor(sharedTopology()), {
+  registry,
+  tracing: { enabled: false },
 });
-afterAll(() => {
-  redis.close();
+afterAll(async () => {
+  await clients.close();
   pair.close();
 });
 
@@ -30,10 +33,13 @@ function sample(text: string, series: string): number | undefined {
 describe('client metrics, happy path', () => {
   it('counts commands, errors and durations per command on the app registry', async () => {
     const key = `${uniquePrefix('metrics')}k`;
-    for (let i = 0; i < 5; i++) await pair.writer.set(key, String(i));
-    for (let i = 0; i < 3; i++) await pair.reader.get(key);
-    await pair.writer.lpush(key, 'x').catch(() => undefined);
+    for (let i = 0; i < 5; i++) await clients.writer.set(key, String(i));
+    for (let i = 0; i < 3; i++) await clients.reader.get(key);
+    await clients.writer.lpush(key, 'x').catch(() => undefined);
     const text = await registry.metrics();
+    // Exactly the app's commands: no HELLO, CLIENT SETNAME or INFO ready check from ioredis.
+    const commands = [...text.matchAll(/^redscope_client_commands_total\{command="([^"]+)"\}/gm)];
+    expect(commands.map((m) => m[1]).sort()).toEqual(['get', 'lpush', 'set']);
     expect(sample(text, `${CLIENT_METRIC_NAMES.commands}{command="set"}`)).toBeGreaterThanOrEqual(
       5,
     );
@@ -58,17 +64,18 @@ describe('client metrics, happy path', () => {
   });
 
   it('counts session cache hits, misses and loader time', async () => {
-    const sessions = createSessionCache(redis, {
+    const sessions = createSessionCache(clients, {
       loader: async (id) => (id === 'known' ? { userId: 'u', orgId: 'o' } : null),
       keyPrefix: uniquePrefix('metricsessions'),
+      registry,
     });
     await sessions.validate('known');
     await sessions.validate('known');
     await sessions.validate('unknown');
     const text = await registry.metrics();
-    expect(sample(text, CLIENT_METRIC_NAMES.sessionMisses)).toBe(2);
-    expect(sample(text, CLIENT_METRIC_NAMES.sessionHits)).toBe(1);
-    expect(sample(text, `${CLIENT_METRIC_NAMES.sessionLoadDuration}_count`)).toBe(2);
+    expect(sample(text, SESSION_METRIC_NAMES.misses)).toBe(2);
+    expect(sample(text, SESSION_METRIC_NAMES.hits)).toBe(1);
+    expect(sample(text, `${SESSION_METRIC_NAMES.loadDuration}_count`)).toBe(2);
   });
 
   it('passes promtool check metrics', async () => {
@@ -112,7 +119,7 @@ describe('client metrics, unhappy path', () => {
         ),
       ).toBe(1);
     } finally {
-      instrumented.close();
+      instrumented.detach();
       offline.disconnect();
     }
   });
@@ -127,9 +134,9 @@ describe('client metrics, unhappy path', () => {
   });
 
   it('refuses to instrument a client twice, which would count every command twice', () => {
-    expect(() => instrumentRedis({ writer: pair.writer }, { tracing: { enabled: false } })).toThrow(
-      /already instrumented/,
-    );
+    expect(() =>
+      instrumentRedis({ writer: clients.writer }, { tracing: { enabled: false } }),
+    ).toThrow(/already instrumented/);
   });
 
   it('counts the reconnects of a connection that drops and removes its families on close', async () => {
@@ -154,10 +161,10 @@ describe('client metrics, unhappy path', () => {
       expect(
         sample(text, `${CLIENT_METRIC_NAMES.reconnects}{role="writer"}`),
       ).toBeGreaterThanOrEqual(1);
-      instrumented.close();
+      instrumented.detach();
       expect(await own.metrics()).not.toContain('redscope_client');
     } finally {
-      instrumented.close();
+      instrumented.detach();
       writer.disconnect();
     }
   });

@@ -1,5 +1,4 @@
 import {
-  type Attributes,
   type Context,
   context,
   type Span,
@@ -10,39 +9,50 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Command } from 'ioredis';
+import type { CommandEntry } from '../instrumentation/command-stats.js';
+import { errorTypeOf, redisErrorPrefix } from '../instrumentation/error-type.js';
+import type { HookedConnection } from '../instrumentation/hooked-connection.js';
+import { commandQueryText } from '../instrumentation/query-text.js';
 import {
   CommandSpanRecorder,
   registeredRecorder,
   type SpanPipeline,
   type StagedCommand,
 } from './command-spans.js';
-import type { CommandEntry } from './command-stats.js';
-import { errorTypeOf, redisErrorPrefix } from './error-type.js';
-import type { HookedConnection } from './hooked-connection.js';
-import { commandQueryText } from './query-text.js';
 
 export interface TracingOptions {
-  /** Create spans at all (default true). Off costs nothing per command. */
+  /**
+   * Create spans at all. Off costs nothing per command.
+   * @default true
+   */
   readonly enabled?: boolean;
-  /** Where spans go (default: the global provider that `startTelemetry()` or the app's SDK registered). */
+  /**
+   * Where SDK spans go.
+   * @default the global provider that `startTelemetry()` or the app's SDK registered
+   */
   readonly tracerProvider?: TracerProvider;
-  /** Trace commands issued with no active span as root spans (default true; OpenTelemetry's ioredis instrumentation defaults to false). */
+  /**
+   * Trace commands issued with no active span as root spans (OpenTelemetry's
+   * ioredis instrumentation defaults to false).
+   * @default true
+   */
   readonly rootSpans?: boolean;
   /**
    * Give `db.system.name`, `db.operation.name`, `db.namespace` and `server.*` when
-   * the span is created, so a sampler can decide by them (default true, as the
-   * semantic conventions recommend). With false they are set right after
-   * creation: about 0.5 µs less per span with SDK 2.x, which copies and
-   * validates creation attributes twice; fine with attribute-blind samplers
-   * such as `startTelemetry()`'s. Only for SDK spans: the span pipeline always
-   * shows the sampler the attributes.
+   * the span is created, so a sampler can decide by them, as the semantic
+   * conventions recommend. With false they are set right after creation:
+   * about 0.5 µs less per span with SDK 2.x, which copies and validates
+   * creation attributes twice; fine with attribute-blind samplers such as
+   * `startTelemetry()`'s. Only for SDK spans: the span pipeline always shows
+   * the sampler the attributes.
+   * @default true
    */
   readonly startAttributes?: boolean;
   /**
    * Record command spans straight into these SDK pieces (see
    * `registerSpanPipeline`) instead of through a tracer: the same export,
-   * sampling and parentage at a fraction of the cost. Default: the pipeline
-   * `startTelemetry()` registered, else the tracer provider.
+   * sampling and parentage at a fraction of the cost.
+   * @default the pipeline `startTelemetry()` registered, else the tracer provider
    */
   readonly pipeline?: SpanPipeline;
 }
@@ -63,7 +73,8 @@ export interface BatchState {
  * The spans of an instrumentation's commands: SDK spans started when a
  * command is sent, or (with a span pipeline) spans made after the reply by
  * `CommandSpanRecorder`, and one span per pipeline or MULTI. Failures here
- * are the caller's to catch; the command itself never sees them.
+ * are the caller's to catch (a staged command carries its own error report);
+ * the command itself never sees them.
  */
 export class CommandTracing {
   readonly tracer: Tracer;
@@ -75,10 +86,7 @@ export class CommandTracing {
   private readonly recorder: CommandSpanRecorder | undefined;
   private readonly followRegistered: boolean;
 
-  constructor(
-    options: TracingOptions,
-    private readonly onError: (error: unknown) => void,
-  ) {
+  constructor(options: TracingOptions) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
     this.recorder =
       options.pipeline === undefined
@@ -107,31 +115,8 @@ export class CommandTracing {
   }
 
   /** Hands a completed command to the recorder, which makes its span shortly after (see `stage`). */
-  recordSpan(
-    command: Command,
-    entry: CommandEntry,
-    connection: HookedConnection,
-    parent: Context,
-    startedAt: number,
-    durationMs: number,
-    error: Error | undefined,
-    errorType: string | undefined,
-  ): void {
-    const recorder = this.recorderNow();
-    if (recorder === undefined) return;
-    recorder.stage(
-      new CompletedCommand(
-        command,
-        entry.operation,
-        connection.attributesFor(entry),
-        parent,
-        startedAt,
-        durationMs,
-        errorType,
-        error === undefined ? undefined : redisErrorPrefix(error),
-        this.onError,
-      ),
-    );
+  recordSpan(command: StagedCommand): void {
+    this.recorderNow()?.stage(command);
   }
 
   startSpan(command: Command, entry: CommandEntry, connection: HookedConnection): Span | undefined {
@@ -200,25 +185,6 @@ export class CommandTracing {
     if (batch.size >= 2) batch.span.setAttribute('db.operation.batch.size', batch.size);
     const failed = batch.error as Error | undefined;
     endSpan(batch.span, failed, failed === undefined ? undefined : errorTypeOf(failed));
-  }
-}
-
-/** A completed command waiting for its span; the query text is computed only if the span is kept. */
-class CompletedCommand implements StagedCommand {
-  constructor(
-    private readonly command: Command,
-    readonly operation: string,
-    readonly attributes: Attributes,
-    readonly parent: Context,
-    readonly startedAt: number,
-    readonly durationMs: number,
-    readonly errorType: string | undefined,
-    readonly statusCode: string | undefined,
-    readonly onError: (error: unknown) => void,
-  ) {}
-
-  queryText(): string {
-    return commandQueryText(this.command);
   }
 }
 

@@ -1,25 +1,43 @@
 import { randomFillSync } from 'node:crypto';
 import { context, propagation, type Sampler, trace } from '@opentelemetry/api';
+import { TelemetryUnavailableError } from '../errors.js';
 import { registeredRecorder, registerSpanPipeline } from './command-spans.js';
-import { TelemetryUnavailableError } from './errors.js';
 import { TraceIdRatioSampler } from './sampling.js';
 
 export type TraceExporterKind = 'otlp' | 'zipkin' | 'console';
 
 export interface TelemetryOptions {
-  /** Tracing on (default) or off: off loads nothing and creates no spans. */
+  /**
+   * Tracing on or off: off loads nothing and creates no spans.
+   * @default true
+   */
   readonly enabled?: boolean;
-  /** `otlp` (OTLP/HTTP, default: Jaeger, Tempo, Honeycomb and collectors take it), `zipkin` or `console`. */
+  /**
+   * `otlp` (OTLP/HTTP: Jaeger, Tempo, Honeycomb and collectors take it), `zipkin` or `console`.
+   * @default 'otlp'
+   */
   readonly exporter?: TraceExporterKind;
-  /** Where spans go (default `http://localhost:4318/v1/traces`, Zipkin `http://localhost:9411/api/v2/spans`). */
+  /**
+   * Where spans go.
+   * @default `http://localhost:4318/v1/traces`, Zipkin `http://localhost:9411/api/v2/spans`
+   */
   readonly endpoint?: string;
   /** Extra HTTP headers for the exporter, e.g. a vendor API key. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Share of new traces to keep, 0..1 (default 1); a sampled parent's decision wins. */
+  /**
+   * Share of new traces to keep, 0..1; a sampled parent's decision wins.
+   * @default 1
+   */
   readonly sampleRatio?: number;
-  /** `service.name` of the spans (default `redscope-app`). */
+  /**
+   * `service.name` of the spans.
+   * @default `redscope-app`
+   */
   readonly serviceName?: string;
-  /** How long spans wait in the batch before export (default 1000 ms). */
+  /**
+   * How long spans wait in the batch before export.
+   * @default 1000 ms
+   */
   readonly exportDelayMs?: number;
 }
 
@@ -32,7 +50,7 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-export const TELEMETRY_DEFAULTS = {
+const TELEMETRY_DEFAULTS = {
   exporter: 'otlp' as TraceExporterKind,
   otlpEndpoint: 'http://localhost:4318/v1/traces',
   zipkinEndpoint: 'http://localhost:9411/api/v2/spans',
@@ -194,6 +212,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     resource,
     sampler: settings.sampler,
     idGenerator: settings.idGenerator,
+    isTracingSuppressed: core.isTracingSuppressed,
   };
   if (!sdkDisabled) registerSpanPipeline(pipeline);
   const ownRecorder = () => {

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { instrumentRedis } from '../../client/instrument.js';
-import { createLogger } from '../../client/logger.js';
-import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
-import { capturedLogs } from './support/captured-logs.js';
-import { uniquePrefix } from './support/redis-pair.js';
+import { instrumentRedis } from '../../../client/instrumentation/instrumentation.js';
+import { createLogger } from '../../../client/logging/logger.js';
+import { clientFor, portOf, sharedTopology } from '../../support/shared-topology.js';
+import { capturedLogs } from '../support/captured-logs.js';
+import { uniquePrefix } from '../support/redis-pair.js';
 
 const topology = sharedTopology();
 const admin = clientFor(topology, portOf(topology, 'master'));
@@ -43,7 +43,7 @@ describe('lifecycle logs, happy path', () => {
       });
       expect(lines.some((l) => l.event === 'redis.failover')).toBe(false);
     } finally {
-      instrumented.close();
+      instrumented.detach();
       writer.disconnect();
     }
   });
@@ -71,7 +71,7 @@ describe('lifecycle logs, happy path', () => {
         [],
       );
     } finally {
-      instrumented.close();
+      instrumented.detach();
       writer.disconnect();
     }
   });
@@ -97,7 +97,7 @@ describe('lifecycle logs, happy path', () => {
         to: `127.0.0.1:${portOf(topology, 'replica')}`,
       });
     } finally {
-      instrumented.close();
+      instrumented.detach();
       writer.disconnect();
     }
   });
@@ -129,7 +129,7 @@ describe('lifecycle logs, unhappy path', () => {
       expect(line.level).toBe('error');
       expect(line.err.code).toMatch(/CERT|UNABLE_TO|SELF_SIGNED/);
     } finally {
-      instrumented.close();
+      instrumented.detach();
       writer.disconnect();
     }
   });

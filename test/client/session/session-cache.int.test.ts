@@ -2,27 +2,19 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionWriteNotDurableError } from '../../client/errors.js';
-import { type InstrumentedRedis, instrumentRedis } from '../../client/instrument.js';
-import { createLogger } from '../../client/logger.js';
-import {
-  createSessionCache,
-  type SessionRecord,
-  waitForReplicas,
-} from '../../client/session-cache.js';
-import { RedisTopology } from '../../stack/topology.js';
-import { capturedLogs } from './support/captured-logs.js';
-import { sharedPair, uniquePrefix } from './support/redis-pair.js';
+import { createRedisClients } from '../../../client/connection/create-redis-clients.js';
+import { ConfigError, DurableWriteError } from '../../../client/errors.js';
+import { createLogger } from '../../../client/logging/logger.js';
+import { createSessionCache, type SessionRecord } from '../../../client/session/session-cache.js';
+import { RedisTopology } from '../../../stack/topology.js';
+import { clientsConfigFor } from '../../../stack/topology-clients.js';
+import { sharedTopology } from '../../support/shared-topology.js';
+import { capturedLogs } from '../support/captured-logs.js';
+import { sessionClientsOf, sharedPair, uniquePrefix } from '../support/redis-pair.js';
 
 const pair = sharedPair();
-let redis: InstrumentedRedis;
-
-beforeAll(async () => {
-  await pair.ready();
-  redis = instrumentRedis(pair, { tracing: { enabled: false } });
-});
+const redis = sessionClientsOf(pair);
 afterAll(() => {
-  redis.close();
   pair.close();
 });
 
@@ -86,28 +78,18 @@ describe('session cache, happy path', () => {
   });
 });
 
-describe('session cache with a ReplicaReader (the connection factory reader)', () => {
-  it('reads through it and instruments the replica connection it picks', async () => {
-    const writer = pair.writer.duplicate();
-    const replica = pair.reader.duplicate();
-    const picks: string[] = [];
-    const reader = {
-      read<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
-        picks.push(String(replica.options.port));
-        return fn(replica);
-      },
-    };
+describe('session cache on createRedisClients', () => {
+  it('reads through the replica connection, counted under the reader role', async () => {
     const registry = new Registry();
-    const instrumented = instrumentRedis(
-      { writer, reader },
-      { registry, tracing: { enabled: false } },
-    );
+    const clients = createRedisClients(clientsConfigFor(sharedTopology()), {
+      registry,
+      tracing: { enabled: false },
+    });
     try {
-      expect(instrumented.readsFromWriter).toBe(false);
-      const sessions = createSessionCache(instrumented, {
+      const sessions = createSessionCache(clients, {
         loader: async () => null,
         keyPrefix: uniquePrefix('sc'),
-        durableWrite: waitForReplicas(writer),
+        registry,
       });
       await sessions.create('token-i', { userId: 'u', orgId: 'o' });
       const result = await eventually('a replica hit', async () => {
@@ -115,15 +97,13 @@ describe('session cache with a ReplicaReader (the connection factory reader)', (
         return r.valid && r.source === 'replica' ? r : undefined;
       });
       expect(result.valid).toBe(true);
-      expect(picks.length).toBeGreaterThan(0);
       const text = await registry.metrics();
       expect(text).toContain('redscope_client_connection_up{role="reader"} 1');
       // The replica's GETs are counted: the writer alone sends one GET per validation.
       expect(text).toMatch(/redscope_client_commands_total\{command="get"\} ([3-9]|\d\d)/);
+      expect(text).toMatch(/redscope_session_cache_hits_total [1-9]/);
     } finally {
-      instrumented.close();
-      writer.disconnect();
-      replica.disconnect();
+      await clients.close();
     }
   });
 });
@@ -162,18 +142,14 @@ describe('session cache, unhappy path', () => {
       retryStrategy: () => null,
     });
     dead.on('error', () => undefined);
-    const instrumented = instrumentRedis(
-      { writer: dead },
-      { tracing: { enabled: false }, logger: createLogger({ destination: stream }) },
-    );
     try {
-      const sessions = createSessionCache(instrumented, {
+      const sessions = createSessionCache(sessionClientsOf({ writer: dead }), {
         loader: async () => ({ userId: 'u', orgId: 'o' }),
+        logger: createLogger({ destination: stream }),
       });
       expect(await sessions.validate('token-g')).toMatchObject({ valid: true, source: 'loader' });
       expect(lines.find((l) => l.event === 'session.cache_unavailable')?.level).toBe('warn');
     } finally {
-      instrumented.close();
       dead.disconnect();
     }
   });
@@ -188,19 +164,14 @@ describe('session cache, unhappy path', () => {
       retryStrategy: () => null,
     });
     deadReader.on('error', () => undefined);
-    const instrumented = instrumentRedis(
-      { writer, reader: deadReader },
-      { tracing: { enabled: false } },
-    );
     try {
-      const sessions = createSessionCache(instrumented, {
+      const sessions = createSessionCache(sessionClientsOf({ writer, reader: deadReader }), {
         loader: async () => null,
         keyPrefix: uniquePrefix('sc'),
       });
       await sessions.create('token-h', { userId: 'u', orgId: 'o' });
       expect(await sessions.validate('token-h')).toMatchObject({ valid: true, source: 'master' });
     } finally {
-      instrumented.close();
       writer.disconnect();
       deadReader.disconnect();
     }
@@ -212,6 +183,17 @@ describe('session cache, unhappy path', () => {
       keyPrefix: uniquePrefix('sc'),
     });
     expect((await sessions.validate('old')).valid).toBe(false);
+  });
+
+  it('refuses a second session cache on the same registry and a loader that is not a function', () => {
+    const registry = new Registry();
+    createSessionCache(redis, { loader: async () => null, registry });
+    expect(() => createSessionCache(redis, { loader: async () => null, registry })).toThrow(
+      /already has redscope_session_cache_hits_total: create one session cache per registry/,
+    );
+    expect(() =>
+      createSessionCache(redis, { loader: 'db' as unknown as () => Promise<null> }),
+    ).toThrow(ConfigError);
   });
 });
 
@@ -235,15 +217,12 @@ describe('session cache against a stale replica', () => {
   });
 
   it('rejects a revoked session that a lagging replica still holds, reading the master instead', async () => {
-    const instrumented = instrumentRedis(
-      { writer: master, reader: stale },
-      { tracing: { enabled: false } },
-    );
-    try {
-      const sessions = createSessionCache(instrumented, {
+    const clients = sessionClientsOf({ writer: master, reader: stale });
+    {
+      const sessions = createSessionCache(clients, {
         loader: async (id) => database.get(id) ?? null,
         keyPrefix: 'stale:',
-        durableWrite: waitForReplicas(master, { replicas: 2, timeoutMs: 2000 }),
+        durability: { replicas: 2, timeoutMs: 1500 },
       });
       database.set('token-d', { userId: 'u4', orgId: 'initech' });
       await sessions.create('token-d', { userId: 'u4', orgId: 'initech' });
@@ -251,7 +230,7 @@ describe('session cache against a stale replica', () => {
       // Cut replication: from now on redis-2 keeps serving what it had.
       await stale.replicaof('NO', 'ONE');
       // Redis-1 still acknowledges: WAIT 1 (the default) is satisfied.
-      const afterCut = createSessionCache(instrumented, {
+      const afterCut = createSessionCache(clients, {
         loader: async (id) => database.get(id) ?? null,
         keyPrefix: 'stale:',
       });
@@ -263,29 +242,21 @@ describe('session cache against a stale replica', () => {
       // And a live session still validates, from the master while the replica is behind.
       await afterCut.create('token-f', { userId: 'u5', orgId: 'initech' });
       expect(await afterCut.validate('token-f')).toMatchObject({ valid: true, source: 'master' });
-    } finally {
-      instrumented.close();
     }
   });
 
   it('reports a create that too few replicas acknowledged as not durable', async () => {
-    const instrumented = instrumentRedis(
-      { writer: master, reader: stale },
-      { tracing: { enabled: false }, logger: pino({ level: 'silent' }) },
-    );
-    try {
-      const sessions = createSessionCache(instrumented, {
-        loader: async () => null,
-        keyPrefix: 'durable:',
-        durableWrite: waitForReplicas(master, { replicas: 2, timeoutMs: 100 }),
-      });
-      const failure = await sessions
-        .create('token-e', { userId: 'u', orgId: 'o' })
-        .catch((e: unknown) => e);
-      expect(failure).toBeInstanceOf(SessionWriteNotDurableError);
-      expect((failure as Error).message).toMatch(/1 of 2 replica\(s\) acknowledged/);
-    } finally {
-      instrumented.close();
-    }
+    const sessions = createSessionCache(sessionClientsOf({ writer: master, reader: stale }), {
+      loader: async () => null,
+      keyPrefix: 'durable:',
+      durability: { replicas: 2, timeoutMs: 100 },
+      logger: pino({ level: 'silent' }),
+    });
+    const failure = await sessions
+      .create('token-e', { userId: 'u', orgId: 'o' })
+      .catch((e: unknown) => e);
+    // The one durable-write path: the same error type and checks as clients.writeDurably.
+    expect(failure).toBeInstanceOf(DurableWriteError);
+    expect((failure as Error).message).toMatch(/1 of 2 required replica\(s\) acknowledged/);
   });
 });

@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { registeredRecorder, registerSpanPipeline } from '../../client/command-spans.js';
-import { startTelemetry } from '../../client/telemetry.js';
-import { inMemoryTracing } from './support/in-memory-tracing.js';
+import {
+  registeredRecorder,
+  registerSpanPipeline,
+} from '../../../client/telemetry/command-spans.js';
+import { startTelemetry } from '../../../client/telemetry/telemetry.js';
+import { inMemoryTracing } from '../support/in-memory-tracing.js';
 
 // startTelemetry() registers process-wide state; each test stops what it started.
 afterEach(() => {

@@ -32,6 +32,11 @@ export interface SpanPipeline {
   readonly resource: unknown;
   readonly sampler: Sampler;
   readonly idGenerator: { generateTraceId(): string; generateSpanId(): string };
+  /**
+   * Whether tracing is suppressed in a context (the SDK's exporters suppress
+   * their own HTTP calls): pass `isTracingSuppressed` from `@opentelemetry/core`.
+   */
+  readonly isTracingSuppressed: (context: Context) => boolean;
 }
 
 /** An event recorded on a span, as the SDK's exporters read it. */
@@ -63,14 +68,32 @@ export interface ExportableSpan {
   readonly droppedLinksCount: number;
 }
 
-// The SDK's own key (`createContextKey` is `Symbol.for`): its exporters run with it set.
-const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 // Handed to every sampler call; frozen, so a sampler that writes to it fails loudly.
 const NO_LINKS = Object.freeze([]) as unknown as Link[];
 
-/** Wall-clock milliseconds at `performance.now() === 0`, re-read each second so clock steps reach new spans. */
-let epochOffsetMs = Date.now() - performance.now();
-let offsetReadAt = performance.now();
+/**
+ * Wall-clock milliseconds at `performance.now() === 0`, re-read at most once a
+ * second so clock steps reach new spans. One per recorder.
+ */
+class WallClock {
+  offsetMs = Date.now() - performance.now();
+  private readAt = performance.now();
+
+  /** Re-reads the offset when a second has passed since `reading` (a recent `performance.now()`). */
+  refresh(reading: number): void {
+    if (reading - this.readAt <= 1000) return;
+    const now = performance.now();
+    this.offsetMs = Date.now() - now;
+    this.readAt = now;
+  }
+
+  /** Epoch milliseconds of an API time input; a number at or below `performance.now()` is taken as one of its readings, as the SDK does. */
+  epochMsOf(time: TimeInput): number {
+    if (typeof time === 'number') return time <= performance.now() ? time + this.offsetMs : time;
+    if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6;
+    return time.getTime();
+  }
+}
 
 function toHrTime(ms: number): HrTime {
   let seconds = Math.floor(ms / 1000);
@@ -96,13 +119,6 @@ function isTimeInput(value: unknown): value is TimeInput {
       typeof value[0] === 'number' &&
       typeof value[1] === 'number')
   );
-}
-
-/** Epoch milliseconds of an API time input; a number at or below `performance.now()` is taken as one of its readings, as the SDK does. */
-function epochMsOf(time: TimeInput): number {
-  if (typeof time === 'number') return time <= performance.now() ? time + epochOffsetMs : time;
-  if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6;
-  return time.getTime();
 }
 
 /** What few command spans carry: events, links and attributes other than the query text. */
@@ -231,7 +247,9 @@ class CommandSpan implements Span, ExportableSpan {
       name,
       attributes: { ...attributes },
       time: toHrTime(
-        at === undefined ? this.startMs + (performance.now() - this.startedAt) : epochMsOf(at),
+        at === undefined
+          ? this.startMs + (performance.now() - this.startedAt)
+          : this.recorder.clock.epochMsOf(at),
       ),
       droppedAttributesCount: 0,
     });
@@ -292,7 +310,7 @@ class CommandSpan implements Span, ExportableSpan {
     this.endAfter(
       endTime === undefined
         ? performance.now() - this.startedAt
-        : epochMsOf(endTime) - this.startMs,
+        : this.recorder.clock.epochMsOf(endTime) - this.startMs,
     );
   }
 
@@ -318,6 +336,7 @@ class CommandSpan implements Span, ExportableSpan {
  */
 export class CommandSpanRecorder {
   readonly scope: { readonly name: string };
+  readonly clock = new WallClock();
   private staged: StagedCommand[] = [];
   private flushScheduled = false;
   private readonly flushLater = () => {
@@ -354,6 +373,7 @@ export class CommandSpanRecorder {
     const commands = this.staged;
     this.staged = [];
     for (const command of commands) {
+      if (command.parent === undefined) continue;
       try {
         const span = this.start(
           command.operation,
@@ -395,7 +415,7 @@ export class CommandSpanRecorder {
     parent: Context,
     startedAt: number = performance.now(),
   ): CommandSpan | undefined {
-    if (parent.getValue(SUPPRESS_TRACING) === true) return undefined;
+    if (this.pipeline.isTracingSuppressed(parent)) return undefined;
     const { idGenerator, sampler, processor } = this.pipeline;
     const parentSpanContext = trace.getSpanContext(parent);
     const validParent =
@@ -414,11 +434,7 @@ export class CommandSpanRecorder {
     if (sampling.decision === SamplingDecision.NOT_RECORD) return undefined;
     // The wall clock's offset is re-read at most once a second; a staged span started
     // moments ago, so its own reading serves to tell whether a second has passed.
-    if (startedAt - offsetReadAt > 1000) {
-      const now = performance.now();
-      epochOffsetMs = Date.now() - now;
-      offsetReadAt = now;
-    }
+    this.clock.refresh(startedAt);
     const context: SpanContext = {
       traceId,
       spanId: idGenerator.generateSpanId(),
@@ -435,7 +451,7 @@ export class CommandSpanRecorder {
       attributes,
       this,
       startedAt,
-      epochOffsetMs + startedAt,
+      this.clock.offsetMs + startedAt,
     );
     if (sampling.attributes !== undefined) span.setAttributes(sampling.attributes);
     processor.onStart(span, parent);
@@ -450,7 +466,8 @@ const MAX_STAGED = 4096;
 export interface StagedCommand {
   readonly operation: string;
   readonly attributes: Attributes;
-  readonly parent: Context;
+  /** The context the command was sent in; no span without one (root spans off, no parent). */
+  readonly parent: Context | undefined;
   /** `performance.now()` when the command was sent. */
   readonly startedAt: number;
   readonly durationMs: number;
@@ -462,6 +479,11 @@ export interface StagedCommand {
   onError(error: unknown): void;
 }
 
+/**
+ * The pipeline `registerSpanPipeline()` set, process-wide on purpose: it
+ * mirrors OpenTelemetry's own global tracer provider, which `startTelemetry()`
+ * registers at the same moment, and clients created before or after pick it up.
+ */
 let registered: CommandSpanRecorder | undefined;
 
 /**
@@ -477,7 +499,7 @@ let registered: CommandSpanRecorder | undefined;
  * const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
  * const idGenerator = new PooledIdGenerator();
  * new NodeSDK({ resource, sampler, idGenerator, spanProcessors: [processor] }).start();
- * registerSpanPipeline({ processor, resource, sampler, idGenerator });
+ * registerSpanPipeline({ processor, resource, sampler, idGenerator, isTracingSuppressed });
  * ```
  */
 export function registerSpanPipeline(pipeline: SpanPipeline | undefined): void {

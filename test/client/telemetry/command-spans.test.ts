@@ -9,7 +9,7 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import { isTracingSuppressed, suppressTracing } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOnSampler,
@@ -26,8 +26,8 @@ import {
   registerSpanPipeline,
   type SpanPipeline,
   type StagedCommand,
-} from '../../client/command-spans.js';
-import { PooledIdGenerator } from '../../client/telemetry.js';
+} from '../../../client/telemetry/command-spans.js';
+import { PooledIdGenerator } from '../../../client/telemetry/telemetry.js';
 
 const BASE: Attributes = {
   'db.system.name': 'redis',
@@ -42,7 +42,13 @@ function setup(sampler: Sampler = new ParentBasedSampler({ root: new AlwaysOnSam
   const processor = new SimpleSpanProcessor(exporter);
   const resource = resourceFromAttributes({ 'service.name': 'command-spans-test' });
   const idGenerator = new PooledIdGenerator();
-  const pipeline: SpanPipeline = { processor, resource, sampler, idGenerator };
+  const pipeline: SpanPipeline = {
+    processor,
+    resource,
+    sampler,
+    idGenerator,
+    isTracingSuppressed,
+  };
   const provider = new BasicTracerProvider({
     resource,
     sampler,

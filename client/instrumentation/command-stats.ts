@@ -1,7 +1,9 @@
+import { BucketCounts } from '../common/bucket-counts.js';
+
 /**
  * Per-command counts, errors and duration buckets kept as plain numbers on the
  * hot path and turned into Prometheus families only when the registry is
- * scraped. Written by hand because prom-client's `observe()` + `inc()` cost
+ * scraped (the counting is common/bucket-counts.ts). Written by hand because prom-client's `observe()` + `inc()` cost
  * about 0.7 µs per command (label hashing on every call), a quarter of the
  * client's whole overhead budget; this costs about 10 ns. See BENCHMARKS.md.
  */
@@ -17,10 +19,8 @@ const MAX_COMMANDS = 256;
 const MAX_ERROR_TYPES = 32;
 
 export class CommandEntry {
-  count = 0;
-  sum = 0;
-  /** Non-cumulative: index i counts durations in (bound[i-1], bound[i]]; the last slot is +Inf. */
-  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  /** Durations in seconds. */
+  readonly durations = new BucketCounts(DURATION_BUCKETS);
   readonly errors = new Map<string, number>();
   /** The span name and `db.operation.name` (upper case, as Redis documents commands). */
   readonly operation: string;
@@ -30,11 +30,12 @@ export class CommandEntry {
   }
 
   observe(seconds: number): void {
-    this.count += 1;
-    this.sum += seconds;
-    let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[i] as number)) i++;
-    this.buckets[i] = (this.buckets[i] as number) + 1;
+    this.durations.observe(seconds);
+  }
+
+  /** Commands completed, with or without error. */
+  get count(): number {
+    return this.durations.count;
   }
 
   error(type: string): void {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_CONFIG_DEFAULTS, clientConfigFromEnv } from '../../client/config.js';
-import { ClientConfigError } from '../../client/errors.js';
+import { clientConfigFromEnv } from '../../client/env-config.js';
+import { ConfigError } from '../../client/errors.js';
 
 describe('client config, happy path', () => {
   it('uses the defaults for an empty environment', () => {
     const config = clientConfigFromEnv({});
     expect(config.logLevel).toBe('info');
     expect(config.logFile).toBeUndefined();
-    expect(config.slowCommandMs).toBe(CLIENT_CONFIG_DEFAULTS.slowCommandMs);
+    expect(config.slowCommandMs).toBe(100);
     expect(config.telemetry).toEqual({
       enabled: true,
       exporter: 'otlp',
@@ -56,7 +56,7 @@ describe('client config, unhappy path', () => {
     ['REDSCOPE_TRACING', 'maybe', /one of on, off/],
   ])('names %s when its value %s is invalid', (name, value, problem) => {
     const attempt = () => clientConfigFromEnv({ [name]: value });
-    expect(attempt).toThrow(ClientConfigError);
+    expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(new RegExp(`${name}: .*`));
     expect(attempt).toThrow(problem);
   });

@@ -1,17 +1,22 @@
 import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Level, type Logger, pino } from 'pino';
-import { createRedactor, DEFAULT_REDACTED_KEYS } from './redact.js';
+import { createRedactor } from './redact.js';
 import { currentRequestContext } from './request-context.js';
 
 export type { Logger } from 'pino';
-export { DEFAULT_REDACTED_KEYS };
 
 export interface LoggerOptions {
-  /** Lowest level written (default `info`). */
+  /**
+   * Lowest level written.
+   * @default `info`
+   */
   readonly level?: Level | 'silent';
   /** `name` field on every line, e.g. the service name. */
   readonly name?: string;
-  /** Where JSON lines go (default: stdout). Tests pass a stream; `createRollingFileDestination` gives rotated files. */
+  /**
+   * Where JSON lines go. Tests pass a stream; `createRollingFileDestination` gives rotated files.
+   * @default stdout
+   */
   readonly destination?: DestinationStream;
   /** Extra field names to censor at any depth, on top of `DEFAULT_REDACTED_KEYS`. */
   readonly redactKeys?: readonly string[];

@@ -8,17 +8,36 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { correlationIdFrom, runWithRequestContext } from './request-context.js';
 
-export interface RequestContextOptions {
+/**
+ * The parts of an express (or connect-style) request the middleware reads:
+ * typed by shape, so the client needs no express types.
+ */
+interface MiddlewareRequest {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly method: string;
+  readonly path: string;
+  readonly baseUrl: string;
+  readonly route?: unknown;
+}
+
+/** The parts of the response it touches. */
+interface MiddlewareResponse {
+  readonly statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  on(event: 'finish', listener: () => void): unknown;
+}
+
+export interface RequestContextMiddlewareOptions {
   /** Logs one info line per finished request (method, route, status, duration). */
   readonly logger?: Logger;
   /**
-   * Start a SERVER span per request, continuing an incoming `traceparent`
-   * (default true). Skipped when a span is already active, e.g. from
-   * @opentelemetry/instrumentation-http.
+   * Start a SERVER span per request, continuing an incoming `traceparent`.
+   * Skipped when a span is already active, e.g. from
+   * `@opentelemetry/instrumentation-http`.
+   * @default true
    */
   readonly tracing?: boolean;
   readonly tracerProvider?: TracerProvider;
@@ -31,12 +50,12 @@ export interface RequestContextOptions {
  * tracing on, the request gets a SERVER span that Redis spans nest under.
  *
  * ```ts
- * app.use(requestContext({ logger }));
+ * app.use(requestContextMiddleware({ logger }));
  * ```
  */
-export function requestContext(
-  options: RequestContextOptions = {},
-): (req: Request, res: Response, next: NextFunction) => void {
+export function requestContextMiddleware(
+  options: RequestContextMiddlewareOptions = {},
+): (req: MiddlewareRequest, res: MiddlewareResponse, next: () => void) => void {
   const tracing = options.tracing ?? true;
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer('redscope-http');
   return (req, res, next) => {

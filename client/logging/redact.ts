@@ -1,3 +1,5 @@
+import { REDACTED } from '../common/redaction.js';
+
 /**
  * Key-based redaction for log objects. Written here instead of pino's
  * `redact` option because pino's path redaction (fast-redact) with the
@@ -5,8 +7,6 @@
  * about 30 µs per line in bench/client.ts, ten times the rest of the line;
  * this walks the (small) object once and copies only what it censors.
  */
-
-export const CENSOR = '[REDACTED]';
 
 /**
  * Field names whose values never reach a log line, compared case-insensitively
@@ -67,7 +67,7 @@ export function createRedactor(extraKeys: readonly string[] = []): <T>(value: T)
     const record = value as Record<string, unknown>;
     for (const key in record) {
       const field = record[key];
-      const redacted = isSecret(key) && field !== undefined ? CENSOR : walk(field, depth + 1);
+      const redacted = isSecret(key) && field !== undefined ? REDACTED : walk(field, depth + 1);
       if (redacted !== field) {
         copy ??= { ...record };
         copy[key] = redacted;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { isTlsError } from '../common/tls-errors.js';
 import type { ConnectionRole } from './metrics.js';
 
 /** Where a connection currently points (follows Sentinel failovers). */
@@ -7,8 +8,6 @@ export interface Endpoint {
   readonly address: string;
   readonly port: number | undefined;
 }
-
-const TLS_ERROR_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/;
 
 /**
  * Logs one connection's lifecycle at the level an operator would want:
@@ -67,7 +66,7 @@ export function watchLifecycle(
     end: () => logger.info({ event: 'redis.end', ...fields() }, 'redis connection ended'),
     error: (error: unknown) => {
       const code = (error as { code?: unknown } | undefined)?.code;
-      const tls = typeof code === 'string' && TLS_ERROR_CODE.test(code);
+      const tls = isTlsError(error);
       logger.error(
         {
           event: tls ? 'redis.tls_error' : 'redis.error',

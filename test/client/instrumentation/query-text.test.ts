@@ -6,7 +6,7 @@ import {
   FIRST_ARGUMENT_KEY,
   keyShape,
   sanitizeQueryText,
-} from '../../client/query-text.js';
+} from '../../../client/instrumentation/query-text.js';
 
 describe('query text, happy path', () => {
   it('keeps namespace segments of a key and redacts the rest', () => {

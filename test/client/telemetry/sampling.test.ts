@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
 import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { TraceIdRatioSampler } from '../../client/sampling.js';
+import { TraceIdRatioSampler } from '../../../client/telemetry/sampling.js';
 
 const decide = (
   sampler: { shouldSample: TraceIdRatioSampler['shouldSample'] },

@@ -2,14 +2,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, createRollingFileDestination } from '../../client/logger.js';
+import { createLogger, createRollingFileDestination } from '../../../client/logging/logger.js';
 import {
   hashSessionId,
   runWithRequestContext,
   setRequestIdentity,
-} from '../../client/request-context.js';
-import { capturedLogs } from './support/captured-logs.js';
-import { inMemoryTracing } from './support/in-memory-tracing.js';
+} from '../../../client/logging/request-context.js';
+import { capturedLogs } from '../support/captured-logs.js';
+import { inMemoryTracing } from '../support/in-memory-tracing.js';
 
 const tracing = inMemoryTracing();
 afterAll(() => tracing.shutdown());

@@ -1,7 +1,7 @@
 import type { Level } from 'pino';
-import { ClientConfigError } from './errors.js';
-import type { RollingFileOptions } from './logger.js';
-import type { TelemetryOptions, TraceExporterKind } from './telemetry.js';
+import { ConfigError } from './errors.js';
+import type { RollingFileOptions } from './logging/logger.js';
+import type { TelemetryOptions, TraceExporterKind } from './telemetry/telemetry.js';
 
 /** Everything the client reads from the environment, parsed once at start-up. */
 export interface ClientConfig {
@@ -16,7 +16,7 @@ export interface ClientConfig {
 }
 
 /** Defaults, one per setting. */
-export const CLIENT_CONFIG_DEFAULTS = {
+const CLIENT_CONFIG_DEFAULTS = {
   /** Info: lifecycle events and requests; commands only at debug or when slow. */
   logLevel: 'info' as Level,
   /** Rotate at 10 MiB ... */
@@ -43,7 +43,7 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (raw === undefined || raw === '') return fallback;
   const value = raw.toLowerCase() as T;
   if (!allowed.includes(value)) {
-    throw new ClientConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return value;
 }
@@ -53,7 +53,7 @@ function number(env: Env, name: string, fallback: number, min: number, max: numb
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ClientConfigError(name, `must be a number from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `must be a number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -64,7 +64,7 @@ function number(env: Env, name: string, fallback: number, min: number, max: numb
  * _KEEP), REDSCOPE_SLOW_COMMAND_MS, REDSCOPE_TRACING (on|off),
  * REDSCOPE_TRACING_SAMPLE_RATIO, REDSCOPE_TRACES_EXPORTER (otlp|zipkin|console),
  * REDSCOPE_TRACES_ENDPOINT, REDSCOPE_SERVICE_NAME. A bad value throws
- * ClientConfigError naming the variable.
+ * ConfigError naming the variable.
  *
  * ```ts
  * const config = clientConfigFromEnv(process.env);
@@ -81,14 +81,14 @@ export function clientConfigFromEnv(env: Env): ClientConfig {
   );
   const size = env.REDSCOPE_LOG_FILE_SIZE?.trim() || CLIENT_CONFIG_DEFAULTS.logFileSize;
   if (!/^\d+[kmg]?$/i.test(size)) {
-    throw new ClientConfigError(
+    throw new ConfigError(
       'REDSCOPE_LOG_FILE_SIZE',
       `must be a size like 500k, 10m or 1g, got "${size}"`,
     );
   }
   const keep = number(env, 'REDSCOPE_LOG_FILE_KEEP', CLIENT_CONFIG_DEFAULTS.logFileKeep, 1, 1000);
   if (!Number.isInteger(keep))
-    throw new ClientConfigError('REDSCOPE_LOG_FILE_KEEP', `must be a whole number, got ${keep}`);
+    throw new ConfigError('REDSCOPE_LOG_FILE_KEEP', `must be a whole number, got ${keep}`);
   const tracing = oneOf(
     env,
     'REDSCOPE_TRACING',
@@ -97,10 +97,7 @@ export function clientConfigFromEnv(env: Env): ClientConfig {
   );
   const endpoint = env.REDSCOPE_TRACES_ENDPOINT?.trim() || undefined;
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
-    throw new ClientConfigError(
-      'REDSCOPE_TRACES_ENDPOINT',
-      `must be an http(s) URL, got "${endpoint}"`,
-    );
+    throw new ConfigError('REDSCOPE_TRACES_ENDPOINT', `must be an http(s) URL, got "${endpoint}"`);
   }
   return {
     logLevel: oneOf(env, 'REDSCOPE_LOG_LEVEL', LEVELS, CLIENT_CONFIG_DEFAULTS.logLevel),

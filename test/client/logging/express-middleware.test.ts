@@ -1,10 +1,10 @@
 import { SpanKind } from '@opentelemetry/api';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestContext } from '../../client/express-middleware.js';
-import { createLogger } from '../../client/logger.js';
-import { capturedLogs } from './support/captured-logs.js';
-import { inMemoryTracing } from './support/in-memory-tracing.js';
+import { requestContextMiddleware } from '../../../client/logging/express-middleware.js';
+import { createLogger } from '../../../client/logging/logger.js';
+import { capturedLogs } from '../support/captured-logs.js';
+import { inMemoryTracing } from '../support/in-memory-tracing.js';
 
 const tracing = inMemoryTracing();
 const logs = capturedLogs();
@@ -14,7 +14,7 @@ let close: () => Promise<void> = async () => undefined;
 beforeAll(async () => {
   const logger = createLogger({ destination: logs.stream });
   const app = express();
-  app.use(requestContext({ logger, tracerProvider: tracing.provider }));
+  app.use(requestContextMiddleware({ logger, tracerProvider: tracing.provider }));
   app.get('/work/:id', async (_req, res) => {
     logger.info('handling');
     await new Promise((resolve) => setTimeout(resolve, 2));

@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { type Command, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { instrumentRedis } from '../../client/instrument.js';
+import { instrumentRedis } from '../../../client/instrumentation/instrumentation.js';
 
 /** A client whose commands are answered in-process, and the attributes its sampler saw. */
 async function traceOneGet(startAttributes: boolean | undefined) {
@@ -37,7 +37,7 @@ async function traceOneGet(startAttributes: boolean | undefined) {
     expect(await redis.get('app:session:s3cret')).toBe('v');
     return { seen, spans: exporter.getFinishedSpans() };
   } finally {
-    instrumented.close();
+    instrumented.detach();
     redis.disconnect();
     await provider.shutdown();
   }

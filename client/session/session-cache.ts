@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
-import { type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { ClientConfigError, SessionWriteNotDurableError } from './errors.js';
-import type { InstrumentedRedis } from './instrument.js';
-import { setRequestIdentity } from './request-context.js';
+import {
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
+import type { RedisClients } from '../connection/create-redis-clients.js';
+import type { DurableWriteOptions } from '../connection/durable-write.js';
+import { ConfigError } from '../errors.js';
+import { setRequestIdentity } from '../logging/request-context.js';
+import { registerSessionMetrics } from './session-metrics.js';
 
 /** What a session carries: who it belongs to, plus any JSON fields the app adds. */
 export interface SessionRecord {
@@ -14,16 +24,6 @@ export interface SessionRecord {
   readonly [field: string]: unknown;
 }
 
-/** The source of truth for sessions (a database): null when the session does not exist (any more). */
-export type SessionLoader = (sessionId: string) => Promise<SessionRecord | null>;
-
-/**
- * Runs the commands `write` queues on the master and makes sure replicas
- * have them before resolving; rejects when they do not. The connection
- * factory's `clients.writeDurably(write)` has this shape.
- */
-export type DurableWrite = (write: (pipeline: ChainableCommander) => unknown) => Promise<unknown>;
-
 export type SessionSource = 'replica' | 'master' | 'loader';
 
 export type SessionValidation =
@@ -31,54 +31,39 @@ export type SessionValidation =
   | { readonly valid: false; readonly source: 'loader' };
 
 export interface SessionCacheOptions {
-  readonly loader: SessionLoader;
-  /** Cache lifetime of a session in Redis (default 3600 s), capped by the record's `expiresAt`. */
+  /** The source of truth (your database): the session, or null when it does not exist (any more). */
+  readonly loader: (sessionId: string) => Promise<SessionRecord | null>;
+  /**
+   * Cache lifetime of a session in Redis, in seconds, capped by the record's `expiresAt`.
+   * @default 3600
+   */
   readonly ttlSeconds?: number;
-  /** Prefix of every key (default `redscope:`); keys are `<prefix>session:<sha256 of the id>`. */
+  /**
+   * Prefix of every key; keys are `<prefix>session:<sha256 of the id>`.
+   * @default 'redscope:'
+   */
   readonly keyPrefix?: string;
-  /** How create and revoke reach replicas (default `waitForReplicas(writer)`: WAIT 1, 1000 ms). */
-  readonly durableWrite?: DurableWrite;
-}
-
-/**
- * The default durable write on `writer`: the commands, then `WAIT replicas
- * timeoutMs` in the same pipeline (WAIT counts acknowledgements of this
- * connection's writes), rejecting with SessionWriteNotDurableError when fewer
- * replicas answered.
- *
- * ```ts
- * createSessionCache(redis, { loader, durableWrite: waitForReplicas(writer, { replicas: 2 }) });
- * ```
- */
-export function waitForReplicas(
-  writer: Redis,
-  options: { replicas?: number; timeoutMs?: number } = {},
-): DurableWrite {
-  const replicas = options.replicas ?? 1;
-  const timeoutMs = options.timeoutMs ?? 1000;
-  if (!Number.isInteger(replicas) || replicas < 1) {
-    throw new ClientConfigError(
-      'durableWrite.replicas',
-      `must be an integer >= 1, got ${replicas}`,
-    );
-  }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ClientConfigError(
-      'durableWrite.timeoutMs',
-      `must be an integer >= 1, got ${timeoutMs}`,
-    );
-  }
-  return async (write) => {
-    const pipeline = writer.pipeline();
-    write(pipeline);
-    pipeline.wait(replicas, timeoutMs);
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    const acknowledged = Number(replies.at(-1)?.[1] ?? 0);
-    if (acknowledged < replicas)
-      throw new SessionWriteNotDurableError(acknowledged, replicas, timeoutMs);
-    return replies;
-  };
+  /**
+   * How many replicas must confirm a create or revoke, and how long to wait
+   * (`writeDurably` of the clients).
+   * @default { replicas: 1, timeoutMs: 1000 }
+   */
+  readonly durability?: DurableWriteOptions;
+  /**
+   * The app's registry for the `redscope_session_*` families.
+   * @default none: no metrics
+   */
+  readonly registry?: Registry;
+  /**
+   * Where `session.*` events go.
+   * @default a silent logger
+   */
+  readonly logger?: Logger;
+  /**
+   * A `session.validate` span around the Redis spans of each validation.
+   * @default on, through the global tracer provider
+   */
+  readonly tracing?: { readonly enabled?: boolean; readonly tracerProvider?: TracerProvider };
 }
 
 /**
@@ -118,33 +103,50 @@ export interface SessionCache {
 }
 
 /**
- * The session-validation flow on an instrumented pair: replica reads when
- * the replica is fresh enough, the loader on a miss with a write-back and
- * TTL, durable create and revoke, a `session.validate` span around the Redis
- * spans, hit/miss metrics and a debug line with the correlation id. A valid
- * session also sets `user_id`, `org_id` and the hashed `session_id` on the
- * current request context for the log lines that follow.
+ * The session-validation flow on the clients of `createRedisClients`:
+ * replica reads when the replica is fresh enough, the loader on a miss with
+ * a write-back and TTL, create and revoke through `writeDurably`, a
+ * `session.validate` span around the Redis spans, hit/miss metrics and a
+ * debug line with the correlation id. A valid session also sets `user_id`,
+ * `org_id` and the hashed `session_id` on the current request context for
+ * the log lines that follow.
  *
  * ```ts
- * const sessions = createSessionCache(redis, { loader: (id) => db.findSession(id) });
+ * const sessions = createSessionCache(clients, { loader: (id) => db.findSession(id), registry, logger });
  * const result = await sessions.validate(token);
  * if (!result.valid) return res.status(401).end();
  * ```
  */
 export function createSessionCache(
-  redis: InstrumentedRedis,
+  clients: Pick<RedisClients, 'writer' | 'reader' | 'writeDurably'>,
   options: SessionCacheOptions,
 ): SessionCache {
   const ttlSeconds = options.ttlSeconds ?? 3600;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
-    throw new ClientConfigError('ttlSeconds', `must be an integer >= 1, got ${ttlSeconds}`);
+    throw new ConfigError('ttlSeconds', `must be an integer >= 1, got ${ttlSeconds}`);
   }
   const prefix = options.keyPrefix ?? 'redscope:';
   const counterKey = `${prefix}sessions:revocations`;
   const keyOf = (sessionId: string) =>
     `${prefix}session:${createHash('sha256').update(sessionId).digest('hex')}`;
-  const { writer, logger, tracer, metrics } = redis;
-  const durableWrite = options.durableWrite ?? waitForReplicas(writer);
+  if (typeof options.loader !== 'function') {
+    throw new ConfigError(
+      'loader',
+      'must be a function (sessionId) => Promise<SessionRecord | null>',
+    );
+  }
+  const { writer, reader } = clients;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const tracer: Tracer | undefined =
+    options.tracing?.enabled === false
+      ? undefined
+      : (options.tracing?.tracerProvider ?? trace.getTracerProvider()).getTracer(
+          'redscope-session',
+        );
+  // Registered last among the checks: a bad option must not leave families behind.
+  const metrics = options.registry ? registerSessionMetrics(options.registry) : undefined;
+  const durableWrite = (write: Parameters<RedisClients['writeDurably']>[0]) =>
+    clients.writeDurably(write, options.durability);
 
   const ttlFor = (session: SessionRecord): number => {
     if (session.expiresAt === undefined) return ttlSeconds;
@@ -164,15 +166,22 @@ export function createSessionCache(
   async function lookup(
     key: string,
   ): Promise<{ session?: SessionRecord; source: SessionSource; counter: string }> {
-    if (redis.readsFromWriter) {
+    if (reader.readsFromMaster) {
       const replies = (await writer.pipeline().get(counterKey).get(key).exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const session = parse((replies[1]?.[1] as string | null) ?? null);
       return { session, source: 'master', counter: (replies[0]?.[1] as string | null) ?? '0' };
     }
+    let fromMaster = false;
     const [replicaReplies, masterCounter] = await Promise.all([
       // A replica that fails is skipped, not fatal: the master answers instead.
-      redis.read((replica) => replica.pipeline().get(counterKey).get(key).exec()).catch(() => null),
+      reader
+        .read((replica) => {
+          // The reader falls back to the master when no replica answers.
+          fromMaster = replica === writer;
+          return replica.pipeline().get(counterKey).get(key).exec();
+        })
+        .catch(() => null),
       writer.get(counterKey),
     ]);
     const counter = masterCounter ?? '0';
@@ -180,7 +189,7 @@ export function createSessionCache(
     const replicaCounter = (replicaReplies?.[0]?.[1] as string | null) ?? '0';
     if (usable && Number(replicaCounter) >= Number(counter)) {
       const session = parse((replicaReplies?.[1]?.[1] as string | null) ?? null);
-      if (session) return { session, source: 'replica', counter };
+      if (session) return { session, source: fromMaster ? 'master' : 'replica', counter };
     }
     // The replica lags behind a revocation, failed, or lacks a session created a moment ago.
     return { session: parse(await writer.get(key)), source: 'master', counter };
@@ -205,11 +214,11 @@ export function createSessionCache(
     }
     let result: SessionValidation;
     if (found?.session) {
-      metrics?.session.hits.inc();
+      metrics?.hits.inc();
       result = { valid: true, session: found.session, source: found.source };
     } else {
-      metrics?.session.misses.inc();
-      const stopTimer = metrics?.session.loadDuration.startTimer();
+      metrics?.misses.inc();
+      const stopTimer = metrics?.loadDuration.startTimer();
       let loaded: SessionRecord | null;
       try {
         loaded = await options.loader(sessionId);
@@ -285,7 +294,7 @@ export function createSessionCache(
     async create(sessionId, session) {
       const ttl = ttlFor(session);
       if (ttl <= 0)
-        throw new ClientConfigError(
+        throw new ConfigError(
           'session.expiresAt',
           'is in the past: the session is already expired',
         );

@@ -1,6 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type CommandStats, DURATION_BUCKETS } from './command-stats.js';
-import { ClientConfigError } from './errors.js';
+import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import { ConfigError } from '../errors.js';
+import type { CommandStats } from './command-stats.js';
 
 export type ConnectionRole = 'writer' | 'reader';
 
@@ -16,15 +16,7 @@ export interface ClientMetricsSource {
   inFlight(): number;
 }
 
-/** Session cache families, updated by the session cache itself (not on the per-command path). */
-export interface SessionMetrics {
-  readonly hits: Counter;
-  readonly misses: Counter;
-  readonly loadDuration: Histogram;
-}
-
 export interface ClientMetrics {
-  readonly session: SessionMetrics;
   /** Removes every family this registered (so a registry can be reused). */
   unregister(): void;
 }
@@ -37,13 +29,7 @@ export const CLIENT_METRIC_NAMES = {
   reconnects: 'redscope_client_reconnects_total',
   offlineQueue: 'redscope_client_offline_queue_length',
   inFlight: 'redscope_client_commands_in_flight',
-  sessionHits: 'redscope_session_cache_hits_total',
-  sessionMisses: 'redscope_session_cache_misses_total',
-  sessionLoadDuration: 'redscope_session_load_duration_seconds',
 } as const;
-
-/** Loader latency: a database round trip, 1 ms to 10 s. */
-const LOAD_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * Registers the client families on `registry` (the app's, never the global
@@ -54,14 +40,11 @@ export function registerClientMetrics(
   registry: Registry,
   source: ClientMetricsSource,
 ): ClientMetrics {
-  for (const name of Object.values(CLIENT_METRIC_NAMES)) {
-    if (registry.getSingleMetric(name)) {
-      throw new ClientConfigError(
-        'registry',
-        `already has ${name}: instrument the client once per registry, or close() the previous instrumentation first`,
-      );
-    }
-  }
+  assertUnregistered(
+    registry,
+    Object.values(CLIENT_METRIC_NAMES),
+    'instrument the client once per registry, or detach() / close() the previous one first',
+  );
   const registers = [registry];
   // Hand-built family (see command-stats.ts); a cast because prom-client's
   // Metric type is a union of its own classes, while the registry only needs get().
@@ -134,26 +117,7 @@ export function registerClientMetrics(
       this.set(source.inFlight());
     },
   });
-  const session: SessionMetrics = {
-    hits: new Counter({
-      name: CLIENT_METRIC_NAMES.sessionHits,
-      help: 'Session validations answered from Redis.',
-      registers,
-    }),
-    misses: new Counter({
-      name: CLIENT_METRIC_NAMES.sessionMisses,
-      help: 'Session validations that had to call the loader (not in Redis).',
-      registers,
-    }),
-    loadDuration: new Histogram({
-      name: CLIENT_METRIC_NAMES.sessionLoadDuration,
-      help: 'Time the session loader took on a cache miss.',
-      buckets: LOAD_BUCKETS,
-      registers,
-    }),
-  };
   return {
-    session,
     unregister() {
       for (const name of Object.values(CLIENT_METRIC_NAMES)) registry.removeSingleMetric(name);
     },
@@ -187,10 +151,8 @@ class PrecollectedHistogram {
   }> {
     const values: HistogramValue[] = [];
     for (const entry of this.stats.all()) {
-      let cumulative = 0;
-      for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
-        cumulative += entry.buckets[i] as number;
-        const le = i < DURATION_BUCKETS.length ? (DURATION_BUCKETS[i] as number) : '+Inf';
+      const { durations } = entry;
+      for (const [le, cumulative] of durations.cumulative()) {
         values.push({
           labels: { le, command: entry.label },
           value: cumulative,
@@ -198,13 +160,18 @@ class PrecollectedHistogram {
         });
       }
       values.push({
+        labels: { le: '+Inf', command: entry.label },
+        value: durations.count,
+        metricName: `${this.name}_bucket`,
+      });
+      values.push({
         labels: { command: entry.label },
-        value: entry.sum,
+        value: durations.sum,
         metricName: `${this.name}_sum`,
       });
       values.push({
         labels: { command: entry.label },
-        value: entry.count,
+        value: durations.count,
         metricName: `${this.name}_count`,
       });
     }
@@ -219,5 +186,18 @@ class PrecollectedHistogram {
 
   reset(): void {
     // Values are owned by CommandStats; prom-client's registry.resetMetrics() finds nothing to clear here.
+  }
+}
+
+/** Throws ConfigError when `registry` already has one of `names` (a second client or cache on it). */
+export function assertUnregistered(
+  registry: Registry,
+  names: readonly string[],
+  advice: string,
+): void {
+  for (const name of names) {
+    if (registry.getSingleMetric(name)) {
+      throw new ConfigError('registry', `already has ${name}: ${advice}`);
+    }
   }
 }

@@ -1,0 +1,334 @@
+import type { Context, Span } from '@opentelemetry/api';
+import type { Command, Redis } from 'ioredis';
+import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { ConfigError } from '../errors.js';
+import type { StagedCommand } from '../telemetry/command-spans.js';
+import {
+  type BatchState,
+  CommandTracing,
+  endSpan,
+  type TracingOptions,
+} from '../telemetry/command-tracing.js';
+import { type CommandEntry, CommandStats } from './command-stats.js';
+import { errorTypeOf, redisErrorPrefix } from './error-type.js';
+import { HookedConnection } from './hooked-connection.js';
+import { watchLifecycle } from './lifecycle.js';
+import { type ClientMetrics, type ConnectionRole, registerClientMetrics } from './metrics.js';
+import { commandQueryText } from './query-text.js';
+
+export type { TracingOptions } from '../telemetry/command-tracing.js';
+
+/** What the client records about its commands and connections, and where. */
+export interface InstrumentOptions {
+  /**
+   * The app's prom-client registry for the `redscope_client_*` families.
+   * @default none: no metrics are registered (never the global registry)
+   */
+  readonly registry?: Registry;
+  /**
+   * Where lifecycle events, slow commands and warnings go (a pino logger, e.g. `createLogger()`).
+   * @default a silent logger
+   */
+  readonly logger?: Logger;
+  /**
+   * Command spans. @default on, through the span pipeline `startTelemetry()`
+   * registered, else the global tracer provider (a no-op until an SDK is registered)
+   */
+  readonly tracing?: TracingOptions;
+  /**
+   * Commands slower than this are logged at warn (`redis.slow_command`).
+   * @default 100
+   */
+  readonly slowCommandMs?: number;
+}
+
+/** The connections to instrument: a writer, and a replica connection if there is one. */
+export interface InstrumentTargets {
+  readonly writer: Redis;
+  /** A separate replica connection; left out when reads go to the writer. */
+  readonly reader?: Redis;
+}
+
+/**
+ * The handle `instrumentRedis` returns. The connections stay the app's: it
+ * keeps using them as before, and closes them itself.
+ */
+export interface RedisInstrumentation {
+  /**
+   * Removes the hooks, listeners and metric families (spans of completed
+   * commands still go out). Does not close the connections. Safe to call twice.
+   */
+  detach(): void;
+}
+
+const SEEN = Symbol('redscope.seen');
+const INSTRUMENTED = Symbol('redscope.instrumented');
+type HookedCommand = Command & { [SEEN]?: true };
+type SendCommand = Redis['sendCommand'];
+type Marked = Redis & { [INSTRUMENTED]?: boolean };
+
+/**
+ * Instruments ioredis connections the app made itself (`createRedisClients`
+ * does this for its own): every command, pipeline and MULTI gets a CLIENT
+ * span (OpenTelemetry database semantic conventions, sanitized
+ * `db.query.text`), counts and a duration on the app's registry, and
+ * connection lifecycle events are logged. ioredis' own handshake (HELLO,
+ * CLIENT SETNAME, the INFO ready check) is not counted as app traffic.
+ * Telemetry failures never reach the caller.
+ *
+ * ```ts
+ * const writer = new Redis('rediss://redis.internal:6379');
+ * const instrumentation = instrumentRedis({ writer }, { registry, logger: createLogger() });
+ * await writer.set('greeting', 'hello');
+ * instrumentation.detach(); // before writer.quit(), when the app shuts down
+ * ```
+ */
+export function instrumentRedis(
+  targets: InstrumentTargets,
+  options: InstrumentOptions = {},
+): RedisInstrumentation {
+  return new Instrumentation(targets, options);
+}
+
+/** A command between send and reply, with what its span and metrics need. */
+class InFlightCommand implements StagedCommand {
+  span: Span | undefined;
+  batch: BatchState | undefined;
+  /** Set when the span is made after the reply (span pipeline): the context it was sent in. */
+  parent: Context | undefined;
+  durationMs = 0;
+  errorType: string | undefined;
+  statusCode: string | undefined;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly command: Command,
+    readonly connection: HookedConnection,
+    readonly entry: CommandEntry,
+    readonly onError: (error: unknown) => void,
+  ) {}
+
+  get operation(): string {
+    return this.entry.operation;
+  }
+
+  get attributes() {
+    return this.connection.attributesFor(this.entry);
+  }
+
+  queryText(): string {
+    return commandQueryText(this.command);
+  }
+}
+
+/** The one instrumentation class behind `instrumentRedis` and `createRedisClients`. */
+export class Instrumentation implements RedisInstrumentation {
+  readonly logger: Logger;
+  private readonly readsFromWriter: boolean;
+  private readonly stats = new CommandStats();
+  private readonly connections: HookedConnection[] = [];
+  private readonly detachers: (() => void)[] = [];
+  private readonly tracing: CommandTracing | undefined;
+  private readonly metrics: ClientMetrics | undefined;
+  private readonly slowMs: number;
+  private inFlight = 0;
+  private internalErrors = 0;
+  private detached = false;
+
+  constructor(targets: InstrumentTargets, options: InstrumentOptions) {
+    const { writer } = targets;
+    const reader = targets.reader ?? writer;
+    this.readsFromWriter = reader === writer;
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    const slowMs = options.slowCommandMs ?? 100;
+    if (!(slowMs >= 0)) {
+      throw new ConfigError('slowCommandMs', `must be a number >= 0, got ${String(slowMs)}`);
+    }
+    this.slowMs = slowMs;
+    for (const redis of new Set([writer, reader])) {
+      if ((redis as Marked)[INSTRUMENTED]) {
+        // Two hooks on one client would count and trace every command twice.
+        throw new ConfigError(
+          'redis',
+          'this ioredis client is already instrumented: detach() the other instrumentation first',
+        );
+      }
+    }
+    this.tracing =
+      options.tracing?.enabled === false ? undefined : new CommandTracing(options.tracing ?? {});
+    // Metrics first: a registry conflict then throws before any client is hooked.
+    this.metrics = options.registry
+      ? registerClientMetrics(options.registry, {
+          stats: this.stats,
+          inFlight: () => this.inFlight,
+          connections: () => this.connectionStates(),
+        })
+      : undefined;
+    this.attach(writer, 'writer');
+    if (!this.readsFromWriter) this.attach(reader, 'reader');
+  }
+
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    // Spans of commands that already completed still go out.
+    this.tracing?.flush();
+    for (const detach of this.detachers.splice(0)) detach();
+    this.metrics?.unregister();
+  }
+
+  private *connectionStates() {
+    for (const connection of this.connections) {
+      const state = {
+        up: connection.redis.status === 'ready',
+        reconnects: connection.reconnects,
+        // ioredis keeps the queue private; its length is the "waiting for a connection" figure.
+        offlineQueue:
+          (connection.redis as unknown as { offlineQueue?: { length: number } }).offlineQueue
+            ?.length ?? 0,
+      };
+      yield { role: connection.role, ...state };
+      // A single connection serving both roles reports both, so dashboards need no special case.
+      if (this.readsFromWriter) {
+        yield { role: 'reader' as const, ...state, reconnects: 0, offlineQueue: 0 };
+      }
+    }
+  }
+
+  private attach(redis: Redis, role: ConnectionRole): void {
+    const connection = new HookedConnection(redis, role);
+    this.connections.push(connection);
+    const onSelect = (db: number) => {
+      connection.selected = db;
+      connection.refresh();
+    };
+    redis.on('select', onSelect);
+    const stopWatching = watchLifecycle(redis, role, this.logger, {
+      onReconnect: () => {
+        connection.reconnects += 1;
+      },
+      onReady: () => connection.refresh(),
+      endpoint: () => connection.endpoint,
+    });
+    // The one hook on the command path: an own property on this instance only, so a bare
+    // ioredis client elsewhere in the process pays nothing. ioredis 6 also publishes
+    // diagnostics_channel events, but any subscriber there slows every client in the
+    // process (15-25% in bench/client.ts, variant c) and its events say neither which client sent
+    // the command nor which node a Sentinel client is talking to.
+    const original: SendCommand = redis.sendCommand;
+    const self = this;
+    const forward = original as (command: Command, stream?: unknown, node?: unknown) => unknown;
+    const hooked = function (
+      this: Redis,
+      command: HookedCommand,
+      stream?: unknown,
+      node?: unknown,
+    ) {
+      // While the status is `connect`, ioredis writes only its own handshake (HELLO/AUTH,
+      // SELECT, CLIENT SETNAME/SETINFO, READONLY) and the INFO ready check; an app's command
+      // sent then is queued and comes back through here at `ready`, when it is tracked.
+      if (command[SEEN] === undefined && !(stream === undefined && this.status === 'connect')) {
+        command[SEEN] = true;
+        self.track(command, stream, connection);
+      }
+      // The third argument is ioredis' undeclared cluster node; forwarded unchanged.
+      return forward.call(this, command, stream, node);
+    };
+    redis.sendCommand = hooked as SendCommand;
+    (redis as Marked)[INSTRUMENTED] = true;
+    this.detachers.push(() => {
+      redis.sendCommand = original;
+      (redis as Marked)[INSTRUMENTED] = false;
+      redis.off('select', onSelect);
+      stopWatching();
+    });
+  }
+
+  private track(command: HookedCommand, stream: unknown, connection: HookedConnection): void {
+    try {
+      const flight = new InFlightCommand(
+        command,
+        connection,
+        this.stats.entry(command.name),
+        this.reportError,
+      );
+      this.inFlight += 1;
+      const tracing = this.tracing;
+      if (tracing !== undefined) {
+        // A tracer that throws costs the span, never the metrics or the in-flight count.
+        try {
+          if (stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true) {
+            flight.batch = tracing.joinBatch(stream as object, flight.entry, connection);
+          } else if (tracing.defers()) {
+            // Recorded spans are made when the reply arrives: sending pays one context lookup.
+            flight.parent = tracing.parentContext();
+          } else {
+            flight.span = tracing.startSpan(command, flight.entry, connection);
+          }
+        } catch (error) {
+          this.internalError(error);
+        }
+      }
+      const { resolve, reject } = command;
+      command.resolve = (result: unknown) => {
+        this.settle(flight, undefined);
+        resolve(result);
+      };
+      command.reject = (error: Error) => {
+        this.settle(flight, error);
+        reject(error);
+      };
+    } catch (error) {
+      this.internalError(error);
+    }
+  }
+
+  private settle(flight: InFlightCommand, error: Error | undefined): void {
+    try {
+      this.inFlight -= 1;
+      const elapsedMs = performance.now() - flight.startedAt;
+      flight.durationMs = elapsedMs;
+      const { entry } = flight;
+      entry.observe(elapsedMs / 1000);
+      if (error !== undefined) {
+        flight.errorType = errorTypeOf(error);
+        flight.statusCode = redisErrorPrefix(error);
+        entry.error(flight.errorType);
+      }
+      if (flight.span !== undefined) endSpan(flight.span, error, flight.errorType);
+      if (flight.batch !== undefined) this.tracing?.leaveBatch(flight.batch, error);
+      if (flight.parent !== undefined) this.tracing?.recordSpan(flight);
+      if (elapsedMs >= this.slowMs) {
+        this.logger.warn(
+          {
+            event: 'redis.slow_command',
+            role: flight.connection.role,
+            command: entry.operation,
+            query: flight.queryText(),
+            duration_ms: Math.round(elapsedMs * 1000) / 1000,
+          },
+          'slow redis command',
+        );
+      }
+    } catch (failure) {
+      this.internalError(failure);
+    }
+  }
+
+  private readonly reportError = (error: unknown) => this.internalError(error);
+
+  private internalError(error: unknown): void {
+    this.internalErrors += 1;
+    // The first few only: a broken hook would otherwise log once per command.
+    if (this.internalErrors <= 3) {
+      this.logger.warn(
+        {
+          event: 'redscope.telemetry_error',
+          err: { type: (error as Error)?.name, message: (error as Error)?.message },
+        },
+        'redscope telemetry failed; the command itself is unaffected',
+      );
+    }
+  }
+}
