@@ -3,6 +3,7 @@
 // test/client/public-surface.test.ts fails when this list changes by accident.
 
 export type { RedisClientsConfig, TlsConfig } from './connection/config.js';
+export { RedisConnectError } from './connection/connect-errors.js';
 export {
   type ClientOptions,
   createRedisClients,

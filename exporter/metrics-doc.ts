@@ -1,6 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Registry } from 'prom-client';
+import { CommandStats } from '../client/instrumentation/command-stats.js';
+import { registerClientMetrics } from '../client/instrumentation/metrics.js';
+import { registerSessionMetrics } from '../client/session/session-metrics.js';
 import { dataNodeAclRules, EXPORTER_ACL_USER, sentinelAclRules } from './acl.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker } from './collectors/sentinel-events.js';
@@ -109,6 +113,7 @@ export function renderMetricsDoc(): string {
   for (const e of REDIS_EXPORTER_EXCLUSIONS) {
     lines.push(`| \`${e.families}\` | ${e.roles.join(', ')} | ${e.reason} |`);
   }
+  lines.push('', ...renderClientMetrics());
   lines.push(
     '',
     '## Least-privilege Redis ACL',
@@ -132,6 +137,43 @@ export function renderMetricsDoc(): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * The families an app's registry gets from `redscope/client`, read from the
+ * very registry the client fills (so the doc cannot list a family it lacks).
+ */
+function renderClientMetrics(): string[] {
+  const registry = new Registry();
+  registerClientMetrics(registry, {
+    stats: new CommandStats(),
+    inFlight: () => 0,
+    connections: () => [],
+  });
+  registerSessionMetrics(registry);
+  const lines = [
+    '## Client metrics (`redscope/client`)',
+    '',
+    "On the app's own registry: `createRedisClients(config, { registry })` registers the",
+    '`redscope_client_*` families, `createSessionCache(clients, { registry })` the',
+    '`redscope_session_*` ones. Command values are read from the client at scrape time;',
+    "ioredis' own handshake (HELLO, CLIENT, SELECT, READONLY, the INFO ready check) is not",
+    'counted. `command` is the lower-case command name, capped at 256 names (then `other`).',
+    '',
+    '| family | type | labels | help |',
+    '|---|---|---|---|',
+  ];
+  for (const metric of registry.getMetricsAsArray()) {
+    const { name, help, type, labelNames } = metric as unknown as {
+      name: string;
+      help: string;
+      type: string;
+      labelNames?: readonly string[];
+    };
+    const labels = (labelNames ?? []).map((l) => `\`${l}\``).join(', ');
+    lines.push(`| \`${name}\` | ${type} | ${labels} | ${help} |`);
+  }
+  return lines;
 }
 
 export const METRICS_DOC_PATH = (): string => join(packageRoot(), 'docs', 'metrics.md');

@@ -60,7 +60,8 @@ export interface TopologyOptions {
 export interface TopologyDescription {
   readonly masterName: string;
   readonly host: string;
-  readonly nodes: readonly { name: string; role: NodeRole; port: number }[];
+  /** `pid` is the node's process id when describe() was called (undefined once it exited). */
+  readonly nodes: readonly { name: string; role: NodeRole; port: number; pid?: number }[];
   /** Paths of the CA and the client certificate; absent for a plain-TCP topology. */
   readonly tls?: { caFile: string; certFile: string; keyFile: string };
   /**
@@ -389,7 +390,12 @@ export class RedisTopology {
       masterName: this.masterName,
       host: HOST,
       dir: this.dir,
-      nodes: [...this.nodes.values()].map(({ name, role, port }) => ({ name, role, port })),
+      nodes: [...this.nodes.values()].map(({ name, role, port, process }) => ({
+        name,
+        role,
+        port,
+        ...(process.pid !== undefined ? { pid: process.pid } : {}),
+      })),
     };
     const tls = this.clientTlsFiles();
     const passwords = this.passwords;

@@ -22,22 +22,35 @@ export function registerTopologyCommand(program: Command, io: CliIo): void {
 }
 
 function printTopology(description: TopologyDescription, io: CliIo): void {
-  const { tls, nodes, masterName } = description;
-  const scheme = tls ? 'rediss' : 'redis';
+  const { tls, nodes, masterName, host, users, auth, dir } = description;
   io.out(`master name: ${masterName}\n`);
-  for (const node of nodes)
-    io.out(`${node.name.padEnd(11)} ${node.role.padEnd(8)} ${scheme}://127.0.0.1:${node.port}\n`);
-  const { auth, dir } = description;
-  // REDISCLI_AUTH keeps the password out of the process list (ps shows --pass).
-  const passwordFile = auth ? join(dir, 'secrets', `${auth.username}.password`) : '';
-  const env = auth ? `REDISCLI_AUTH="$(cat ${passwordFile})" ` : '';
-  const login = auth ? ` --user ${auth.username}` : '';
-  if (auth) io.out(`ACL users:   passwords (0600) in ${join(dir, 'secrets')}\n`);
+  for (const node of nodes) {
+    const pid = node.pid === undefined ? '' : `  pid ${node.pid}`;
+    io.out(`${node.name.padEnd(11)} ${node.role.padEnd(8)} ${host}:${node.port}${pid}\n`);
+  }
+  const secrets = join(dir, 'secrets');
+  // The app's own ACL user, in the shape createRedisClients takes: what an app would configure.
+  const sentinels = nodes
+    .filter((node) => node.role === 'sentinel')
+    .map((node) => `'${host}:${node.port}'`);
+  const app = users?.app;
+  io.out(
+    `client:      createRedisClients({ sentinels: [${sentinels.join(', ')}], masterName: '${masterName}'` +
+      `${app ? `, username: '${app.username}', password: <${join(secrets, `${app.username}.password`)}>` : ''}` +
+      `${tls ? `, tls: { caFile, certFile, keyFile } }` : ', tls: false }'})\n`,
+  );
+  if (users) {
+    io.out(`ACL users:   ${Object.keys(users).join(', ')}; passwords (0600) in ${secrets}\n`);
+  }
   if (tls) {
     io.out(
       `CA:          ${tls.caFile}\nclient cert: ${tls.certFile}\nclient key:  ${tls.keyFile}\n`,
     );
   }
+  // REDISCLI_AUTH keeps the password out of the process list (ps shows --pass).
+  const passwordFile = auth ? join(secrets, `${auth.username}.password`) : '';
+  const env = auth ? `REDISCLI_AUTH="$(cat ${passwordFile})" ` : '';
+  const login = auth ? ` --user ${auth.username}` : '';
   const tlsArgs = tls
     ? ` --tls --cacert ${tls.caFile} --cert ${tls.certFile} --key ${tls.keyFile}`
     : '';

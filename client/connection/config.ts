@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { redactUrlCredentials } from '../common/redaction.js';
 import { ConfigError } from '../errors.js';
 
@@ -451,6 +451,17 @@ function pem(input: TlsConfig, field: PemField, option: string): Buffer | undefi
   if (inline !== undefined) {
     const buffer = Buffer.isBuffer(inline) ? inline : Buffer.from(String(inline));
     if (buffer.length === 0) throw new ConfigError(`${option}.${field}`, 'is empty');
+    if (!buffer.includes('-----BEGIN')) {
+      // TLS would fail 10 s later with "PEM routines::no start line"; say it now.
+      const text = buffer.toString('utf8').trim();
+      throw new ConfigError(
+        `${option}.${field}`,
+        looksLikePath(text)
+          ? `holds PEM contents, and "${text}" looks like a file path: give the path as ${option}.${fileField}`
+          : 'is not PEM (no -----BEGIN line): give the PEM text, or a path as ' +
+              `${option}.${fileField}`,
+      );
+    }
     return buffer;
   }
   if (path === undefined) return undefined;
@@ -465,4 +476,13 @@ function pem(input: TlsConfig, field: PemField, option: string): Buffer | undefi
         : (error as Error).message;
     throw new ConfigError(`${option}.${fileField}`, `cannot read ${path}: ${reason}`);
   }
+}
+
+/** A short single line that names a file rather than holding a certificate or key. */
+function looksLikePath(text: string): boolean {
+  return (
+    text.length < 4096 &&
+    !text.includes('\n') &&
+    (/^(\.{0,2}\/|~\/|[A-Za-z]:\\)/.test(text) || existsSync(text))
+  );
 }

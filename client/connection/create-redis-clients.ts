@@ -1,14 +1,19 @@
 import type { Socket } from 'node:net';
 import type { ChainableCommander } from 'ioredis';
 import { Redis } from 'ioredis';
+import { isTlsError } from '../common/tls-errors.js';
 import { ConfigError } from '../errors.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
+import { LogThrottle } from '../logging/log-throttle.js';
+import { errorFields } from '../logging/logger.js';
+import { runDetached } from '../logging/request-context.js';
 import {
   type Address,
   type RedisClientsConfig,
   type ResolvedClientsConfig,
   resolveClientsConfig,
 } from './config.js';
+import { ConnectHealth, whenReady } from './connect-errors.js';
 import {
   type DurableWriteOptions,
   type DurableWriteResult,
@@ -44,7 +49,13 @@ export interface RedisClients {
     write: (pipeline: ChainableCommander) => unknown,
     options?: DurableWriteOptions,
   ): Promise<DurableWriteResult>;
-  /** Resolves when the writer is connected (rejects after `timeoutMs`, default the connect timeout x 5). */
+  /**
+   * Resolves when the master connection is up. Rejects with RedisConnectError
+   * as soon as an error retrying cannot fix is seen (a refused password, a
+   * failed TLS handshake, a host that does not resolve, a master name no
+   * Sentinel knows: `reason` says which), else after `timeoutMs` naming the
+   * last error (default 5 × connectTimeoutMs).
+   */
   ready(timeoutMs?: number): Promise<void>;
   /**
    * Flushes the spans of completed commands, removes the instrumentation and
@@ -112,18 +123,77 @@ export function createRedisClients(
       'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
     );
   }
-  // ioredis prints unhandled 'error' events to the console; failures reach callers
-  // through their commands, and the last one names the cause when ready() gives up.
-  writer.on('error', (error: Error) => lastErrors.set(writer, error));
-  replica?.on('error', (error: Error) => lastErrors.set(replica, error));
+  const { logger } = instrumentation;
+  const health = new ConnectHealth(resolved.mode === 'sentinel' ? resolved.sentinels : []);
+  const node =
+    resolved.mode === 'standalone'
+      ? `${resolved.address.host}:${resolved.address.port}`
+      : `master of "${resolved.masterName}"`;
+  // ioredis prints unhandled 'error' events to the console; failures reach callers through
+  // their commands, the lifecycle log names each one, and ready() fails fast on a final one.
+  writer.on('error', (error: Error) => {
+    if (/^All sentinels are unreachable/.test(error.message) && resolved.mode === 'sentinel') {
+      health.lookupRoundFailed(resolved.masterName, error);
+    } else {
+      health.dataNodeError(error, node);
+    }
+  });
+  writer.on('sentinelError', (error: Error) => health.lookupFailed(error));
+  writer.on('ready', () => health.connected());
+  replica?.on('error', () => undefined);
   const reader = createReadClient(replica, writer, resolved.readRetryWindowMs);
   // Every Sentinel announces the same switch: one steering at a time, the latest wins.
   let stopSteering: (() => void) | undefined;
+  const sentinelLines = new LogThrottle(60_000, 1);
+  let lastAnnounced: string | undefined;
   const watcher =
     resolved.mode === 'sentinel'
-      ? new FailoverWatcher(resolved, (master) => {
-          stopSteering?.();
-          stopSteering = followNewMaster(master, writer, replica, resolved.connectTimeoutMs * 3);
+      ? new FailoverWatcher(resolved, {
+          onSwitch: (master, previous) => {
+            // Every Sentinel announces the switch: one line per new master.
+            const announced = `${master.host}:${master.port}`;
+            if (announced !== lastAnnounced) {
+              lastAnnounced = announced;
+              runDetached(() =>
+                logger.warn(
+                  {
+                    event: 'redis.sentinel_switch_master',
+                    master_name: resolved.masterName,
+                    from: `${previous.host}:${previous.port}`,
+                    to: `${master.host}:${master.port}`,
+                  },
+                  'the Sentinels promoted a new master',
+                ),
+              );
+            }
+            stopSteering?.();
+            stopSteering = followNewMaster(master, writer, replica, resolved.connectTimeoutMs * 3);
+          },
+          onError: (sentinel, error) => {
+            health.sentinelError(sentinel, error);
+            const address = `${sentinel.host}:${sentinel.port}`;
+            const held = sentinelLines.take(`${address} ${error.message}`);
+            if (held === undefined) return;
+            const line = {
+              role: 'sentinel',
+              address: sentinel.host,
+              port: sentinel.port,
+              err: errorFields(error),
+              ...(held > 0 ? { suppressed: held } : {}),
+            };
+            // A TLS failure needs a fix; any other Sentinel error may pass (the others still answer).
+            runDetached(() => {
+              if (isTlsError(error)) {
+                logger.error({ event: 'redis.tls_error', ...line }, 'redis TLS error');
+              } else {
+                logger.warn(
+                  { event: 'redis.sentinel_error', ...line },
+                  'Sentinel connection error',
+                );
+              }
+            });
+          },
+          onReachable: (sentinel) => health.sentinelReachable(sentinel),
         })
       : undefined;
   let closing: Promise<void> | undefined;
@@ -132,7 +202,8 @@ export function createRedisClients(
     reader,
     mode: resolved.mode,
     writeDurably: (write, options) => writeDurably(writer, write, options),
-    ready: (timeoutMs = resolved.connectTimeoutMs * 5) => whenReady(writer, timeoutMs),
+    ready: (timeoutMs = resolved.connectTimeoutMs * 5) =>
+      whenReady(writer, health, timeoutMs, resolved.tls !== undefined),
     close: () => {
       watcher?.close();
       stopSteering?.();
@@ -200,39 +271,6 @@ function insecureTlsOptions(config: ResolvedClientsConfig): string[] {
     if (config.sentinelTls !== config.tls) insecure.push('sentinelTls.insecureSkipVerify');
   }
   return insecure;
-}
-
-/** The last connection error of each connection, for ready()'s message. */
-const lastErrors = new WeakMap<Redis, Error>();
-
-function whenReady(client: Redis, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      const last = lastErrors.get(client);
-      reject(
-        new Error(
-          `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}` : ''})`,
-        ),
-      );
-    }, timeoutMs);
-    const onReady = () => {
-      cleanup();
-      resolve();
-    };
-    const onEnd = () => {
-      cleanup();
-      reject(new Error('Redis connection ended before it was ready'));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      client.off('end', onEnd);
-    };
-    client.on('ready', onReady);
-    client.on('end', onEnd);
-  });
 }
 
 async function quit(client: Redis): Promise<void> {

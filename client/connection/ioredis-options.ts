@@ -17,6 +17,14 @@ export function reconnectOnReadonly(error: Error): boolean | 2 {
   return error.message.startsWith('READONLY') ? 2 : false;
 }
 
+/**
+ * How long disconnect() waits for the peer to close before destroying the
+ * socket. ioredis' 2 s default kept a process alive for 2 s after close() of a
+ * connection that never became ready (it waits for a close event from a socket
+ * that closed long before); close() has already sent QUIT to a live server.
+ */
+export const DISCONNECT_TIMEOUT_MS = 100;
+
 function tlsOf(tls: ResolvedTls | undefined): RedisOptions['tls'] {
   if (!tls) return undefined;
   return {
@@ -38,6 +46,10 @@ function common(config: ResolvedClientsConfig): RedisOptions {
     // Bounded: fail commands instead of queueing them forever while there is no connection.
     maxRetriesPerRequest: config.maxRetriesPerRequest,
     lazyConnect: false,
+    // CLIENT SETINFO exists from Redis 7.2; 7.0 answers every (re)connect with an error.
+    // The connection name (CLIENT SETNAME) already says who we are.
+    disableClientInfo: true,
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
   };
 }
 

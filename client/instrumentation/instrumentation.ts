@@ -1,8 +1,15 @@
-import type { Context, Span } from '@opentelemetry/api';
+import { type Context, context, ROOT_CONTEXT, type Span, trace } from '@opentelemetry/api';
 import type { Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
+import { LogThrottle } from '../logging/log-throttle.js';
+import { errorFields } from '../logging/logger.js';
+import {
+  currentRequestContext,
+  type RequestContext,
+  runInRequestContext,
+} from '../logging/request-context.js';
 import type { StagedCommand } from '../telemetry/command-spans.js';
 import {
   type BatchState,
@@ -101,6 +108,8 @@ class InFlightCommand implements StagedCommand {
   errorType: string | undefined;
   statusCode: string | undefined;
   readonly startedAt = performance.now();
+  /** The request the command was sent for: its slow-command line is that request's, not the reply callback's. */
+  readonly request: RequestContext | undefined = currentRequestContext();
 
   constructor(
     readonly command: Command,
@@ -132,6 +141,8 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly tracing: CommandTracing | undefined;
   private readonly metrics: ClientMetrics | undefined;
   private readonly slowMs: number;
+  /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
+  private readonly slowLines = new LogThrottle(1000, 10);
   private inFlight = 0;
   private internalErrors = 0;
   private detached = false;
@@ -208,7 +219,7 @@ export class Instrumentation implements RedisInstrumentation {
       onReconnect: () => {
         connection.reconnects += 1;
       },
-      onReady: () => connection.refresh(),
+      refresh: () => connection.refresh(),
       endpoint: () => connection.endpoint,
     });
     // The one hook on the command path: an own property on this instance only, so a bare
@@ -299,21 +310,38 @@ export class Instrumentation implements RedisInstrumentation {
       if (flight.span !== undefined) endSpan(flight.span, error, flight.errorType);
       if (flight.batch !== undefined) this.tracing?.leaveBatch(flight.batch, error);
       if (flight.parent !== undefined) this.tracing?.recordSpan(flight);
-      if (elapsedMs >= this.slowMs) {
+      if (elapsedMs >= this.slowMs) this.logSlow(flight);
+    } catch (failure) {
+      this.internalError(failure);
+    }
+  }
+
+  /**
+   * The reply arrives in whatever async context the socket has; the line is
+   * written in the context the command was sent from, so it carries that
+   * request's correlation id and trace.
+   */
+  private logSlow(flight: InFlightCommand): void {
+    const held = this.slowLines.take('slow');
+    if (held === undefined) return;
+    const span = flight.span ?? flight.batch?.span;
+    const spanContext =
+      flight.parent ?? (span !== undefined ? trace.setSpan(ROOT_CONTEXT, span) : ROOT_CONTEXT);
+    runInRequestContext(flight.request, () =>
+      context.with(spanContext, () =>
         this.logger.warn(
           {
             event: 'redis.slow_command',
             role: flight.connection.role,
-            command: entry.operation,
+            command: flight.entry.operation,
             query: flight.queryText(),
-            duration_ms: Math.round(elapsedMs * 1000) / 1000,
+            duration_ms: Math.round(flight.durationMs * 1000) / 1000,
+            ...(held > 0 ? { suppressed: held } : {}),
           },
           'slow redis command',
-        );
-      }
-    } catch (failure) {
-      this.internalError(failure);
-    }
+        ),
+      ),
+    );
   }
 
   private readonly reportError = (error: unknown) => this.internalError(error);
@@ -325,7 +353,7 @@ export class Instrumentation implements RedisInstrumentation {
       this.logger.warn(
         {
           event: 'redscope.telemetry_error',
-          err: { type: (error as Error)?.name, message: (error as Error)?.message },
+          err: errorFields(error),
         },
         'redscope telemetry failed; the command itself is unaffected',
       );

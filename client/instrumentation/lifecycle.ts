@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isTlsError } from '../common/tls-errors.js';
+import { LogThrottle } from '../logging/log-throttle.js';
+import { errorFields } from '../logging/logger.js';
+import { runDetached } from '../logging/request-context.js';
 import type { ConnectionRole } from './metrics.js';
 
 /** Where a connection currently points (follows Sentinel failovers). */
@@ -9,28 +12,47 @@ export interface Endpoint {
   readonly port: number | undefined;
 }
 
+/** What the lifecycle watch asks of the connection it logs. */
+export interface LifecycleHooks {
+  onReconnect(): void;
+  /** Re-reads where the connection points (on `connect` and `ready`, before the line is written). */
+  refresh(): void;
+  endpoint(): Endpoint | undefined;
+}
+
+/** The same connection error repeats on every reconnect attempt: one line per error a minute at most (plus a count). */
+const errorThrottle = () => new LogThrottle(60_000, 1);
+
 /**
  * Logs one connection's lifecycle at the level an operator would want:
  * `ready` and `end` at info, `close`, `reconnecting` and a changed endpoint
- * (a failover) at warn, errors at error, with TLS errors marked as such.
- * Commands themselves are never logged here.
+ * (a failover, with the old and the new node) at warn, errors at error, with
+ * TLS errors marked as such and the error's class in `err.type`. Lines are
+ * written outside any request context and span: a socket event belongs to
+ * no request, even when it fires in the async context of the request that
+ * last touched the socket. Commands themselves are never logged here.
  */
 export function watchLifecycle(
   redis: Redis,
   role: ConnectionRole,
   logger: Logger,
-  hooks: { onReconnect(): void; onReady(): void; endpoint(): Endpoint | undefined },
+  hooks: LifecycleHooks,
 ): () => void {
-  let previous: Endpoint | undefined;
+  // A connection already up when the watch starts is where a later failover moves from.
+  let previous: Endpoint | undefined = redis.status === 'ready' ? hooks.endpoint() : undefined;
   let attempts = 0;
+  const errors = errorThrottle();
   const fields = () => {
     const endpoint = hooks.endpoint();
     return { role, address: endpoint?.address, port: endpoint?.port };
   };
   const listeners: Record<string, (...args: unknown[]) => void> = {
-    connect: () => logger.debug({ event: 'redis.connect', ...fields() }, 'redis connected'),
+    connect: () => {
+      hooks.refresh();
+      logger.debug({ event: 'redis.connect', ...fields() }, 'redis connected');
+    },
     ready: () => {
-      hooks.onReady();
+      hooks.refresh();
       const endpoint = hooks.endpoint();
       if (
         previous !== undefined &&
@@ -65,27 +87,19 @@ export function watchLifecycle(
     },
     end: () => logger.info({ event: 'redis.end', ...fields() }, 'redis connection ended'),
     error: (error: unknown) => {
-      const code = (error as { code?: unknown } | undefined)?.code;
-      const tls = isTlsError(error);
-      logger.error(
-        {
-          event: tls ? 'redis.tls_error' : 'redis.error',
-          ...fields(),
-          err: {
-            type: (error as Error | undefined)?.name,
-            code,
-            message: (error as Error | undefined)?.message,
-          },
-        },
-        tls ? 'redis TLS error' : 'redis connection error',
-      );
+      const err = errorFields(error);
+      const held = errors.take(`${err.code ?? ''}:${err.message}`);
+      if (held === undefined) return;
+      const line = { ...fields(), err, ...(held > 0 ? { suppressed: held } : {}) };
+      if (isTlsError(error)) logger.error({ event: 'redis.tls_error', ...line }, 'redis TLS error');
+      else logger.error({ event: 'redis.error', ...line }, 'redis connection error');
     },
   };
   // A logger that throws must not break ioredis' own event handling.
   const guarded = Object.entries(listeners).map(([event, listener]) => {
     const safe = (...args: unknown[]) => {
       try {
-        listener(...args);
+        runDetached(() => listener(...args));
       } catch {
         // nothing sensible to do: the logger itself failed
       }

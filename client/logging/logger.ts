@@ -1,5 +1,6 @@
 import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Level, type Logger, pino } from 'pino';
+import { redactUrlCredentials } from '../common/redaction.js';
 import { createRedactor } from './redact.js';
 import { currentRequestContext } from './request-context.js';
 
@@ -43,6 +44,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: redact },
+      // errorFields() objects as they are (no empty stack); real errors through pino's own.
+      serializers: {
+        err: (value: unknown) =>
+          value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === null
+            ? { ...(value as LoggedError) }
+            : pino.stdSerializers.err(value as Error),
+      },
       mixin: correlationFields,
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
@@ -105,4 +113,30 @@ export async function createRollingFileDestination(
     limit: { count: options.keep },
     mkdir: true,
   });
+}
+
+/** An error as a log line shows it: its class, a redacted message, its code. */
+export interface LoggedError {
+  readonly type: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+/**
+ * The `err` field of a line about `error`: the class in `type`, the message
+ * with URL credentials redacted, the code, and nothing else. Never the error
+ * itself: pino's serializer copies every own property, and an ioredis reply
+ * error carries the command that failed, arguments included (a handshake's
+ * HELLO carries the password). The object has no prototype, so pino's `err`
+ * serializer in an app's own logger keeps `type` as given instead of
+ * writing "Object".
+ */
+export function errorFields(error: unknown): LoggedError {
+  const e = error as { name?: unknown; message?: unknown; code?: unknown } | null | undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  const fields: { type: string; message: string; code?: string } = Object.create(null);
+  fields.type = typeof e?.name === 'string' && e.name !== '' ? e.name : 'Error';
+  fields.message = redactUrlCredentials(message.split('\n')[0] ?? '').slice(0, 500);
+  if (typeof e?.code === 'string') fields.code = e.code;
+  return fields;
 }

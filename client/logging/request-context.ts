@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
+import { context as otelContext, ROOT_CONTEXT } from '@opentelemetry/api';
 
 /** What every log line of one request carries. */
 export interface RequestContext {
@@ -92,4 +93,19 @@ export function setRequestIdentity(identity: {
   if (identity.userId !== undefined) context.userId = identity.userId;
   if (identity.orgId !== undefined) context.orgId = identity.orgId;
   if (identity.sessionId !== undefined) context.sessionIdHash = hashSessionId(identity.sessionId);
+}
+
+/**
+ * Runs `fn` in `context`, or outside any request context when it is
+ * undefined: for lines written from a callback that belongs to a request
+ * other than the one that happens to be current (an ioredis reply or socket
+ * event runs in the context of whatever request touched the socket last).
+ */
+export function runInRequestContext<T>(context: RequestContext | undefined, fn: () => T): T {
+  return context === undefined ? storage.exit(fn) : storage.run(context, fn);
+}
+
+/** Runs `fn` outside any request context and active span, for lines that belong to no request. */
+export function runDetached<T>(fn: () => T): T {
+  return storage.exit(() => otelContext.with(ROOT_CONTEXT, fn));
 }

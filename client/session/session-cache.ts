@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { RedisClients } from '../connection/create-redis-clients.js';
 import type { DurableWriteOptions } from '../connection/durable-write.js';
 import { ConfigError } from '../errors.js';
+import { errorFields } from '../logging/logger.js';
 import { setRequestIdentity } from '../logging/request-context.js';
 import { registerSessionMetrics } from './session-metrics.js';
 
@@ -207,7 +208,7 @@ export function createSessionCache(
       logger.warn(
         {
           event: 'session.cache_unavailable',
-          err: { type: (error as Error)?.name, message: (error as Error)?.message },
+          err: errorFields(error),
         },
         'session cache unavailable; validating with the loader',
       );
@@ -232,7 +233,7 @@ export function createSessionCache(
             .eval(WRITE_BACK_SCRIPT, 2, counterKey, key, found.counter, JSON.stringify(loaded), ttl)
             .catch((error: unknown) =>
               logger.warn(
-                { event: 'session.write_back_failed', err: { type: (error as Error)?.name } },
+                { event: 'session.write_back_failed', err: errorFields(error) },
                 'could not cache the loaded session',
               ),
             );

@@ -179,6 +179,8 @@ export class SentinelEventWatch {
           retryStrategy: backoff,
           maxRetriesPerRequest: null,
           enableReadyCheck: false,
+          // CLIENT SETINFO is 7.2+: a 7.0 Sentinel would count an error per (re)connect.
+          disableClientInfo: true,
           connectionName: 'redscope-exporter-events',
         }),
     );

@@ -19,6 +19,45 @@ function processesIn(dir: string): number[] {
 }
 
 describe('redscope topology', () => {
+  it('prints each node as host:port with its pid, and the client settings of the app user', async () => {
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'redscope.js'), 'topology'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Ctrl-C stops')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`exited early:\n${out}`)));
+      });
+      const nodes = [
+        ...out.matchAll(/^(\S+)\s+(master|replica|sentinel)\s+127\.0\.0\.1:(\d+)\s+pid (\d+)$/gm),
+      ];
+      expect(nodes.map((m) => m[2]).sort()).toEqual([
+        'master',
+        'replica',
+        'replica',
+        'sentinel',
+        'sentinel',
+        'sentinel',
+      ]);
+      // Every pid printed is a live process.
+      for (const node of nodes) expect(() => process.kill(Number(node[4]), 0)).not.toThrow();
+      const sentinelAddresses = nodes
+        .filter((m) => m[2] === 'sentinel')
+        .map((m) => `'127.0.0.1:${m[3]}'`);
+      expect(out).toContain(`sentinels: [${sentinelAddresses.join(', ')}]`);
+      expect(out).toMatch(/username: 'app', password: <\S+\/secrets\/app\.password>/);
+      expect(out).not.toMatch(/rediss?:\/\//);
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
+  });
+
   it('leaves no server behind when Ctrl-C arrives while it is still starting', async () => {
     const child = spawn(
       process.execPath,

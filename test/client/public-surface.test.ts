@@ -32,6 +32,7 @@ const CLIENT = [
   'DurableWriteOptions',
   'Logger',
   'ReadClient',
+  'RedisConnectError',
   'RedisClients',
   'RedisClientsConfig',
   'RedisInstrumentation',

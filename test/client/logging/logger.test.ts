@@ -1,8 +1,14 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, createRollingFileDestination } from '../../../client/logging/logger.js';
+import {
+  createLogger,
+  createRollingFileDestination,
+  errorFields,
+} from '../../../client/logging/logger.js';
 import {
   hashSessionId,
   runWithRequestContext,
@@ -151,5 +157,33 @@ describe('redaction, unhappy path', () => {
     const payload = { user: { password: 'p' } };
     logger.info(payload, 'x');
     expect(payload.user.password).toBe('p');
+  });
+});
+
+describe('errors in log lines', () => {
+  it('names the error class in err.type and leaves out what the error carries, in any pino logger', () => {
+    // An ioredis reply error keeps the command it answered, arguments and all.
+    const failure = Object.assign(new Error('WRONGPASS invalid username-password pair'), {
+      name: 'ReplyError',
+      command: { name: 'hello', args: ['3', 'AUTH', 'app', 's3cret-password'] },
+    });
+    for (const make of [
+      (stream: Writable) => createLogger({ destination: stream }),
+      // An app's own pino logger with pino's default err serializer.
+      (stream: Writable) => pino(stream),
+    ]) {
+      const { stream, lines } = capturedLogs();
+      make(stream).error({ err: errorFields(failure) }, 'failed');
+      const line = lines[0] as { err?: Record<string, unknown> };
+      expect(line.err?.type).toBe('ReplyError');
+      expect(line.err?.message).toBe('WRONGPASS invalid username-password pair');
+      expect(JSON.stringify(line)).not.toContain('s3cret-password');
+    }
+  });
+
+  it('redacts a URL password quoted in an error message', () => {
+    const fields = errorFields(new Error('cannot connect to rediss://app:hunter2@10.0.0.5:6379'));
+    expect(fields.message).not.toContain('hunter2');
+    expect(fields.type).toBe('Error');
   });
 });

@@ -1,0 +1,232 @@
+import type { Redis } from 'ioredis';
+import { isTlsError } from '../common/tls-errors.js';
+import type { Address } from './config.js';
+
+/** Why connecting cannot succeed however often it is retried. */
+export type FinalConnectReason =
+  /** The ACL user or password was refused (WRONGPASS, NOAUTH). */
+  | 'auth'
+  /** The TLS handshake failed: an unknown CA, a name mismatch, an expired certificate, TLS against a plain port. */
+  | 'tls'
+  /** The host name does not resolve. */
+  | 'dns'
+  /** The Sentinels answered, but none monitors a master of that name. */
+  | 'master-name';
+
+/**
+ * `ready()` gave up: a connection error that retrying cannot fix (`reason`
+ * is one of FinalConnectReason, reported as soon as it is seen), or no
+ * connection within the time allowed (`reason` is `timeout`, with the last
+ * error seen). The message names the node and what to change.
+ */
+export class RedisConnectError extends Error {
+  override readonly name = 'RedisConnectError';
+  constructor(
+    readonly reason: FinalConnectReason | 'timeout',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What to change for each final reason; `role` is the kind of node that refused. */
+const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel') => string> = {
+  auth: (role) =>
+    role === 'Sentinel'
+      ? 'check sentinelUsername and sentinelPassword'
+      : 'check username and password (the ACL user of the data nodes)',
+  tls: (role) =>
+    role === 'Sentinel'
+      ? 'check sentinelTls (caFile, certFile, keyFile), and that the Sentinel port speaks TLS'
+      : 'check tls (caFile, certFile, keyFile, servername), and that the port speaks TLS',
+  dns: () => 'the host name does not resolve; check the address',
+  'master-name': () => 'check masterName against "sentinel monitor <name> ..." on the Sentinels',
+};
+
+/** The reason an error can never be fixed by retrying, if it is one of those. */
+export function finalReasonOf(error: unknown): FinalConnectReason | undefined {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (/^(WRONGPASS|NOAUTH)\b|invalid username-password pair|-NOAUTH/.test(message)) return 'auth';
+  if (e?.code === 'ENOTFOUND' || /\bENOTFOUND\b/.test(message)) return 'dns';
+  if (isTlsError(error)) return 'tls';
+  return undefined;
+}
+
+/**
+ * What the factory has learned about reaching Redis: the last error of the
+ * master connection, final errors of the data nodes, and each Sentinel's
+ * state as the failover watcher and ioredis' Sentinel lookup see it. `ready()`
+ * fails as soon as this holds a final error, instead of retrying until its timeout.
+ */
+export class ConnectHealth {
+  private lastError: Error | undefined;
+  private final: RedisConnectError | undefined;
+  private readonly sentinelFinal = new Map<string, RedisConnectError>();
+  /** Sentinels that answered "no such master" in the current lookup round. */
+  private unknownMaster = 0;
+  private readonly listeners = new Set<(error: RedisConnectError) => void>();
+
+  constructor(private readonly sentinels: readonly Address[] = []) {}
+
+  /** An error of the master (or standalone) connection. */
+  dataNodeError(error: Error, node: string): void {
+    this.lastError = error;
+    const reason = finalReasonOf(error);
+    if (reason !== undefined) {
+      this.fail(
+        new RedisConnectError(
+          reason,
+          `Redis ${node}: ${error.message}; ${ADVICE[reason]('Redis')}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+    }
+  }
+
+  /** An error of the watcher's own connection to one Sentinel (it carries the real TLS or auth error). */
+  sentinelError(sentinel: Address, error: Error): void {
+    this.lastError ??= error;
+    const reason = finalReasonOf(error);
+    const key = `${sentinel.host}:${sentinel.port}`;
+    if (reason === undefined) {
+      this.sentinelFinal.delete(key);
+      return;
+    }
+    this.sentinelFinal.set(
+      key,
+      new RedisConnectError(
+        reason,
+        `Sentinel ${key}: ${error.message}; ${ADVICE[reason]('Sentinel')}`,
+        {
+          cause: error,
+        },
+      ),
+    );
+    // One bad Sentinel among good ones is a warning, not a failure: the others still answer.
+    if (this.sentinels.every((s) => this.sentinelFinal.has(`${s.host}:${s.port}`))) {
+      this.fail(this.sentinelFinal.get(key) as RedisConnectError);
+    }
+  }
+
+  /** A Sentinel answered: forget a final error it had (fixed, or a passing fault). */
+  sentinelReachable(sentinel: Address): void {
+    this.sentinelFinal.delete(`${sentinel.host}:${sentinel.port}`);
+  }
+
+  /** ioredis' `sentinelError` event: one Sentinel of the lookup round failed or did not know the master. */
+  lookupFailed(error: Error): void {
+    // Redis 7 Sentinels answer an unknown name with an error, older ones with a null reply.
+    if (
+      /No such master with that name|successfully, but got an invalid reply: null/.test(
+        error.message,
+      )
+    ) {
+      this.unknownMaster += 1;
+    }
+  }
+
+  /** The end of a lookup round in which no Sentinel gave a master (ioredis' "All sentinels are unreachable"). */
+  lookupRoundFailed(masterName: string, error: Error): void {
+    this.lastError = this.lastError ?? error;
+    const unknown = this.unknownMaster;
+    this.unknownMaster = 0;
+    if (unknown > 0) {
+      this.fail(
+        new RedisConnectError(
+          'master-name',
+          `${unknown} Sentinel(s) answered but monitor no master named "${masterName}"; ${ADVICE['master-name']('Sentinel')}`,
+        ),
+      );
+    }
+  }
+
+  /** The final error seen so far, if any. */
+  get finalError(): RedisConnectError | undefined {
+    return this.final;
+  }
+
+  get last(): Error | undefined {
+    return this.lastError;
+  }
+
+  /** Calls `listener` at the first final error (now, if there is one already); returns the unsubscribe. */
+  onFinal(listener: (error: RedisConnectError) => void): () => void {
+    if (this.final) {
+      listener(this.final);
+      return () => undefined;
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The master is connected: earlier errors no longer describe the connection. */
+  connected(): void {
+    this.final = undefined;
+    this.lastError = undefined;
+  }
+
+  private fail(error: RedisConnectError): void {
+    if (this.final) return;
+    this.final = error;
+    for (const listener of [...this.listeners]) listener(error);
+  }
+}
+
+/**
+ * Resolves when `client` is ready; rejects with RedisConnectError at the
+ * first final error `health` learns of, or after `timeoutMs` naming the last
+ * error seen.
+ */
+export function whenReady(
+  client: Redis,
+  health: ConnectHealth,
+  timeoutMs: number,
+  tls: boolean,
+): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+      stopFinal();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => {
+      const last = health.last;
+      finish(
+        new RedisConnectError(
+          'timeout',
+          `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}${hintFor(last, tls)}` : ''})`,
+          { cause: last },
+        ),
+      );
+    }, timeoutMs);
+    const onReady = () => finish();
+    const onEnd = () => finish(new Error('Redis connection ended before it was ready'));
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+    const stopFinal = health.onFinal((error) => finish(error));
+  });
+}
+
+/**
+ * What a TLS mismatch looks like from the client, which cannot tell it apart
+ * from a hung server for sure: a plain client against a TLS port sees the
+ * connection closed before any reply; a TLS client against a plain port waits
+ * for a handshake the server never answers.
+ */
+function hintFor(error: Error, tls: boolean): string {
+  if (!tls && /Connection is closed|ECONNRESET|socket hang up/.test(error.message)) {
+    return ' (a server that closes the connection during the handshake often expects TLS: use rediss:// or the tls option)';
+  }
+  if (tls && /ETIMEDOUT/.test(error.message)) {
+    return ' (with TLS on, a handshake that never finishes often means the port speaks plain TCP: use redis:// or tls: false)';
+  }
+  return '';
+}
