@@ -32,6 +32,7 @@ export interface Thresholds {
     readonly RedisFailover: AlertTiming & { readonly window: Duration };
     readonly RedisSentinelQuorumLost: AlertTiming;
     readonly RedisSentinelDown: AlertTiming;
+    readonly RedisClientSentinelsUnheard: AlertTiming;
     readonly RedisReplicaLinkDown: AlertTiming;
     readonly RedisReplicationLagHigh: AlertTiming & { readonly seconds: number };
     readonly RedisMemoryNearMax: AlertTiming & { readonly ratio: number };
@@ -107,6 +108,7 @@ const schema = {
         'RedisFailover',
         'RedisSentinelQuorumLost',
         'RedisSentinelDown',
+        'RedisClientSentinelsUnheard',
         'RedisReplicaLinkDown',
         'RedisReplicationLagHigh',
         'RedisMemoryNearMax',
@@ -129,6 +131,7 @@ const schema = {
         RedisFailover: timing({ window: duration }),
         RedisSentinelQuorumLost: timing({}),
         RedisSentinelDown: timing({}),
+        RedisClientSentinelsUnheard: timing({}),
         RedisReplicaLinkDown: timing({}),
         RedisReplicationLagHigh: timing({ seconds: nonNegative }),
         RedisMemoryNearMax: timing({ ratio }),

@@ -19,27 +19,63 @@ export type DurableWriteFailure =
   /** Fewer replicas than required acknowledged the write before the WAIT timeout. */
   | 'not-acknowledged'
   /** The connection closed between the write and its WAIT, so the count proves nothing. */
-  | 'connection-changed';
+  | 'connection-changed'
+  /** A failover of the master began (the Sentinels said so) before the write was acknowledged, or is under way. */
+  | 'failover'
+  /** No Sentinel is heard, so a failover could begin unseen (durable writes fail closed). */
+  | 'no-sentinel';
 
 /**
- * A write that Redis accepted but that no (or too few) replicas confirmed in
- * time. The write may still be on the master, but a failover now could lose
- * it: retry it, or treat it as not done.
+ * A durable write that could not be confirmed. `outcome` says what the app
+ * may assume: `not-written` (refused before anything was sent: retry it as
+ * is), or `unknown` (Redis may have it, only on the master, and a failover
+ * could drop it: retry it if it is idempotent, else check first).
  */
 export class DurableWriteError extends Error {
   override readonly name = 'DurableWriteError';
-  constructor(
-    readonly reason: DurableWriteFailure,
-    /** Replicas that acknowledged (0 when the connection changed). */
-    readonly acknowledged: number,
-    readonly required: number,
-    readonly timeoutMs: number,
-  ) {
-    super(
-      reason === 'not-acknowledged'
-        ? `write not durable: ${acknowledged} of ${required} required replica(s) acknowledged it within ${timeoutMs} ms; retry it, or check replication (INFO replication on the master)`
-        : 'write not durable: the connection to the master changed before WAIT answered (failover or reconnect); retry it',
-    );
+  readonly reason: DurableWriteFailure;
+  readonly outcome: 'not-written' | 'unknown';
+  /** Replicas that acknowledged (0 when none was asked or the count proves nothing). */
+  readonly acknowledged: number;
+  readonly required: number;
+  readonly timeoutMs: number;
+
+  constructor(failure: {
+    readonly reason: DurableWriteFailure;
+    readonly outcome: 'not-written' | 'unknown';
+    readonly acknowledged?: number;
+    readonly required: number;
+    readonly timeoutMs: number;
+  }) {
+    const { reason, outcome, required, timeoutMs } = failure;
+    const acknowledged = failure.acknowledged ?? 0;
+    super(DurableWriteError.describe(reason, outcome, acknowledged, required, timeoutMs));
+    this.reason = reason;
+    this.outcome = outcome;
+    this.acknowledged = acknowledged;
+    this.required = required;
+    this.timeoutMs = timeoutMs;
+  }
+
+  private static describe(
+    reason: DurableWriteFailure,
+    outcome: 'not-written' | 'unknown',
+    acknowledged: number,
+    required: number,
+    timeoutMs: number,
+  ): string {
+    switch (reason) {
+      case 'not-acknowledged':
+        return `write not durable: ${acknowledged} of ${required} required replica(s) acknowledged it within ${timeoutMs} ms; retry it, or check replication (INFO replication on the master)`;
+      case 'connection-changed':
+        return 'write not durable: the connection to the master changed before WAIT answered (failover or reconnect); retry it';
+      case 'failover':
+        return outcome === 'not-written'
+          ? 'write refused: a failover of the master is under way (the Sentinels said so); nothing was sent, retry it after the failover'
+          : 'write outcome unknown: a failover of the master began before the replicas acknowledged it, and a failover can drop it; retry it';
+      case 'no-sentinel':
+        return 'write refused: no Sentinel is heard, so a failover could go unseen; nothing was sent (allowWithoutSentinels: true accepts that risk)';
+    }
   }
 }
 

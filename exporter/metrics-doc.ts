@@ -2,6 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
+import { DurabilityStats } from '../client/connection/durability-stats.js';
+import { FailoverFence } from '../client/connection/failover-fence.js';
 import { CommandStats } from '../client/instrumentation/command-stats.js';
 import { registerClientMetrics } from '../client/instrumentation/metrics.js';
 import { registerSessionMetrics } from '../client/session/session-metrics.js';
@@ -145,10 +147,14 @@ export function renderMetricsDoc(): string {
  */
 function renderClientMetrics(): string[] {
   const registry = new Registry();
+  // A Sentinel-mode client: its fence families are registered too.
+  const durability = new DurabilityStats();
+  durability.fence = new FailoverFence('redscope', 2);
   registerClientMetrics(registry, {
     stats: new CommandStats(),
     inFlight: () => 0,
     connections: () => [],
+    durability,
   });
   registerSessionMetrics(registry);
   const lines = [
@@ -159,6 +165,7 @@ function renderClientMetrics(): string[] {
     '`redscope_session_*` ones. Command values are read from the client at scrape time;',
     "ioredis' own handshake (HELLO, CLIENT, SELECT, READONLY, the INFO ready check) is not",
     'counted. `command` is the lower-case command name, capped at 256 names (then `other`).',
+    'The `durable_writes_fenced*` and `sentinel_subscriptions` families exist in Sentinel mode only.',
     '',
     '| family | type | labels | help |',
     '|---|---|---|---|',

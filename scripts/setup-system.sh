@@ -16,6 +16,7 @@ declare -A PACKAGE_OF=(
   [amtool]=prometheus-alertmanager
   [prometheus-redis-exporter]=prometheus-redis-exporter
   [openssl]=openssl
+  [nft]=nftables
 )
 
 declare -A missing=()
@@ -31,7 +32,7 @@ fi
 
 # In a fixed order, so the printed command is the same every time.
 missing_packages=()
-for package in openssl prometheus prometheus-alertmanager prometheus-redis-exporter \
+for package in nftables openssl prometheus prometheus-alertmanager prometheus-redis-exporter \
   redis-sentinel redis-server redis-tools; do
   if [ -n "${missing[$package]:-}" ]; then missing_packages+=("$package"); fi
 done

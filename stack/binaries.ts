@@ -13,6 +13,8 @@ export const DEBIAN_PACKAGE_OF = {
   amtool: 'prometheus-alertmanager',
   'prometheus-redis-exporter': 'prometheus-redis-exporter',
   openssl: 'openssl',
+  // Network partitions in the HA tests and the failover bench (stack/network-partition.ts).
+  nft: 'nftables',
 } as const;
 
 export type SystemBinary = keyof typeof DEBIAN_PACKAGE_OF;

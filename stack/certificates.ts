@@ -138,6 +138,8 @@ const TOPOLOGY_CERTIFICATE_DAYS = 30;
 export async function createTopologyCertificates(
   dir: string,
   caName = 'redscope-ca',
+  /** Loopback addresses the nodes listen on besides 127.0.0.1 (a topology with an address per node). */
+  extraAddresses: readonly string[] = [],
 ): Promise<TopologyCertificates> {
   const days = TOPOLOGY_CERTIFICATE_DAYS;
   const ca = await createCertificateAuthority(dir, caName, days);
@@ -145,7 +147,12 @@ export async function createTopologyCertificates(
     issueCertificate(ca, dir, {
       name: 'redis',
       usage: 'server',
-      subjectAltNames: ['DNS:localhost', 'DNS:redis-master', 'IP:127.0.0.1'],
+      subjectAltNames: [
+        'DNS:localhost',
+        'DNS:redis-master',
+        'IP:127.0.0.1',
+        ...extraAddresses.map((address) => `IP:${address}`),
+      ],
       days,
     }),
     issueCertificate(ca, dir, { name: 'client', usage: 'client', days }),

@@ -17,7 +17,7 @@ export function clientsConfigFor(
   return {
     sentinels: description.nodes
       .filter((node) => node.role === 'sentinel')
-      .map((node) => ({ host: description.host, port: node.port })),
+      .map((node) => ({ host: node.host, port: node.port })),
     masterName: description.masterName,
     tls: description.tls
       ? {

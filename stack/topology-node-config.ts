@@ -48,10 +48,18 @@ export function writeAclFiles(
 }
 
 /** What every node gets on top of its template: loopback, its own dir and log, and TLS or plain TCP. */
-function commonDirectives(files: TopologyFiles, port: number, name: string): ConfigOverrides {
+function commonDirectives(
+  files: TopologyFiles,
+  port: number,
+  name: string,
+  host: string,
+): ConfigOverrides {
   const nodeDir = join(files.dir, name);
   const base: Record<string, string | null> = {
-    bind: TOPOLOGY_HOST,
+    bind: host,
+    // Outgoing links (replication, Sentinel to node) leave from the node's own address, so a
+    // partition can cut them by address; on the shared address this changes nothing.
+    'bind-source-addr': host === TOPOLOGY_HOST ? null : host,
     daemonize: 'no',
     dir: nodeDir,
     logfile: join(nodeDir, 'redis.log'),
@@ -78,17 +86,19 @@ export function dataNodeDirectives(
   files: TopologyFiles,
   node: {
     readonly name: string;
+    readonly host: string;
     readonly port: number;
-    readonly replicaOf: number | undefined;
+    /** The master's address, for a replica. */
+    readonly replicaOf: { readonly host: string; readonly port: number } | undefined;
     readonly aclFile: string | undefined;
     readonly passwords: AclPasswords | undefined;
     readonly extra: ConfigOverrides | undefined;
   },
 ): ConfigOverrides {
   return {
-    ...commonDirectives(files, node.port, node.name),
-    replicaof: node.replicaOf === undefined ? null : `${TOPOLOGY_HOST} ${node.replicaOf}`,
-    'replica-announce-ip': TOPOLOGY_HOST,
+    ...commonDirectives(files, node.port, node.name, node.host),
+    replicaof: node.replicaOf === undefined ? null : `${node.replicaOf.host} ${node.replicaOf.port}`,
+    'replica-announce-ip': node.host,
     aclfile: node.aclFile ?? null,
     masteruser: node.passwords ? REPLICATION_USER : null,
     masterauth: node.passwords ? node.passwords.replica : null,
@@ -101,8 +111,10 @@ export function sentinelDirectives(
   files: TopologyFiles,
   node: {
     readonly name: string;
+    readonly host: string;
     readonly port: number;
     readonly masterName: string;
+    readonly masterHost: string;
     readonly masterPort: number;
     readonly quorum: string;
     readonly passwords: AclPasswords | undefined;
@@ -111,9 +123,9 @@ export function sentinelDirectives(
 ): ConfigOverrides {
   const { masterName, passwords } = node;
   return {
-    ...commonDirectives(files, node.port, node.name),
-    'sentinel monitor': `${masterName} ${TOPOLOGY_HOST} ${node.masterPort} ${node.quorum}`,
-    'sentinel announce-ip': TOPOLOGY_HOST,
+    ...commonDirectives(files, node.port, node.name, node.host),
+    'sentinel monitor': `${masterName} ${node.masterHost} ${node.masterPort} ${node.quorum}`,
+    'sentinel announce-ip': node.host,
     'sentinel auth-user': passwords ? `${masterName} ${SENTINEL_USER}` : null,
     'sentinel auth-pass': passwords ? `${masterName} ${passwords.sentinel}` : null,
     ...node.extra,

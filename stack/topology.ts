@@ -50,6 +50,13 @@ export interface TopologyOptions {
    * ports picked by the kernel). A taken port fails start() with the node's log.
    */
   readonly ports?: readonly number[];
+  /**
+   * `per-node` gives every node its own loopback address (127.a.b.x, random a
+   * and b per topology), listening and connecting out from it, so a test can
+   * cut the links between nodes by address (test/ha/support/partition.ts).
+   * Default `shared`: every node on 127.0.0.1.
+   */
+  readonly addresses?: 'shared' | 'per-node';
   /** How long start() may take before it gives up (default 30 s). */
   readonly startTimeoutMs?: number;
   /** Progress messages (the CLI prints them; tests leave it off). */
@@ -60,8 +67,17 @@ export interface TopologyOptions {
 export interface TopologyDescription {
   readonly masterName: string;
   readonly host: string;
-  /** `pid` is the node's process id when describe() was called (undefined once it exited). */
-  readonly nodes: readonly { name: string; role: NodeRole; port: number; pid?: number }[];
+  /**
+   * `host` is the node's own address (`host` above unless the topology runs an
+   * address per node); `pid` its process id when describe() was called.
+   */
+  readonly nodes: readonly {
+    name: string;
+    role: NodeRole;
+    host: string;
+    port: number;
+    pid?: number;
+  }[];
   /** Paths of the CA and the client certificate; absent for a plain-TCP topology. */
   readonly tls?: { caFile: string; certFile: string; keyFile: string };
   /**
@@ -77,6 +93,7 @@ export interface TopologyDescription {
 interface NodeEntry {
   readonly name: string;
   readonly role: NodeRole;
+  readonly host: string;
   readonly port: number;
   readonly configFile: string;
   readonly logFile: string;
@@ -85,6 +102,15 @@ interface NodeEntry {
 
 const HOST = TOPOLOGY_HOST;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The address of each node: all on 127.0.0.1, or one each in a random 127.a.b.0/24. */
+function nodeHosts(addresses: 'shared' | 'per-node', count: number): string[] {
+  if (addresses === 'shared') return Array.from({ length: count }, () => HOST);
+  // Random per topology, so concurrent topologies (and their partition rules) never share one.
+  const a = 1 + Math.floor(Math.random() * 250);
+  const b = 1 + Math.floor(Math.random() * 250);
+  return Array.from({ length: count }, (_, i) => `127.${a}.${b}.${10 + i}`);
+}
 
 /**
  * A Redis master, its replicas and the Sentinels that watch it, each a real
@@ -119,15 +145,19 @@ export class RedisTopology {
 
     const dir = mkdtempSync(join(tmpdir(), 'redscope-topology-'));
     const tls = options.tls ?? true;
+    const replicaCount = options.replicas ?? 2;
+    const nodeCount = 1 + replicaCount + sentinelCount;
+    const hosts = nodeHosts(options.addresses ?? 'shared', nodeCount);
     let topology: RedisTopology | undefined;
     try {
-      const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
+      const extra = hosts.filter((host) => host !== HOST);
+      const certificates = tls
+        ? await createTopologyCertificates(join(dir, 'tls'), undefined, extra)
+        : undefined;
       topology = new RedisTopology(dir, masterName, certificates, options);
       const files = { dir, certificates };
       const acl = (options.acl ?? true) ? writeAclFiles(dir, templates) : undefined;
       topology.passwords = acl?.passwords;
-      const replicaCount = options.replicas ?? 2;
-      const nodeCount = 1 + replicaCount + sentinelCount;
       const ports = options.ports ? [...options.ports] : await freePorts(nodeCount);
       if (ports.length !== nodeCount) {
         throw new Error(
@@ -137,35 +167,46 @@ export class RedisTopology {
       const dataPorts = ports.slice(0, 1 + replicaCount);
       const sentinelPorts = ports.slice(1 + replicaCount);
       const masterPort = dataPorts[0] as number;
+      const masterHost = hosts[0] as string;
 
       const masterTemplate = readFileSync(join(templates, 'redis-master.conf'), 'utf8');
       const replicaTemplate = readFileSync(join(templates, 'redis-replica.conf'), 'utf8');
       for (const [index, port] of dataPorts.entries()) {
         const role: NodeRole = index === 0 ? 'master' : 'replica';
         const name = `redis-${index}`;
+        const host = hosts[index] as string;
         const directives = dataNodeDirectives(files, {
           name,
+          host,
           port,
-          replicaOf: role === 'replica' ? masterPort : undefined,
+          replicaOf: role === 'replica' ? { host: masterHost, port: masterPort } : undefined,
           aclFile: acl?.aclFile,
           passwords: acl?.passwords,
           extra: options.redisOverrides,
         });
         const template = role === 'master' ? masterTemplate : replicaTemplate;
-        topology.addNode(name, role, port, redisServer, template, directives);
+        topology.addNode({ name, role, host, port }, redisServer, template, directives);
       }
       for (const [index, port] of sentinelPorts.entries()) {
         const name = `sentinel-${index}`;
+        const host = hosts[1 + replicaCount + index] as string;
         const directives = sentinelDirectives(files, {
           name,
+          host,
           port,
           masterName,
+          masterHost,
           masterPort,
           quorum,
           passwords: acl?.passwords,
           extra: options.sentinelOverrides,
         });
-        topology.addNode(name, 'sentinel', port, redisSentinel, sentinelTemplate, directives);
+        topology.addNode(
+          { name, role: 'sentinel', host, port },
+          redisSentinel,
+          sentinelTemplate,
+          directives,
+        );
       }
 
       const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
@@ -187,13 +228,12 @@ export class RedisTopology {
   }
 
   private addNode(
-    name: string,
-    role: NodeRole,
-    port: number,
+    node: { name: string; role: NodeRole; host: string; port: number },
     binary: string,
     template: string,
     overrides: ConfigOverrides,
   ): void {
+    const { name, role, host, port } = node;
     const nodeDir = join(this.dir, name);
     rmSync(nodeDir, { recursive: true, force: true });
     const configFile = join(this.dir, `${name}.conf`);
@@ -207,7 +247,7 @@ export class RedisTopology {
       outputFile: join(this.dir, `${name}.out`),
       logFiles: [join(this.dir, `${name}.out`), logFile],
     });
-    this.nodes.set(name, { name, role, port, configFile, logFile, process });
+    this.nodes.set(name, { name, role, host, port, configFile, logFile, process });
   }
 
   private byRole(...roles: NodeRole[]): NodeEntry[] {
@@ -371,10 +411,12 @@ export class RedisTopology {
    */
   connect(port: number, extra: RedisOptions = {}): Redis {
     const { username, password, ...options } = this.connectionOptions();
-    const isSentinel = this.byRole('sentinel').some((n) => n.port === port);
+    const node = [...this.nodes.values()].find((n) => n.port === port);
+    const isSentinel = node?.role === 'sentinel';
     const client = new Redis({
       ...options,
       ...(isSentinel ? {} : { username, password }),
+      host: node?.host ?? HOST,
       port,
       retryStrategy: () => null,
       enableOfflineQueue: true,
@@ -390,9 +432,10 @@ export class RedisTopology {
       masterName: this.masterName,
       host: HOST,
       dir: this.dir,
-      nodes: [...this.nodes.values()].map(({ name, role, port, process }) => ({
+      nodes: [...this.nodes.values()].map(({ name, role, host, port, process }) => ({
         name,
         role,
+        host,
         port,
         ...(process.pid !== undefined ? { pid: process.pid } : {}),
       })),
@@ -414,6 +457,11 @@ export class RedisTopology {
           }
         : {}),
     };
+  }
+
+  /** Address of a node by name: 127.0.0.1, or its own with `addresses: 'per-node'`. */
+  host(name: string): string {
+    return this.node(name).host;
   }
 
   /** Port of a node by name (`redis-0` is the initial master, `sentinel-0` the first Sentinel). */

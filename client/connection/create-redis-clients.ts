@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
-import type { ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Command } from 'ioredis';
 import { Redis } from 'ioredis';
 import { isTlsError } from '../common/tls-errors.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, DurableWriteError } from '../errors.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { errorFields } from '../logging/logger.js';
@@ -13,15 +13,17 @@ import {
   type ResolvedClientsConfig,
   resolveClientsConfig,
 } from './config.js';
-import { ConnectHealth, whenReady } from './connect-errors.js';
+import { ConnectHealth, RedisConnectError, whenReady } from './connect-errors.js';
+import { DurabilityStats } from './durability-stats.js';
 import {
   type DurableWriteOptions,
   type DurableWriteResult,
   writeDurably,
 } from './durable-write.js';
-import { FailoverWatcher, isConnectedTo } from './failover-watcher.js';
+import { FailoverFence } from './failover-fence.js';
 import { readerOptions, writerOptions } from './ioredis-options.js';
 import { createReadClient, type ReadClient } from './read-client.js';
+import { logFence, watchSentinels } from './sentinel-watch.js';
 
 /**
  * What `createRedisClients` records, and where: metrics on the app's
@@ -104,13 +106,28 @@ export function createRedisClients(
     );
   }
   const writer = new Redis(writerOptions(resolved));
+  neverSendSettled(writer);
   const replicaOptions = readerOptions(resolved);
   const replica = replicaOptions ? new Redis(replicaOptions) : undefined;
+  const durability = new DurabilityStats();
+  // Built before the instrumentation, whose metrics show it.
+  const fence =
+    resolved.mode === 'sentinel'
+      ? new FailoverFence(resolved.masterName, Math.floor(resolved.sentinels.length / 2) + 1)
+      : undefined;
+  durability.fence = fence;
   let instrumentation: Instrumentation;
   try {
     instrumentation = new Instrumentation(
       { writer, ...(replica ? { reader: replica } : {}) },
       options,
+      {
+        durability,
+        onWriterTimeout: () => {
+          const socket = writer.stream as Socket | undefined;
+          if (socket !== undefined && !socket.destroyed) socket.destroy();
+        },
+      },
     );
   } catch (error) {
     writer.disconnect();
@@ -142,71 +159,48 @@ export function createRedisClients(
   writer.on('ready', () => health.connected());
   replica?.on('error', () => undefined);
   const reader = createReadClient(replica, writer, resolved.readRetryWindowMs);
-  // Every Sentinel announces the same switch: one steering at a time, the latest wins.
-  let stopSteering: (() => void) | undefined;
-  const sentinelLines = new LogThrottle(60_000, 1);
-  let lastAnnounced: string | undefined;
-  const watcher =
-    resolved.mode === 'sentinel'
-      ? new FailoverWatcher(resolved, {
-          onSwitch: (master, previous) => {
-            // Every Sentinel announces the switch: one line per new master.
-            const announced = `${master.host}:${master.port}`;
-            if (announced !== lastAnnounced) {
-              lastAnnounced = announced;
-              runDetached(() =>
-                logger.warn(
-                  {
-                    event: 'redis.sentinel_switch_master',
-                    master_name: resolved.masterName,
-                    from: `${previous.host}:${previous.port}`,
-                    to: `${master.host}:${master.port}`,
-                  },
-                  'the Sentinels promoted a new master',
-                ),
-              );
-            }
-            stopSteering?.();
-            stopSteering = followNewMaster(master, writer, replica, resolved.connectTimeoutMs * 3);
-          },
-          onError: (sentinel, error) => {
-            health.sentinelError(sentinel, error);
-            const address = `${sentinel.host}:${sentinel.port}`;
-            const held = sentinelLines.take(`${address} ${error.message}`);
-            if (held === undefined) return;
-            const line = {
-              role: 'sentinel',
-              address: sentinel.host,
-              port: sentinel.port,
-              err: errorFields(error),
-              ...(held > 0 ? { suppressed: held } : {}),
-            };
-            // A TLS failure needs a fix; any other Sentinel error may pass (the others still answer).
-            runDetached(() => {
-              if (isTlsError(error)) {
-                logger.error({ event: 'redis.tls_error', ...line }, 'redis TLS error');
-              } else {
-                logger.warn(
-                  { event: 'redis.sentinel_error', ...line },
-                  'Sentinel connection error',
-                );
-              }
-            });
-          },
-          onReachable: (sentinel) => health.sentinelReachable(sentinel),
-        })
+  if (fence !== undefined) fence.onChange = (state) => logFence(logger, state);
+  const sentinels =
+    resolved.mode === 'sentinel' && fence !== undefined
+      ? watchSentinels({ config: resolved, writer, replica, logger, health, fence })
       : undefined;
+  if (fence !== undefined) {
+    writer.on('ready', () => {
+      const socket = writer.stream as Socket | undefined;
+      if (socket?.remoteAddress !== undefined && socket.remotePort !== undefined) {
+        fence.writerOn({ host: socket.remoteAddress, port: socket.remotePort });
+      }
+    });
+  }
   let closing: Promise<void> | undefined;
   return {
     writer,
     reader,
     mode: resolved.mode,
-    writeDurably: (write, options) => writeDurably(writer, write, options),
-    ready: (timeoutMs = resolved.connectTimeoutMs * 5) =>
-      whenReady(writer, health, timeoutMs, resolved.tls !== undefined),
+    writeDurably: async (write, options) => {
+      try {
+        return await writeDurably(writer, write, options, fence);
+      } catch (error) {
+        if (error instanceof DurableWriteError) durability.rejected(error.reason);
+        throw error;
+      }
+    },
+    ready: async (timeoutMs = resolved.connectTimeoutMs * 5) => {
+      const deadline = performance.now() + timeoutMs;
+      await whenReady(writer, health, timeoutMs, resolved.tls !== undefined);
+      // Durable writes need a Sentinel heard: ready means they can be confirmed.
+      if (
+        fence !== undefined &&
+        !(await fence.whenHeard(Math.max(0, deadline - performance.now())))
+      ) {
+        throw new RedisConnectError(
+          'timeout',
+          `the master is connected, but no Sentinel subscription came up within ${timeoutMs} ms; durable writes are refused until one does${health.last ? ` (last error: ${health.last.message})` : ''}`,
+        );
+      }
+    },
     close: () => {
-      watcher?.close();
-      stopSteering?.();
+      sentinels?.close();
       // Detached first: the QUIT that close() sends is the client's own, not app traffic.
       instrumentation.detach();
       closing ??= Promise.all([quit(writer), replica ? quit(replica) : undefined]).then(
@@ -218,49 +212,24 @@ export function createRedisClients(
 }
 
 /**
- * After `+switch-master` the writer is steered to the announced master for a
- * few seconds: its socket to any other node is destroyed, whether connected or
- * still connecting. Without that, a reconnect that asks a Sentinel not yet
- * updated would go back to a hung (paused, partitioned) old master and wait out
- * the connect timeout. A reader whose replica was the one
- * promoted moves to a replica, once the writer is back (reads fall back to it
- * meanwhile).
+ * A command whose caller was already told it failed (it timed out, or the
+ * connection it was sent on closed) must never run later. ioredis keeps a
+ * timed-out command in its offline queue and sends it after the reconnect,
+ * to whichever node is master by then: a write the app retried, or gave up
+ * on, would land seconds later. Checked where ioredis sends, so a settled
+ * command is dropped whether it comes from the offline queue or is resent as
+ * unfulfilled after a reconnect. Installed before the instrumentation's hook.
  */
-function followNewMaster(
-  master: Address,
-  writer: Redis,
-  replica: Redis | undefined,
-  steerForMs: number,
-): () => void {
-  const deadline = Date.now() + steerForMs;
-  const steer = () => {
-    if (writer.status === 'end' || Date.now() > deadline) return clearInterval(timer);
-    if (writer.status === 'ready' && isConnectedTo(writer, master)) {
-      clearInterval(timer);
-      if (replica && isConnectedTo(replica, master)) replica.disconnect(true);
-      return;
-    }
-    // Destroying the socket is what a network failure does: ioredis reconnects and
-    // resends. disconnect() would wait for a hung peer to acknowledge the close
-    // (and, during the Sentinel lookup, end the client for good).
-    const socket = writer.stream as Socket | undefined;
-    if (
-      socket &&
-      !socket.destroyed &&
-      socket.remotePort !== undefined &&
-      !isAddress(socket, master)
-    ) {
-      socket.destroy();
-    }
-  };
-  const timer = setInterval(steer, 50);
-  timer.unref();
-  steer();
-  return () => clearInterval(timer);
-}
-
-function isAddress(socket: Socket, address: Address): boolean {
-  return socket.remotePort === address.port && socket.remoteAddress === address.host;
+function neverSendSettled(client: Redis): void {
+  const send = client.sendCommand as (
+    command: Command,
+    stream?: unknown,
+    node?: unknown,
+  ) => unknown;
+  client.sendCommand = function (this: Redis, command: Command, stream?: unknown, node?: unknown) {
+    if ((command as Command & { isSettled?: boolean }).isSettled === true) return command.promise;
+    return send.call(this, command, stream, node);
+  } as Redis['sendCommand'];
 }
 
 /** The options that turn certificate verification off, by name. */

@@ -1,18 +1,28 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ConfigError, DurableWriteError } from '../errors.js';
+import type { FailoverFence } from './failover-fence.js';
 
-/** How many replicas must confirm a write, and how long to wait for them. */
+/** How many replicas must confirm a write, how long to wait for them, and what the fence allows. */
 export interface DurableWriteOptions {
   /**
-   * Replicas that must acknowledge (WAIT numreplicas).
+   * Replicas that must acknowledge (WAIT numreplicas), or `'all'`: every
+   * replica the master has when the write starts (ROLE), for data that must
+   * survive any single partition.
    * @default 1
    */
-  readonly replicas?: number;
+  readonly replicas?: number | 'all';
   /**
    * How long Redis waits for them (WAIT timeout, ms). Must be below the writer's command timeout.
    * @default 1000
    */
   readonly timeoutMs?: number;
+  /**
+   * Confirm durable writes while no Sentinel is heard. Without a Sentinel the
+   * client cannot see a failover begin, so by default such writes are refused
+   * (`DurableWriteError`, reason `no-sentinel`) rather than confirmed blind.
+   * @default false
+   */
+  readonly allowWithoutSentinels?: boolean;
 }
 
 export interface DurableWriteResult {
@@ -46,11 +56,13 @@ function closeCounter(writer: Redis): { count: number } {
 /**
  * Sends the commands `write` queues, then `WAIT replicas timeoutMs`, in one
  * pipeline on the master connection. Resolves with the replies and the number
- * of replicas that acknowledged; rejects with DurableWriteError when fewer
- * than `replicas` did in time or the connection changed in between (the write
- * may then exist on the master only, and a failover could lose it), and with
- * the command's own error when a command failed. Plain writes succeed as soon
- * as the master has them; use this for writes that must survive a failover.
+ * of replicas that acknowledged. Rejects with DurableWriteError when the write
+ * cannot be confirmed: fewer than `replicas` acknowledged in time, the
+ * connection changed in between, or (with a `fence`, in Sentinel mode) a
+ * failover of the master was under way or began before the acknowledgement,
+ * or no Sentinel is heard. `outcome` on the error says whether anything was
+ * sent. A command's own error rejects with that error. Plain writes succeed as
+ * soon as the master has them; use this for writes that must survive a failover.
  *
  * ```ts
  * const { acknowledged } = await writeDurably(clients.writer, (tx) =>
@@ -62,11 +74,12 @@ export async function writeDurably(
   writer: Redis,
   write: (pipeline: ChainableCommander) => unknown,
   options: DurableWriteOptions = {},
+  fence?: FailoverFence,
 ): Promise<DurableWriteResult> {
-  const replicas = options.replicas ?? DURABLE_WRITE_DEFAULTS.replicas;
+  const wanted = options.replicas ?? DURABLE_WRITE_DEFAULTS.replicas;
   const timeoutMs = options.timeoutMs ?? DURABLE_WRITE_DEFAULTS.timeoutMs;
-  if (!Number.isInteger(replicas) || replicas < 1) {
-    throw new ConfigError('replicas', `must be an integer >= 1, got ${replicas}`);
+  if (wanted !== 'all' && (!Number.isInteger(wanted) || wanted < 1)) {
+    throw new ConfigError('replicas', `must be an integer >= 1 or 'all', got ${String(wanted)}`);
   }
   // WAIT 0 would block forever.
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
@@ -79,6 +92,22 @@ export async function writeDurably(
       `must be below the writer's command timeout (${commandTimeout} ms), or WAIT times out on the client first`,
     );
   }
+  const required = wanted === 'all' ? 0 : wanted;
+  // A client still starting has not subscribed yet: hold the write that long (bounded),
+  // as ioredis holds commands until the connection is up.
+  if (fence !== undefined && !fence.everHeard) await fence.whenHeard(timeoutMs);
+  // Refused before anything is sent: the caller can retry as is.
+  const before = fence?.state();
+  if (before === 'failover' || (before === 'deaf' && options.allowWithoutSentinels !== true)) {
+    throw new DurableWriteError({
+      reason: before === 'failover' ? 'failover' : 'no-sentinel',
+      outcome: 'not-written',
+      required,
+      timeoutMs,
+    });
+  }
+  const epoch = fence?.epoch;
+  const replicas = wanted === 'all' ? await replicaCount(writer) : wanted;
   const counter = closeCounter(writer);
   const closesBefore = counter.count;
   const pipeline = writer.pipeline();
@@ -87,18 +116,49 @@ export async function writeDurably(
   if (queued === 0) throw new ConfigError('write', 'queued no command');
   pipeline.wait(replicas, timeoutMs);
   const replies = await pipeline.exec();
-  if (!replies) throw new DurableWriteError('connection-changed', 0, replicas, timeoutMs);
+  const unknown = (reason: 'connection-changed' | 'failover', acknowledged = 0) =>
+    new DurableWriteError({
+      reason,
+      outcome: 'unknown',
+      acknowledged,
+      required: replicas,
+      timeoutMs,
+    });
+  if (!replies) throw unknown('connection-changed');
   const results: unknown[] = [];
   for (const [error, result] of replies) {
     if (error) throw error;
     results.push(result);
   }
-  if (counter.count !== closesBefore) {
-    throw new DurableWriteError('connection-changed', 0, replicas, timeoutMs);
-  }
+  if (counter.count !== closesBefore) throw unknown('connection-changed');
   const acknowledged = Number(results.pop());
+  // A failover that began before this acknowledgement may promote a replica that lacks the
+  // write while the one that acknowledged it resyncs from the new master and drops it.
+  if (fence !== undefined && (fence.epoch !== epoch || fence.state() === 'failover')) {
+    throw unknown('failover', acknowledged);
+  }
   if (!(acknowledged >= replicas)) {
-    throw new DurableWriteError('not-acknowledged', acknowledged, replicas, timeoutMs);
+    throw new DurableWriteError({
+      reason: 'not-acknowledged',
+      outcome: 'unknown',
+      acknowledged,
+      required: replicas,
+      timeoutMs,
+    });
   }
   return { acknowledged, results };
+}
+
+/** The replicas the master has now (ROLE), at least 1: WAIT 0 would confirm nothing. */
+async function replicaCount(writer: Redis): Promise<number> {
+  const role = (await writer.call('ROLE')) as [string, number, unknown[]?];
+  if (role[0] !== 'master') {
+    throw new DurableWriteError({
+      reason: 'connection-changed',
+      outcome: 'not-written',
+      required: 0,
+      timeoutMs: 0,
+    });
+  }
+  return Math.max(1, role[2]?.length ?? 0);
 }

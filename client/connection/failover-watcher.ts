@@ -24,9 +24,16 @@ export interface FailoverWatcherEvents {
   onSwitch(master: Address, previous: Address): void;
   /** A connection to one Sentinel failed: the real error (TLS, auth, refused), unlike ioredis' lookup. */
   onError(sentinel: Address, error: Error): void;
-  /** A connection to one Sentinel is up. */
+  /** A connection to one Sentinel is up (subscribed again after a reconnect). */
   onReachable(sentinel: Address): void;
+  /** A connection to one Sentinel closed, or stopped answering its health check and was dropped. */
+  onLost(sentinel: Address): void;
+  /** Any event one Sentinel published (`+sdown`, `+odown`, `+try-failover`, ...). */
+  onMessage(sentinel: Address, channel: string, message: string): void;
 }
+
+/** How often each Sentinel subscription is checked with a PING (also its timeout, at most). */
+const HEALTH_CHECK_MS = 1000;
 
 export class FailoverWatcher {
   private readonly subscribers: Redis[];
@@ -59,13 +66,48 @@ export class FailoverWatcher {
       subscriber.on('ready', () => {
         if (!this.closed) this.events.onReachable(sentinel);
       });
-      subscriber.on('message', (channel: string, message: string) => {
+      subscriber.on('close', () => {
+        if (!this.closed) this.events.onLost(sentinel);
+      });
+      subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+        if (this.closed) return;
+        this.events.onMessage(sentinel, channel, message);
         if (channel === '+switch-master') this.handle(config.masterName, message);
       });
-      // ioredis resubscribes after every reconnect (autoResubscribe).
-      subscriber.subscribe('+switch-master').catch(() => undefined);
+      // Every event: the failover fence needs +sdown, +odown and the failover steps too.
+      // ioredis subscribes again after every reconnect (autoResubscribe).
+      subscriber.psubscribe('*').catch(() => undefined);
       return subscriber;
     });
+    // A Sentinel cut off without a reset (packets dropped) leaves the socket open and silent:
+    // a PING that gets no answer in time drops the connection, so the loss is seen and retried.
+    this.healthCheck = setInterval(
+      () => this.checkHealth(config.connectTimeoutMs),
+      HEALTH_CHECK_MS,
+    );
+    this.healthCheck.unref();
+  }
+
+  private readonly healthCheck: NodeJS.Timeout;
+
+  private checkHealth(timeoutMs: number): void {
+    for (const subscriber of this.subscribers) {
+      if (subscriber.status !== 'ready') continue;
+      let answered = false;
+      subscriber.ping().then(
+        () => {
+          answered = true;
+        },
+        () => undefined,
+      );
+      setTimeout(
+        () => {
+          const stream = subscriber.stream as { destroy(): void; destroyed?: boolean } | undefined;
+          if (!answered && !this.closed && stream && !stream.destroyed) stream.destroy();
+        },
+        Math.min(timeoutMs, HEALTH_CHECK_MS),
+      ).unref();
+    }
   }
 
   private handle(masterName: string, message: string): void {
@@ -77,6 +119,7 @@ export class FailoverWatcher {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.healthCheck);
     for (const subscriber of this.subscribers) subscriber.disconnect();
   }
 }

@@ -2,6 +2,7 @@ import { type Context, context, ROOT_CONTEXT, type Span, trace } from '@opentele
 import type { Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DurabilityStats } from '../connection/durability-stats.js';
 import { ConfigError } from '../errors.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { errorFields } from '../logging/logger.js';
@@ -131,6 +132,18 @@ class InFlightCommand implements StagedCommand {
   }
 }
 
+/** What `createRedisClients` adds to the instrumentation of its own connections. */
+export interface FactoryHooks {
+  readonly durability?: DurabilityStats;
+  /**
+   * A writer command timed out; called before the caller is told. The factory
+   * drops the connection there: a half-open socket (a partition that drops
+   * packets) is detected, and a write still in the kernel's send queue is not
+   * delivered after the heal, when its caller already gave up on it.
+   */
+  readonly onWriterTimeout?: () => void;
+}
+
 /** The one instrumentation class behind `instrumentRedis` and `createRedisClients`. */
 export class Instrumentation implements RedisInstrumentation {
   readonly logger: Logger;
@@ -141,13 +154,20 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly tracing: CommandTracing | undefined;
   private readonly metrics: ClientMetrics | undefined;
   private readonly slowMs: number;
+  private readonly onWriterTimeout: (() => void) | undefined;
   /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
   private readonly slowLines = new LogThrottle(1000, 10);
   private inFlight = 0;
   private internalErrors = 0;
   private detached = false;
 
-  constructor(targets: InstrumentTargets, options: InstrumentOptions) {
+  /**
+   * `factory`: what createRedisClients adds: its durable-write figures for the
+   * metrics, and what to do when a writer command times out.
+   */
+  constructor(targets: InstrumentTargets, options: InstrumentOptions, factory: FactoryHooks = {}) {
+    const { durability } = factory;
+    this.onWriterTimeout = factory.onWriterTimeout;
     const { writer } = targets;
     const reader = targets.reader ?? writer;
     this.readsFromWriter = reader === writer;
@@ -174,6 +194,7 @@ export class Instrumentation implements RedisInstrumentation {
           stats: this.stats,
           inFlight: () => this.inFlight,
           connections: () => this.connectionStates(),
+          ...(durability ? { durability } : {}),
         })
       : undefined;
     this.attach(writer, 'writer');
@@ -306,6 +327,10 @@ export class Instrumentation implements RedisInstrumentation {
         flight.errorType = errorTypeOf(error);
         flight.statusCode = redisErrorPrefix(error);
         entry.error(flight.errorType);
+        // Before the caller hears of it: see FactoryHooks.onWriterTimeout.
+        if (flight.errorType === 'timeout' && flight.connection.role === 'writer') {
+          this.onWriterTimeout?.();
+        }
       }
       if (flight.span !== undefined) endSpan(flight.span, error, flight.errorType);
       if (flight.batch !== undefined) this.tracing?.leaveBatch(flight.batch, error);

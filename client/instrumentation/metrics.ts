@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+import type { DurabilityStats } from '../connection/durability-stats.js';
 import { ConfigError } from '../errors.js';
 import type { CommandStats } from './command-stats.js';
 
@@ -14,6 +15,8 @@ export interface ClientMetricsSource {
     readonly offlineQueue: number;
   }>;
   inFlight(): number;
+  /** Durable-write refusals and the failover fence (clients of createRedisClients only). */
+  readonly durability?: DurabilityStats;
 }
 
 export interface ClientMetrics {
@@ -29,6 +32,10 @@ export const CLIENT_METRIC_NAMES = {
   reconnects: 'redscope_client_reconnects_total',
   offlineQueue: 'redscope_client_offline_queue_length',
   inFlight: 'redscope_client_commands_in_flight',
+  durableRejected: 'redscope_client_durable_writes_rejected_total',
+  durableFenced: 'redscope_client_durable_writes_fenced',
+  durableFencedSeconds: 'redscope_client_durable_writes_fenced_seconds_total',
+  sentinelSubscriptions: 'redscope_client_sentinel_subscriptions',
 } as const;
 
 /**
@@ -117,6 +124,46 @@ export function registerClientMetrics(
       this.set(source.inFlight());
     },
   });
+  const { durability } = source;
+  new Counter({
+    name: CLIENT_METRIC_NAMES.durableRejected,
+    help: 'Durable writes not confirmed, by reason: not-acknowledged, connection-changed, failover (began before the acknowledgement, or under way), no-sentinel (none heard).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of durability?.refusals ?? []) this.inc({ reason }, count);
+    },
+  });
+  // Sentinel mode only: a standalone client has no fence, and a 0 would read as "no Sentinel heard".
+  const fence = durability?.fence;
+  if (fence !== undefined) {
+    new Gauge({
+      name: CLIENT_METRIC_NAMES.durableFenced,
+      help: '1 while durable writes are refused because a failover may have begun or no Sentinel is heard (Sentinel mode).',
+      registers,
+      collect() {
+        this.set(fence.state() === 'open' ? 0 : 1);
+      },
+    });
+    new Counter({
+      name: CLIENT_METRIC_NAMES.durableFencedSeconds,
+      help: 'Seconds durable writes have been refused by the failover fence since the client started (Sentinel mode).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(fence.closedSecondsTotal());
+      },
+    });
+    new Gauge({
+      name: CLIENT_METRIC_NAMES.sentinelSubscriptions,
+      help: 'Sentinels whose event subscription is up (Sentinel mode); at 0 a failover goes unseen and durable writes are refused.',
+      registers,
+      collect() {
+        this.set(fence.sentinelsHeard);
+      },
+    });
+  }
   return {
     unregister() {
       for (const name of Object.values(CLIENT_METRIC_NAMES)) registry.removeSingleMetric(name);

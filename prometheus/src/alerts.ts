@@ -35,6 +35,7 @@ function specs(t: Thresholds): Record<AlertName, AlertSpec> {
   const redis = jobMatcher(t.jobs.redis);
   const sentinel = jobMatcher(t.jobs.sentinel);
   const exporter = jobMatcher(t.jobs.exporter);
+  const apps = jobMatcher(t.jobs.apps);
   return {
     RedisDown: {
       // The second branch is the exporter's /scrape for this target failing: an exporter
@@ -102,6 +103,15 @@ sum by (environment, cluster) (redis_up{${sentinel}}) < ${t.sentinelQuorum}`,
         'Sentinel {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} does not answer. The quorum still holds while enough others are up, but one more loss stops failover.',
       value: '{{ $value }}',
       dashboard: 'instance',
+    },
+    RedisClientSentinelsUnheard: {
+      expr: `redscope_client_sentinel_subscriptions{${apps}} == 0`,
+      severity: 'critical',
+      summary: 'App {{ $labels.instance }} hears no Sentinel: its durable writes are refused',
+      description:
+        'The app {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} has lost its event subscription to every Sentinel. It cannot see a failover begin, so it refuses every durable write (sessions cannot be created or revoked) until it hears one again.',
+      value: '{{ $value }}',
+      dashboard: 'overview',
     },
     RedisReplicaLinkDown: {
       expr: `redis_master_link_up{${redis}} == 0`,

@@ -79,7 +79,7 @@ describe('scripts/setup-system.sh', () => {
     expect(result.status, JSON.stringify(result)).toBe(1);
     expect(result.stderr).toContain('not running as root');
     expect(result.stderr).toMatch(
-      /apt-get install -y --no-install-recommends .*openssl .*prometheus .*prometheus-alertmanager .*prometheus-redis-exporter .*redis-sentinel .*redis-server .*redis-tools/,
+      /apt-get install -y --no-install-recommends .*nftables .*openssl .*prometheus .*prometheus-alertmanager .*prometheus-redis-exporter .*redis-sentinel .*redis-server .*redis-tools/,
     );
   });
 });

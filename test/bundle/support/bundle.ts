@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadThresholds, type Thresholds } from '../../../bundle/thresholds.js';
+import { CLIENT_METRIC_NAMES } from '../../../client/instrumentation/metrics.js';
+import { SESSION_METRIC_NAMES } from '../../../client/session/session-metrics.js';
 import type { AlertRule, RecordingRule, RuleGroup } from '../../../prometheus/src/rule-types.js';
 import { requireBinary, type SystemBinary } from '../../../stack/binaries.js';
 import { packageRoot } from '../../../stack/repo-paths.js';
@@ -91,16 +93,9 @@ export const CONTRACT_FAMILIES = [
   'redscope_sentinel_failovers_total',
   'redscope_sentinel_last_failover_duration_seconds',
   'redscope_sentinel_up',
-  'redscope_client_command_duration_seconds',
-  'redscope_client_commands_total',
-  'redscope_client_command_errors_total',
-  'redscope_client_connection_up',
-  'redscope_client_reconnects_total',
-  'redscope_client_offline_queue_length',
-  'redscope_client_commands_in_flight',
-  'redscope_session_cache_hits_total',
-  'redscope_session_cache_misses_total',
-  'redscope_session_load_duration_seconds',
+  // The client's families, from the code that registers them.
+  ...Object.values(CLIENT_METRIC_NAMES),
+  ...Object.values(SESSION_METRIC_NAMES),
 ] as const;
 
 const HISTOGRAMS = [
