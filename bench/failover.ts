@@ -4,10 +4,12 @@
  * and SIGSTOP alternating. Reports write unavailability per failover (longest
  * silence between two acknowledged durable writes), read errors seen by the
  * caller, and acknowledged writes missing from the final master (must be 0).
+ * Then the network partitions of bench/failover-partitions.ts.
  */
 import { createRedisClients, type RedisClients } from '../client/index.js';
 import { RedisTopology } from '../stack/topology.js';
 import { clientsConfigFor } from '../stack/topology-clients.js';
+import { partitionBench } from './failover-partitions.js';
 
 const FAILOVERS = 20;
 /** Sentinel will not start another failover of the same master within 2 x failover-timeout. */
@@ -229,5 +231,16 @@ export default async function failoverBench(): Promise<string> {
     table,
     '',
     '</details>',
+    '',
+    await partitionBench(partitionRuns()),
   ].join('\n');
+}
+
+/** Runs per partition fault: 20 (the issue's goal), or `--runs N` after the bench name. */
+function partitionRuns(): number {
+  const at = process.argv.indexOf('--runs');
+  const runs = at === -1 ? 20 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error('failover bench: --runs needs a whole number >= 1');
+  return runs;
 }

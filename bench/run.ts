@@ -17,7 +17,12 @@ const benchFile = join(packageRoot(), 'BENCHMARKS.md');
 
 function available(): string[] {
   return readdirSync(here)
-    .filter((f) => f.endsWith('.js') && !['run.js'].includes(f) && !f.endsWith('.test.js'))
+    .filter(
+      (f) =>
+        f.endsWith('.js') &&
+        !['run.js', 'failover-partitions.js'].includes(f) &&
+        !f.endsWith('.test.js'),
+    )
     .map((f) => basename(f, '.js'))
     .filter((name) => !name.startsWith('support'))
     .sort();
@@ -44,7 +49,10 @@ export function spliceSection(document: string, name: string, body: string): str
 
 async function main(names: string[]): Promise<number> {
   const known = available();
-  const chosen = names.length > 0 ? names : known;
+  // `--flag value` pairs after the names belong to the benches (e.g. failover's --runs).
+  const flagAt = names.findIndex((n) => n.startsWith('--'));
+  const chosenNames = flagAt === -1 ? names : names.slice(0, flagAt);
+  const chosen = chosenNames.length > 0 ? chosenNames : known;
   const unknown = chosen.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
     process.stderr.write(

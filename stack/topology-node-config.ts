@@ -97,7 +97,8 @@ export function dataNodeDirectives(
 ): ConfigOverrides {
   return {
     ...commonDirectives(files, node.port, node.name, node.host),
-    replicaof: node.replicaOf === undefined ? null : `${node.replicaOf.host} ${node.replicaOf.port}`,
+    replicaof:
+      node.replicaOf === undefined ? null : `${node.replicaOf.host} ${node.replicaOf.port}`,
     'replica-announce-ip': node.host,
     aclfile: node.aclFile ?? null,
     masteruser: node.passwords ? REPLICATION_USER : null,

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { RedisClients } from '../../../client/index.js';
-import { DurableWriteError } from '../../../client/index.js';
+import type { RedisClients } from '../client/index.js';
+import { DurableWriteError } from '../client/index.js';
 
 /** Sets KEYS[1] to the server's clock at execution (seconds.micros): when the write ran, not when it was sent. */
 const STAMP = `local t = redis.call('TIME')

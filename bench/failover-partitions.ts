@@ -1,0 +1,138 @@
+/**
+ * The partition half of `npm run bench -- failover`: each fault of
+ * stack/partition-faults.ts, `runs` times on one topology with an address per
+ * node, under durable and plain writes stamped by the server. Per fault:
+ * acknowledged durable writes lost (goal 0), plain writes lost, writes run
+ * after their caller was told they failed (goal 0), and durable-write
+ * unavailability. Then the fence's cost on durable-write latency without faults.
+ */
+
+import { writeDurably } from '../client/connection/durable-write.js';
+import { createRedisClients } from '../client/index.js';
+import { NetworkPartition } from '../stack/network-partition.js';
+import { PARTITION_FAULTS, settledMaster, waitUntil } from '../stack/partition-faults.js';
+import { longestGap, startStampedLoad, verifyStampedWrites } from '../stack/stamped-writes.js';
+import { RedisTopology } from '../stack/topology.js';
+import { clientsConfigFor } from '../stack/topology-clients.js';
+
+const quantile = (values: readonly number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+};
+
+interface FaultResult {
+  runs: number;
+  lostDurable: number;
+  lostPlain: number;
+  late: number;
+  confirmed: number;
+  readonly gaps: number[];
+}
+
+export async function partitionBench(runs: number): Promise<string> {
+  const topology = await RedisTopology.start({
+    tls: true,
+    addresses: 'per-node',
+    sentinelOverrides: { 'sentinel failover-timeout': 'redscope 2000' },
+  });
+  const partition = NetworkPartition.create();
+  const clients = createRedisClients(clientsConfigFor(topology), { tracing: { enabled: false } });
+  const results = new Map<string, FaultResult>();
+  const started = Date.now();
+  let cost = '';
+  try {
+    await clients.ready();
+    for (const fault of PARTITION_FAULTS) {
+      const result: FaultResult = {
+        runs: 0,
+        lostDurable: 0,
+        lostPlain: 0,
+        late: 0,
+        confirmed: 0,
+        gaps: [],
+      };
+      for (let run = 0; run < runs; run++) {
+        (await settledMaster(topology)).disconnect();
+        const load = startStampedLoad(clients, `bench:partition:${fault.name}:${run}`);
+        await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
+        const faultAt = Date.now() / 1000;
+        await fault.run(topology, partition);
+        const healedAt = Date.now() / 1000;
+        const before = load.confirmedAt.length;
+        await waitUntil(
+          'durable writes again',
+          () => load.confirmedAt.length > before + 30,
+          60_000,
+        );
+        const writes = await load.stop();
+        const master = await settledMaster(topology);
+        try {
+          const verdict = await verifyStampedWrites(master, writes);
+          result.runs += 1;
+          result.lostDurable += verdict.lostDurable.length;
+          result.lostPlain += verdict.lostPlain;
+          result.late += verdict.ranAfterFailure.length;
+          result.confirmed += verdict.confirmedDurable;
+          result.gaps.push(longestGap(load.confirmedAt, faultAt, healedAt));
+        } finally {
+          master.disconnect();
+        }
+        process.stderr.write(`bench: partitions: ${fault.name} run ${run + 1}/${runs}\n`);
+      }
+      results.set(fault.name, result);
+    }
+    cost = await fenceCost(clients);
+  } finally {
+    partition.close();
+    await clients.close();
+    await topology.stop();
+  }
+  const rows = PARTITION_FAULTS.map((fault) => {
+    const r = results.get(fault.name);
+    if (!r) return `| ${fault.description} | not run | | | | |`;
+    return `| ${fault.description} | ${r.runs} | **${r.lostDurable}** of ${r.confirmed} | ${r.lostPlain} | ${r.late} | ${quantile(r.gaps, 0.5).toFixed(2)} s / ${Math.max(...r.gaps).toFixed(2)} s |`;
+  });
+  return [
+    '### Network partitions',
+    '',
+    `nftables rules drop every packet between the nodes' own loopback addresses (a TLS topology: 1 master, 2 replicas, 3 Sentinels, quorum 2, \`down-after-milliseconds 1200\`, \`failover-timeout 2000\`, \`min-replicas-to-write 1\`, \`min-replicas-max-lag 2\`), ${runs} runs per fault on one topology, under 4 callers writing new keys through \`createRedisClients\`, alternating durable writes (\`writeDurably\`, WAIT 1 500 ms) and plain writes, each stamped with the server's clock when it ran. Wall time ${Math.round((Date.now() - started) / 1000)} s.`,
+    '',
+    '| fault | runs | acknowledged durable writes lost | plain writes lost (acknowledged) | writes run after their caller was told they failed | durable-write unavailability, median / max |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    'Unavailability: the longest silence between two confirmed durable writes from the fault until it healed.',
+    '',
+    cost,
+  ].join('\n');
+}
+
+/** Durable-write latency without faults, fenced (the client's default) against unfenced, interleaved. */
+async function fenceCost(clients: Awaited<ReturnType<typeof createRedisClients>>): Promise<string> {
+  const fenced: number[] = [];
+  const unfenced: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    for (const [samples, fence] of [
+      [fenced, true],
+      [unfenced, false],
+    ] as const) {
+      for (let i = 0; i < 200; i++) {
+        const key = `bench:fence:${round}:${i}`;
+        const t0 = performance.now();
+        if (fence) await clients.writeDurably((tx) => tx.set(key, '1'), { timeoutMs: 500 });
+        else await writeDurably(clients.writer, (tx) => tx.set(key, '1'), { timeoutMs: 500 });
+        samples.push(performance.now() - t0);
+      }
+    }
+  }
+  const row = (name: string, samples: number[]) =>
+    `| ${name} | ${quantile(samples, 0.5).toFixed(3)} ms | ${quantile(samples, 0.99).toFixed(3)} ms |`;
+  return [
+    'Cost of the fence on durable-write latency without faults (one caller, SET + WAIT 1, 20 interleaved rounds of 200 writes each way):',
+    '',
+    '| durable write | p50 | p99 |',
+    '|---|---:|---:|',
+    row('fenced (`clients.writeDurably`)', fenced),
+    row('unfenced (WAIT alone, as before)', unfenced),
+  ].join('\n');
+}
