@@ -27,6 +27,8 @@ interface FaultResult {
   late: number;
   confirmed: number;
   readonly gaps: number[];
+  /** Per run: seconds from the fault to the last plain write a cut-off master took (and lost). */
+  readonly acceptedAfterCut: number[];
 }
 
 export async function partitionBench(runs: number): Promise<string> {
@@ -50,6 +52,7 @@ export async function partitionBench(runs: number): Promise<string> {
         late: 0,
         confirmed: 0,
         gaps: [],
+        acceptedAfterCut: [],
       };
       for (let run = 0; run < runs; run++) {
         (await settledMaster(topology)).disconnect();
@@ -74,6 +77,9 @@ export async function partitionBench(runs: number): Promise<string> {
           result.late += verdict.ranAfterFailure.length;
           result.confirmed += verdict.confirmedDurable;
           result.gaps.push(longestGap(load.confirmedAt, faultAt, healedAt));
+          if (verdict.lastLostPlainAt !== undefined) {
+            result.acceptedAfterCut.push(verdict.lastLostPlainAt - faultAt);
+          }
         } finally {
           master.disconnect();
         }
@@ -102,6 +108,8 @@ export async function partitionBench(runs: number): Promise<string> {
     ...rows,
     '',
     'Unavailability: the longest silence between two confirmed durable writes from the fault until it healed.',
+    '',
+    ...windowLines(results),
     '',
     cost,
   ].join('\n');
@@ -135,4 +143,16 @@ async function fenceCost(clients: Awaited<ReturnType<typeof createRedisClients>>
     row('fenced (`clients.writeDurably`)', fenced),
     row('unfenced (WAIT alone, as before)', unfenced),
   ].join('\n');
+}
+
+/**
+ * How long a master cut off from its replicas and Sentinels kept acknowledging plain
+ * writes (all lost): bounded by min-replicas-max-lag, which Redis tracks in whole seconds.
+ */
+function windowLines(results: ReadonlyMap<string, FaultResult>): string[] {
+  const isolated = results.get('isolated-master')?.acceptedAfterCut ?? [];
+  if (isolated.length === 0) return [];
+  return [
+    `An isolated master (cut from replicas and Sentinels, the client still reaching it) kept acknowledging plain writes for ${quantile(isolated, 0.5).toFixed(2)} s (median) and at most ${Math.max(...isolated).toFixed(2)} s after the cut, over ${isolated.length} runs, before \`min-replicas-max-lag 2\` made it answer NOREPLICAS; the client had stopped confirming durable writes earlier, when the Sentinels reported the master down.`,
+  ];
 }

@@ -80,6 +80,8 @@ export interface StampedVerdict {
   readonly lostDurable: string[];
   /** Confirmed plain writes the master does not have (expected under partitions: they are not durable). */
   readonly lostPlain: number;
+  /** When the last of those was confirmed (seconds), if any: how long a cut-off master kept taking writes. */
+  readonly lastLostPlainAt: number | undefined;
   /** Writes whose caller was told they failed, run by a server after that (key, seconds late). */
   readonly ranAfterFailure: { key: string; lateBy: number }[];
   readonly confirmedDurable: number;
@@ -92,6 +94,7 @@ export async function verifyStampedWrites(
   const lostDurable: string[] = [];
   const ranAfterFailure: { key: string; lateBy: number }[] = [];
   let lostPlain = 0;
+  let lastLostPlainAt: number | undefined;
   let confirmedDurable = 0;
   for (let i = 0; i < writes.length; i += 500) {
     const batch = writes.slice(i, i + 500);
@@ -102,7 +105,10 @@ export async function verifyStampedWrites(
         if (write.durable) confirmedDurable += 1;
         if (value === null || value === undefined) {
           if (write.durable) lostDurable.push(write.key);
-          else lostPlain += 1;
+          else {
+            lostPlain += 1;
+            lastLostPlainAt = Math.max(lastLostPlainAt ?? 0, write.toldAt);
+          }
         }
       } else if (value !== null && value !== undefined) {
         // Ran before the caller was told (a timeout after the server had it) is fine; after is not.
@@ -111,7 +117,7 @@ export async function verifyStampedWrites(
       }
     });
   }
-  return { lostDurable, lostPlain, ranAfterFailure, confirmedDurable };
+  return { lostDurable, lostPlain, lastLostPlainAt, ranAfterFailure, confirmedDurable };
 }
 
 /** The longest time without a confirmed durable write from `fromSeconds` on (seconds). */
