@@ -153,6 +153,6 @@ function windowLines(results: ReadonlyMap<string, FaultResult>): string[] {
   const isolated = results.get('isolated-master')?.acceptedAfterCut ?? [];
   if (isolated.length === 0) return [];
   return [
-    `An isolated master (cut from replicas and Sentinels, the client still reaching it) kept acknowledging plain writes for ${quantile(isolated, 0.5).toFixed(2)} s (median) and at most ${Math.max(...isolated).toFixed(2)} s after the cut, over ${isolated.length} runs, before \`min-replicas-max-lag 2\` made it answer NOREPLICAS; the client had stopped confirming durable writes earlier, when the Sentinels reported the master down.`,
+    `An isolated master (cut from replicas and Sentinels, the client still reaching it) kept acknowledging plain writes for ${quantile(isolated, 0.5).toFixed(2)} s (median) and at most ${Math.max(...isolated).toFixed(2)} s after the cut, over ${isolated.length} runs, until \`min-replicas-max-lag 2\` made it answer NOREPLICAS or the client moved to the new master, whichever came first; the client had stopped confirming durable writes earlier, when the Sentinels reported the master down.`,
   ];
 }
