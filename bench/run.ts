@@ -82,5 +82,9 @@ async function main(names: string[]): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Exit (not die) on Ctrl-C or SIGTERM: the exit hooks stop every server a bench started
+  // and remove its nftables rules.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => process.exit(130));
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -33,6 +33,7 @@ export interface Thresholds {
     readonly RedisSentinelQuorumLost: AlertTiming;
     readonly RedisSentinelDown: AlertTiming;
     readonly RedisClientSentinelsUnheard: AlertTiming;
+    readonly RedisClientDurableWritesFenced: AlertTiming;
     readonly RedisReplicaLinkDown: AlertTiming;
     readonly RedisReplicationLagHigh: AlertTiming & { readonly seconds: number };
     readonly RedisMemoryNearMax: AlertTiming & { readonly ratio: number };
@@ -109,6 +110,7 @@ const schema = {
         'RedisSentinelQuorumLost',
         'RedisSentinelDown',
         'RedisClientSentinelsUnheard',
+        'RedisClientDurableWritesFenced',
         'RedisReplicaLinkDown',
         'RedisReplicationLagHigh',
         'RedisMemoryNearMax',
@@ -132,6 +134,7 @@ const schema = {
         RedisSentinelQuorumLost: timing({}),
         RedisSentinelDown: timing({}),
         RedisClientSentinelsUnheard: timing({}),
+        RedisClientDurableWritesFenced: timing({}),
         RedisReplicaLinkDown: timing({}),
         RedisReplicationLagHigh: timing({ seconds: nonNegative }),
         RedisMemoryNearMax: timing({ ratio }),

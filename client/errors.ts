@@ -22,7 +22,7 @@ export type DurableWriteFailure =
   | 'connection-changed'
   /** A failover of the master began (the Sentinels said so) before the write was acknowledged, or is under way. */
   | 'failover'
-  /** No Sentinel is heard, so a failover could begin unseen (durable writes fail closed). */
+  /** Fewer than a majority of the Sentinels is heard, so a failover could begin unseen (durable writes fail closed). */
   | 'no-sentinel';
 
 /**
@@ -46,10 +46,15 @@ export class DurableWriteError extends Error {
     readonly acknowledged?: number;
     readonly required: number;
     readonly timeoutMs: number;
+    /** What failed underneath (a timeout, a closed connection), without the command's arguments. */
+    readonly cause?: unknown;
   }) {
     const { reason, outcome, required, timeoutMs } = failure;
     const acknowledged = failure.acknowledged ?? 0;
-    super(DurableWriteError.describe(reason, outcome, acknowledged, required, timeoutMs));
+    super(
+      DurableWriteError.describe(reason, outcome, acknowledged, required, timeoutMs),
+      failure.cause === undefined ? undefined : { cause: failure.cause },
+    );
     this.reason = reason;
     this.outcome = outcome;
     this.acknowledged = acknowledged;
@@ -74,7 +79,7 @@ export class DurableWriteError extends Error {
           ? 'write refused: a failover of the master is under way (the Sentinels said so); nothing was sent, retry it after the failover'
           : 'write outcome unknown: a failover of the master began before the replicas acknowledged it, and a failover can drop it; retry it';
       case 'no-sentinel':
-        return 'write refused: no Sentinel is heard, so a failover could go unseen; nothing was sent (allowWithoutSentinels: true accepts that risk)';
+        return 'write refused: fewer than a majority of the Sentinels is heard, so a failover could go unseen; nothing was sent (allowWithoutSentinels: true accepts that risk)';
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { isTlsError } from '../common/tls-errors.js';
+import { errorFields } from '../logging/logger.js';
 import type { Address } from './config.js';
 
 /** Why connecting cannot succeed however often it is retried. */
@@ -44,15 +45,29 @@ const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel') => string>
   'master-name': () => 'check masterName against "sentinel monitor <name> ..." on the Sentinels',
 };
 
-/** The reason an error can never be fixed by retrying, if it is one of those. */
+/**
+ * The reason an error can never be fixed by retrying, if it is one of those.
+ * A connection closed or reset during the TLS handshake is not one: a server
+ * at maxclients, restarting, or a proxy without a backend does that too.
+ */
 export function finalReasonOf(error: unknown): FinalConnectReason | undefined {
   const e = error as { code?: unknown; message?: unknown } | undefined;
   const message = typeof e?.message === 'string' ? e.message : '';
+  const code = typeof e?.code === 'string' ? e.code : undefined;
   if (/^(WRONGPASS|NOAUTH)\b|invalid username-password pair|-NOAUTH/.test(message)) return 'auth';
-  if (e?.code === 'ENOTFOUND' || /\bENOTFOUND\b/.test(message)) return 'dns';
+  if (code === 'ENOTFOUND' || /\bENOTFOUND\b/.test(message)) return 'dns';
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return undefined;
   if (isTlsError(error)) return 'tls';
   return undefined;
 }
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN']);
+
+/**
+ * A name that does not resolve may be a service not created yet (a pod, a
+ * container that starts alongside): final only after this many failures in a row.
+ */
+const DNS_FAILURES_BEFORE_FINAL = 3;
 
 /**
  * What the factory has learned about reaching Redis: the last error of the
@@ -66,6 +81,7 @@ export class ConnectHealth {
   private readonly sentinelFinal = new Map<string, RedisConnectError>();
   /** Sentinels that answered "no such master" in the current lookup round. */
   private unknownMaster = 0;
+  private dnsFailures = 0;
   private readonly listeners = new Set<(error: RedisConnectError) => void>();
 
   constructor(private readonly sentinels: readonly Address[] = []) {}
@@ -74,14 +90,14 @@ export class ConnectHealth {
   dataNodeError(error: Error, node: string): void {
     this.lastError = error;
     const reason = finalReasonOf(error);
+    this.dnsFailures = reason === 'dns' ? this.dnsFailures + 1 : 0;
+    if (reason === 'dns' && this.dnsFailures < DNS_FAILURES_BEFORE_FINAL) return;
     if (reason !== undefined) {
       this.fail(
         new RedisConnectError(
           reason,
           `Redis ${node}: ${error.message}; ${ADVICE[reason]('Redis')}`,
-          {
-            cause: error,
-          },
+          { cause: errorFields(error) },
         ),
       );
     }
@@ -89,7 +105,7 @@ export class ConnectHealth {
 
   /** An error of the watcher's own connection to one Sentinel (it carries the real TLS or auth error). */
   sentinelError(sentinel: Address, error: Error): void {
-    this.lastError ??= error;
+    this.lastError = error;
     const reason = finalReasonOf(error);
     const key = `${sentinel.host}:${sentinel.port}`;
     if (reason === undefined) {
@@ -101,9 +117,7 @@ export class ConnectHealth {
       new RedisConnectError(
         reason,
         `Sentinel ${key}: ${error.message}; ${ADVICE[reason]('Sentinel')}`,
-        {
-          cause: error,
-        },
+        { cause: errorFields(error) },
       ),
     );
     // One bad Sentinel among good ones is a warning, not a failure: the others still answer.
@@ -134,7 +148,8 @@ export class ConnectHealth {
     this.lastError = this.lastError ?? error;
     const unknown = this.unknownMaster;
     this.unknownMaster = 0;
-    if (unknown > 0) {
+    // A majority that knows no such master: not one misconfigured or freshly started Sentinel.
+    if (unknown >= Math.floor(this.sentinels.length / 2) + 1) {
       this.fail(
         new RedisConnectError(
           'master-name',
@@ -167,6 +182,8 @@ export class ConnectHealth {
   connected(): void {
     this.final = undefined;
     this.lastError = undefined;
+    this.unknownMaster = 0;
+    this.dnsFailures = 0;
   }
 
   private fail(error: RedisConnectError): void {
@@ -203,12 +220,13 @@ export function whenReady(
         new RedisConnectError(
           'timeout',
           `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}${hintFor(last, tls)}` : ''})`,
-          { cause: last },
+          { cause: last === undefined ? undefined : errorFields(last) },
         ),
       );
     }, timeoutMs);
     const onReady = () => finish();
-    const onEnd = () => finish(new Error('Redis connection ended before it was ready'));
+    const onEnd = () =>
+      finish(new RedisConnectError('timeout', 'Redis connection ended before it was ready'));
     client.on('ready', onReady);
     client.on('end', onEnd);
     const stopFinal = health.onFinal((error) => finish(error));

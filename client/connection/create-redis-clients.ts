@@ -1,19 +1,16 @@
 import type { Socket } from 'node:net';
 import type { ChainableCommander, Command } from 'ioredis';
 import { Redis } from 'ioredis';
-import { isTlsError } from '../common/tls-errors.js';
 import { ConfigError, DurableWriteError } from '../errors.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
-import { LogThrottle } from '../logging/log-throttle.js';
-import { errorFields } from '../logging/logger.js';
 import { runDetached } from '../logging/request-context.js';
 import {
-  type Address,
   type RedisClientsConfig,
   type ResolvedClientsConfig,
   resolveClientsConfig,
 } from './config.js';
 import { ConnectHealth, RedisConnectError, whenReady } from './connect-errors.js';
+import { dropSocket } from './drop-socket.js';
 import { DurabilityStats } from './durability-stats.js';
 import {
   type DurableWriteOptions,
@@ -123,9 +120,9 @@ export function createRedisClients(
       options,
       {
         durability,
-        onWriterTimeout: () => {
-          const socket = writer.stream as Socket | undefined;
-          if (socket !== undefined && !socket.destroyed) socket.destroy();
+        onWriterTimeout: (sentOn) => {
+          // Only the socket the command went out on, if it is still the writer's.
+          if (sentOn === writer.stream) dropSocket(sentOn as Socket);
         },
       },
     );
@@ -135,9 +132,12 @@ export function createRedisClients(
     throw error;
   }
   if (insecure.length > 0) {
-    instrumentation.logger.warn(
-      { event: 'redis.tls_insecure', options: insecure },
-      'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
+    const { logger } = instrumentation;
+    runDetached(() =>
+      logger.warn(
+        { event: 'redis.tls_insecure', options: insecure },
+        'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
+      ),
     );
   }
   const { logger } = instrumentation;

@@ -1,13 +1,15 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import { type ChainableCommander, type Redis, ReplyError } from 'ioredis';
 import { ConfigError, DurableWriteError } from '../errors.js';
+import { errorFields } from '../logging/logger.js';
 import type { FailoverFence } from './failover-fence.js';
 
 /** How many replicas must confirm a write, how long to wait for them, and what the fence allows. */
 export interface DurableWriteOptions {
   /**
    * Replicas that must acknowledge (WAIT numreplicas), or `'all'`: every
-   * replica the master has when the write starts (ROLE), for data that must
-   * survive any single partition.
+   * replica connected to the master when the write starts (ROLE; at least 1).
+   * With all of them acknowledging, no single partition can lose the write;
+   * a replica that is disconnected at that moment is not counted.
    * @default 1
    */
   readonly replicas?: number | 'all';
@@ -95,7 +97,9 @@ export async function writeDurably(
   const required = wanted === 'all' ? 0 : wanted;
   // A client still starting has not subscribed yet: hold the write that long (bounded),
   // as ioredis holds commands until the connection is up.
-  if (fence !== undefined && !fence.everHeard) await fence.whenHeard(timeoutMs);
+  if (fence !== undefined && !fence.everHeard && options.allowWithoutSentinels !== true) {
+    await fence.whenHeard(timeoutMs);
+  }
   // Refused before anything is sent: the caller can retry as is.
   const before = fence?.state();
   if (before === 'failover' || (before === 'deaf' && options.allowWithoutSentinels !== true)) {
@@ -107,7 +111,7 @@ export async function writeDurably(
     });
   }
   const epoch = fence?.epoch;
-  const replicas = wanted === 'all' ? await replicaCount(writer) : wanted;
+  const replicas = wanted === 'all' ? await replicaCount(writer, timeoutMs) : wanted;
   const counter = closeCounter(writer);
   const closesBefore = counter.count;
   const pipeline = writer.pipeline();
@@ -115,7 +119,19 @@ export async function writeDurably(
   const queued = pipeline.length;
   if (queued === 0) throw new ConfigError('write', 'queued no command');
   pipeline.wait(replicas, timeoutMs);
-  const replies = await pipeline.exec();
+  let replies: [Error | null, unknown][] | null;
+  try {
+    replies = await pipeline.exec();
+  } catch (error) {
+    // A timeout or a dropped connection: Redis may or may not have run the write.
+    throw new DurableWriteError({
+      reason: 'connection-changed',
+      outcome: 'unknown',
+      required: replicas,
+      timeoutMs,
+      cause: errorFields(error),
+    });
+  }
   const unknown = (reason: 'connection-changed' | 'failover', acknowledged = 0) =>
     new DurableWriteError({
       reason,
@@ -127,7 +143,16 @@ export async function writeDurably(
   if (!replies) throw unknown('connection-changed');
   const results: unknown[] = [];
   for (const [error, result] of replies) {
-    if (error) throw error;
+    if (error instanceof ReplyError) throw error;
+    if (error) {
+      throw new DurableWriteError({
+        reason: 'connection-changed',
+        outcome: 'unknown',
+        required: replicas,
+        timeoutMs,
+        cause: errorFields(error),
+      });
+    }
     results.push(result);
   }
   if (counter.count !== closesBefore) throw unknown('connection-changed');
@@ -150,14 +175,15 @@ export async function writeDurably(
 }
 
 /** The replicas the master has now (ROLE), at least 1: WAIT 0 would confirm nothing. */
-async function replicaCount(writer: Redis): Promise<number> {
+async function replicaCount(writer: Redis, timeoutMs: number): Promise<number> {
   const role = (await writer.call('ROLE')) as [string, number, unknown[]?];
   if (role[0] !== 'master') {
+    // The node was demoted (a failover the client has not followed yet): nothing was sent.
     throw new DurableWriteError({
-      reason: 'connection-changed',
+      reason: 'failover',
       outcome: 'not-written',
       required: 0,
-      timeoutMs: 0,
+      timeoutMs,
     });
   }
   return Math.max(1, role[2]?.length ?? 0);

@@ -1,7 +1,10 @@
+import type { Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { exponentialBackoff } from '../common/backoff.js';
 import { parseSwitchMaster } from '../common/sentinel-messages.js';
 import type { Address, ResolvedSentinel } from './config.js';
+import { dropSocket } from './drop-socket.js';
+import type { SentinelView } from './failover-fence.js';
 import { DISCONNECT_TIMEOUT_MS } from './ioredis-options.js';
 
 /**
@@ -24,8 +27,12 @@ export interface FailoverWatcherEvents {
   onSwitch(master: Address, previous: Address): void;
   /** A connection to one Sentinel failed: the real error (TLS, auth, refused), unlike ioredis' lookup. */
   onError(sentinel: Address, error: Error): void;
-  /** A connection to one Sentinel is up (subscribed again after a reconnect). */
-  onReachable(sentinel: Address): void;
+  /**
+   * A connection to one Sentinel is subscribed to its events (again, after a
+   * reconnect), and `view` is what that Sentinel says of the master now
+   * (SENTINEL MASTER, asked after subscribing, so nothing falls in between).
+   */
+  onReachable(sentinel: Address, view: SentinelView, master: Address): void;
   /** A connection to one Sentinel closed, or stopped answering its health check and was dropped. */
   onLost(sentinel: Address): void;
   /** Any event one Sentinel published (`+sdown`, `+odown`, `+try-failover`, ...). */
@@ -52,6 +59,8 @@ export class FailoverWatcher {
         retryStrategy: exponentialBackoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs),
         maxRetriesPerRequest: null,
         enableReadyCheck: false,
+        // Subscribed by hand at every ready, so "heard" means subscribed, not just connected.
+        autoResubscribe: false,
         disableClientInfo: true,
         disconnectTimeout: DISCONNECT_TIMEOUT_MS,
         connectionName: `${config.connectionName}-failover-watch`,
@@ -64,7 +73,7 @@ export class FailoverWatcher {
         if (!this.closed) this.events.onError(sentinel, error);
       });
       subscriber.on('ready', () => {
-        if (!this.closed) this.events.onReachable(sentinel);
+        if (!this.closed) void this.subscribe(subscriber, sentinel, options, config.masterName);
       });
       subscriber.on('close', () => {
         if (!this.closed) this.events.onLost(sentinel);
@@ -74,9 +83,6 @@ export class FailoverWatcher {
         this.events.onMessage(sentinel, channel, message);
         if (channel === '+switch-master') this.handle(config.masterName, message);
       });
-      // Every event: the failover fence needs +sdown, +odown and the failover steps too.
-      // ioredis subscribes again after every reconnect (autoResubscribe).
-      subscriber.psubscribe('*').catch(() => undefined);
       return subscriber;
     });
     // A Sentinel cut off without a reset (packets dropped) leaves the socket open and silent:
@@ -90,6 +96,50 @@ export class FailoverWatcher {
 
   private readonly healthCheck: NodeJS.Timeout;
 
+  /**
+   * Subscribes to every event (the failover fence needs +sdown, +odown and the
+   * failover steps, not only +switch-master), then asks the Sentinel for the
+   * master's state on a second, short connection: what was published while
+   * this Sentinel was unheard is in that answer. A subscription refused (an
+   * ACL without channel access) drops the connection: it is retried, and the
+   * Sentinel stays unheard.
+   */
+  private async subscribe(
+    subscriber: Redis,
+    sentinel: Address,
+    options: RedisOptions,
+    masterName: string,
+  ): Promise<void> {
+    try {
+      await subscriber.psubscribe('*');
+      const query = new Redis({ ...options, retryStrategy: () => null, lazyConnect: true });
+      query.on('error', () => undefined);
+      let fields: string[];
+      try {
+        await query.connect();
+        fields = (await query.call('SENTINEL', 'MASTER', masterName)) as string[];
+      } finally {
+        query.disconnect();
+      }
+      const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '';
+      const flags = field('flags').split(',');
+      if (this.closed || subscriber.status !== 'ready') return;
+      this.events.onReachable(
+        sentinel,
+        {
+          sdown: flags.includes('s_down'),
+          odown: flags.includes('o_down'),
+          failover: flags.includes('failover_in_progress'),
+        },
+        { host: field('ip'), port: Number(field('port')) },
+      );
+    } catch (error) {
+      if (this.closed) return;
+      this.events.onError(sentinel, error as Error);
+      dropSocket(subscriber.stream as Socket | undefined);
+    }
+  }
+
   private checkHealth(timeoutMs: number): void {
     for (const subscriber of this.subscribers) {
       if (subscriber.status !== 'ready') continue;
@@ -102,8 +152,7 @@ export class FailoverWatcher {
       );
       setTimeout(
         () => {
-          const stream = subscriber.stream as { destroy(): void; destroyed?: boolean } | undefined;
-          if (!answered && !this.closed && stream && !stream.destroyed) stream.destroy();
+          if (!answered && !this.closed) dropSocket(subscriber.stream as Socket | undefined);
         },
         Math.min(timeoutMs, HEALTH_CHECK_MS),
       ).unref();

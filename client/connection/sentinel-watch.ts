@@ -7,6 +7,7 @@ import { errorFields } from '../logging/logger.js';
 import { runDetached } from '../logging/request-context.js';
 import type { Address, ResolvedSentinel } from './config.js';
 import type { ConnectHealth } from './connect-errors.js';
+import { dropSocket } from './drop-socket.js';
 import type { FailoverFence, FenceState } from './failover-fence.js';
 import { FailoverWatcher, isConnectedTo } from './failover-watcher.js';
 
@@ -74,9 +75,15 @@ export function watchSentinels(parts: {
         }
       });
     },
-    onReachable: (sentinel) => {
+    onReachable: (sentinel, view, master) => {
       health.sentinelReachable(sentinel);
+      fence.resync(key(sentinel), view, master);
       fence.hearing(key(sentinel), true);
+      // Missed a switch while unheard: move now, as on +switch-master.
+      if (!(writer.status === 'ready' && isConnectedTo(writer, master))) {
+        stopSteering?.();
+        stopSteering = followNewMaster(master, writer, replica, config.connectTimeoutMs * 3);
+      }
     },
     onLost: (sentinel) => fence.hearing(key(sentinel), false),
   });
@@ -134,14 +141,7 @@ function followNewMaster(
     // resends. disconnect() would wait for a hung peer to acknowledge the close
     // (and, during the Sentinel lookup, end the client for good).
     const socket = writer.stream as Socket | undefined;
-    if (
-      socket &&
-      !socket.destroyed &&
-      socket.remotePort !== undefined &&
-      !isAddress(socket, master)
-    ) {
-      socket.destroy();
-    }
+    if (socket?.remotePort !== undefined && !isAddress(socket, master)) dropSocket(socket);
   };
   const timer = setInterval(steer, 50);
   timer.unref();

@@ -71,6 +71,21 @@ export interface RedisInstrumentation {
 }
 
 const SEEN = Symbol('redscope.seen');
+/** Commands that wait on the server by design: their timeout says nothing about the connection. */
+const BLOCKING = new Set([
+  'blpop',
+  'brpop',
+  'brpoplpush',
+  'blmove',
+  'blmpop',
+  'bzpopmin',
+  'bzpopmax',
+  'bzmpop',
+  'xread',
+  'xreadgroup',
+  'wait',
+  'waitaof',
+]);
 const INSTRUMENTED = Symbol('redscope.instrumented');
 type HookedCommand = Command & { [SEEN]?: true };
 type SendCommand = Redis['sendCommand'];
@@ -109,6 +124,8 @@ class InFlightCommand implements StagedCommand {
   errorType: string | undefined;
   statusCode: string | undefined;
   readonly startedAt = performance.now();
+  /** The socket the command was written to (undefined when it waited in the offline queue). */
+  sentOn: unknown;
   /** The request the command was sent for: its slow-command line is that request's, not the reply callback's. */
   readonly request: RequestContext | undefined = currentRequestContext();
 
@@ -141,7 +158,7 @@ export interface FactoryHooks {
    * packets) is detected, and a write still in the kernel's send queue is not
    * delivered after the heal, when its caller already gave up on it.
    */
-  readonly onWriterTimeout?: () => void;
+  readonly onWriterTimeout?: (sentOn: unknown) => void;
 }
 
 /** The one instrumentation class behind `instrumentRedis` and `createRedisClients`. */
@@ -154,7 +171,7 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly tracing: CommandTracing | undefined;
   private readonly metrics: ClientMetrics | undefined;
   private readonly slowMs: number;
-  private readonly onWriterTimeout: (() => void) | undefined;
+  private readonly onWriterTimeout: ((sentOn: unknown) => void) | undefined;
   /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
   private readonly slowLines = new LogThrottle(1000, 10);
   private inFlight = 0;
@@ -260,7 +277,13 @@ export class Instrumentation implements RedisInstrumentation {
       // While the status is `connect`, ioredis writes only its own handshake (HELLO/AUTH,
       // SELECT, CLIENT SETNAME/SETINFO, READONLY) and the INFO ready check; an app's command
       // sent then is queued and comes back through here at `ready`, when it is tracked.
-      if (command[SEEN] === undefined && !(stream === undefined && this.status === 'connect')) {
+      // A command already settled (it timed out in the offline queue) is not sent again:
+      // counting it now would leave it in flight forever.
+      if (
+        command[SEEN] === undefined &&
+        !(stream === undefined && this.status === 'connect') &&
+        (command as Command & { isSettled?: boolean }).isSettled !== true
+      ) {
         command[SEEN] = true;
         self.track(command, stream, connection);
       }
@@ -286,6 +309,8 @@ export class Instrumentation implements RedisInstrumentation {
         this.reportError,
       );
       this.inFlight += 1;
+      const redis = connection.redis;
+      if (redis.status === 'ready') flight.sentOn = redis.stream;
       const tracing = this.tracing;
       if (tracing !== undefined) {
         // A tracer that throws costs the span, never the metrics or the in-flight count.
@@ -327,9 +352,15 @@ export class Instrumentation implements RedisInstrumentation {
         flight.errorType = errorTypeOf(error);
         flight.statusCode = redisErrorPrefix(error);
         entry.error(flight.errorType);
-        // Before the caller hears of it: see FactoryHooks.onWriterTimeout.
-        if (flight.errorType === 'timeout' && flight.connection.role === 'writer') {
-          this.onWriterTimeout?.();
+        // Before the caller hears of it: see FactoryHooks.onWriterTimeout. Only a command that
+        // went out on a socket, not one that waited in the offline queue, and never a blocking one.
+        if (
+          flight.errorType === 'timeout' &&
+          flight.sentOn !== undefined &&
+          flight.connection.role === 'writer' &&
+          !BLOCKING.has(flight.entry.label)
+        ) {
+          this.onWriterTimeout?.(flight.sentOn);
         }
       }
       if (flight.span !== undefined) endSpan(flight.span, error, flight.errorType);

@@ -113,6 +113,15 @@ sum by (environment, cluster) (redis_up{${sentinel}}) < ${t.sentinelQuorum}`,
       value: '{{ $value }}',
       dashboard: 'overview',
     },
+    RedisClientDurableWritesFenced: {
+      expr: `redscope_client_durable_writes_fenced{${apps}} == 1`,
+      severity: 'critical',
+      summary: 'App {{ $labels.instance }} has refused durable writes for a minute',
+      description:
+        'The app {{ $labels.instance }} in {{ $labels.environment }}/{{ $labels.cluster }} refuses every durable write: it hears fewer than a majority of the Sentinels, or a failover has not reached its connection. Sessions cannot be created or revoked.',
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
     RedisReplicaLinkDown: {
       expr: `redis_master_link_up{${redis}} == 0`,
       severity: 'warning',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClients } from '../../client/index.js';
+import { DurableWriteError, type RedisClients } from '../../client/index.js';
 import type {
   SentinelEventTracker,
   SentinelEventWatch,
@@ -70,9 +70,21 @@ describe('losing Sentinels', () => {
         sampleOf(metrics, 'redis_sentinel_master_ckquorum_status', { master_name: 'redscope' }),
       ).toBe(0);
       expect(sampleOf(metrics, 'redscope_sentinel_up')).toBe(1);
-      // The master itself is fine: the application keeps working without a quorum.
-      await clients.writeDurably((tx) => tx.set('chaos:sentinel:after', '1'));
+      // The master itself is fine: reads and plain writes go on without a quorum.
+      await clients.writer.set('chaos:sentinel:after', '1');
       expect(await clients.reader.get('chaos:sentinel:read-me')).toBe('value');
+      // Durable writes fail closed: hearing one Sentinel of three, the client could not see a
+      // failover by the other two (dead here, but a partition looks the same from the client).
+      await waitFor('durable writes fenced', async () => {
+        const refused = await clients
+          .writeDurably((tx) => tx.set('chaos:sentinel:durable', '1'))
+          .catch((error: unknown) => error);
+        return refused instanceof DurableWriteError && refused.reason === 'no-sentinel';
+      });
+      const accepted = await clients.writeDurably((tx) => tx.set('chaos:sentinel:durable', '1'), {
+        allowWithoutSentinels: true,
+      });
+      expect(accepted.acknowledged).toBeGreaterThanOrEqual(1);
     });
   });
 });

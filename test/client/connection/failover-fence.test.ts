@@ -7,13 +7,68 @@ const heard = (fence: FailoverFence, ...sentinels: string[]) => {
 };
 
 describe('the failover fence', () => {
-  it('refuses while no Sentinel is heard, and opens when one is', () => {
+  it('refuses until a majority of the Sentinels is heard', () => {
     const fence = new FailoverFence('redscope', 2);
     expect(fence.state()).toBe('deaf');
     heard(fence, 's1');
+    // A minority: the majority on the other side of a partition could fail over unseen.
+    expect(fence.state()).toBe('deaf');
+    heard(fence, 's2');
     expect(fence.state()).toBe('open');
     fence.hearing('s1', false);
     expect(fence.state()).toBe('deaf');
+  });
+
+  it('forgets what an unheard Sentinel said, and takes its state again when it is back', () => {
+    const fence = new FailoverFence('redscope', 2);
+    fence.writerOn({ host: '10.0.0.1', port: 6379 });
+    heard(fence, 's1', 's2');
+    fence.handle('s1', '+odown', MASTER);
+    expect(fence.state()).toBe('failover');
+    // s1 goes away and misses -odown: what it said is dropped with it.
+    fence.hearing('s1', false);
+    heard(fence, 's3');
+    expect(fence.state()).toBe('open');
+    // Back, s1 says the master moved: closed until the writer follows.
+    fence.resync(
+      's1',
+      { sdown: false, odown: false, failover: false },
+      { host: '10.0.0.2', port: 6379 },
+    );
+    fence.hearing('s1', true);
+    expect(fence.state()).toBe('failover');
+    fence.writerOn({ host: '10.0.0.2', port: 6379 });
+    expect(fence.state()).toBe('open');
+  });
+
+  it('does not close again for the late +switch-master of the other Sentinels', () => {
+    const fence = new FailoverFence('redscope', 1);
+    heard(fence, 's1', 's2');
+    fence.handle('s1', '+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 6379');
+    fence.writerOn({ host: '10.0.0.2', port: 6379 });
+    const epoch = fence.epoch;
+    fence.handle('s2', '+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 6379');
+    expect(fence.state()).toBe('open');
+    expect(fence.epoch).toBe(epoch);
+  });
+
+  it("keeps each Sentinel's view: one's -odown does not clear another's +odown", () => {
+    const fence = new FailoverFence('redscope', 1);
+    heard(fence, 's1', 's2');
+    fence.handle('s1', '+odown', MASTER);
+    fence.handle('s2', '-odown', MASTER);
+    expect(fence.state()).toBe('failover');
+  });
+
+  it('closes on a failover step about the promoted replica', () => {
+    const fence = new FailoverFence('redscope', 1);
+    heard(fence, 's1');
+    fence.handle(
+      's1',
+      '+promoted-slave',
+      'slave 10.0.0.2:6379 10.0.0.2 6379 @ redscope 10.0.0.1 6379',
+    );
+    expect(fence.state()).toBe('failover');
   });
 
   it('closes at a quorum of +sdown, not at one Sentinel alone, and counts the closing', () => {
@@ -31,7 +86,7 @@ describe('the failover fence', () => {
   });
 
   it('stays closed through a failover until the writer is on the announced master', () => {
-    const fence = new FailoverFence('redscope', 2);
+    const fence = new FailoverFence('redscope', 1);
     heard(fence, 's1', 's2');
     fence.handle('s1', '+odown', `${MASTER} #quorum 2/2`);
     fence.handle('s1', '+try-failover', MASTER);
@@ -40,8 +95,8 @@ describe('the failover fence', () => {
       '+promoted-slave',
       'slave 10.0.0.2:6379 10.0.0.2 6379 @ redscope 10.0.0.1 6379',
     );
+    fence.handle('s1', '+failover-end', MASTER);
     fence.handle('s1', '+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 6379');
-    fence.handle('s1', '-odown', MASTER);
     expect(fence.state()).toBe('failover');
     fence.writerOn({ host: '10.0.0.1', port: 6379 });
     expect(fence.state()).toBe('failover');
@@ -50,7 +105,7 @@ describe('the failover fence', () => {
   });
 
   it('opens when the Sentinels agree the master is back and no failover started', () => {
-    const fence = new FailoverFence('redscope', 2);
+    const fence = new FailoverFence('redscope', 1);
     heard(fence, 's1');
     fence.handle('s1', '+odown', MASTER);
     expect(fence.state()).toBe('failover');
