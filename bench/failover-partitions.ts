@@ -56,7 +56,9 @@ export async function partitionBench(runs: number): Promise<string> {
       };
       for (let run = 0; run < runs; run++) {
         (await settledMaster(topology)).disconnect();
-        const load = startStampedLoad(clients, `bench:partition:${fault.name}:${run}`);
+        const load = startStampedLoad(clients, `bench:partition:${fault.name}:${run}`, {
+          ...(fault.replicas !== undefined ? { replicas: fault.replicas } : {}),
+        });
         await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
         const faultAt = Date.now() / 1000;
         await fault.run(topology, partition);

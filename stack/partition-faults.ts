@@ -73,7 +73,33 @@ export interface PartitionFault {
   readonly name: string;
   /** What is cut from what, for how long, as a table row says it. */
   readonly description: string;
+  /** The durable writes' `replicas` (default 1). */
+  readonly replicas?: number | 'all';
+  /**
+   * Whether no acknowledged durable write may be lost. False for a fault where
+   * WAIT 1 cannot promise it: the bench reports the loss, the tests skip it.
+   */
+  readonly lossless?: boolean;
   run(topology: RedisTopology, partition: NetworkPartition): Promise<void>;
+}
+
+/**
+ * The client and the master on the minority side: the majority fails over to
+ * the replica it has, while the client, hearing one Sentinel, needs about half
+ * a second to notice it hears too few. Durable writes acknowledged meanwhile by
+ * the replica on its side are lost with WAIT 1; with every replica they are
+ * never acknowledged (the far replica cannot answer).
+ */
+async function cutMinoritySide(
+  topology: RedisTopology,
+  partition: NetworkPartition,
+): Promise<void> {
+  const { master, replicas, sentinels } = await currentRoles(topology);
+  const [near, far] = replicas as [string, string];
+  const [heard, ...majority] = sentinels as [string, string, string];
+  partition.cut([CLIENT_ADDRESS, master, near, heard], [far, ...majority]);
+  await delay(6000);
+  partition.heal();
 }
 
 /** The faults of issue #12's table: each loses acknowledged writes unless durable writes are fenced. */
@@ -110,6 +136,20 @@ export const PARTITION_FAULTS: readonly PartitionFault[] = [
         await delay(1500 + Math.random() * 2000);
       }
     },
+  },
+  {
+    name: 'minority-side',
+    description:
+      'client, master, one replica and one Sentinel on the minority side (the majority fails over), 6 s; durable writes wait for 1 replica',
+    lossless: false,
+    run: cutMinoritySide,
+  },
+  {
+    name: 'minority-side-all',
+    description:
+      "client, master, one replica and one Sentinel on the minority side (the majority fails over), 6 s; durable writes wait for every replica (`replicas: 'all'`)",
+    replicas: 'all',
+    run: cutMinoritySide,
   },
   {
     name: 'client-master',

@@ -29,7 +29,13 @@ export interface StampedLoad {
  * check for lost acknowledged writes and for writes run after their caller
  * was told they failed.
  */
-export function startStampedLoad(clients: RedisClients, prefix: string, workers = 4): StampedLoad {
+export function startStampedLoad(
+  clients: RedisClients,
+  prefix: string,
+  options: { readonly workers?: number; readonly replicas?: number | 'all' } = {},
+): StampedLoad {
+  const workers = options.workers ?? 4;
+  const replicas = options.replicas ?? 1;
   const writes: StampedWrite[] = [];
   const confirmedAt: number[] = [];
   let running = true;
@@ -40,7 +46,7 @@ export function startStampedLoad(clients: RedisClients, prefix: string, workers 
       const key = `${prefix}:${durable ? 'd' : 'p'}:${id}:${sequence++}`;
       try {
         if (durable) {
-          await clients.writeDurably((tx) => tx.eval(STAMP, 1, key), { timeoutMs: 500 });
+          await clients.writeDurably((tx) => tx.eval(STAMP, 1, key), { timeoutMs: 500, replicas });
           confirmedAt.push(Date.now() / 1000);
         } else {
           await clients.writer.eval(STAMP, 1, key);

@@ -39,8 +39,14 @@ export interface FailoverWatcherEvents {
   onMessage(sentinel: Address, channel: string, message: string): void;
 }
 
-/** How often each Sentinel subscription is checked with a PING (also its timeout, at most). */
-const HEALTH_CHECK_MS = 1000;
+/**
+ * How often each Sentinel subscription is checked with a PING, and how long
+ * the answer may take: a Sentinel behind a partition is noticed within about
+ * half a second, which is how long a client on the minority side of a
+ * partition can still confirm durable writes with WAIT 1 (docs/ha.md).
+ */
+const HEALTH_CHECK_MS = 250;
+const HEALTH_TIMEOUT_MS = 250;
 
 export class FailoverWatcher {
   private readonly subscribers: Redis[];
@@ -154,7 +160,7 @@ export class FailoverWatcher {
         () => {
           if (!answered && !this.closed) dropSocket(subscriber.stream as Socket | undefined);
         },
-        Math.min(timeoutMs, HEALTH_CHECK_MS),
+        Math.min(timeoutMs, HEALTH_TIMEOUT_MS),
       ).unref();
     }
   }

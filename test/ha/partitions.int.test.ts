@@ -28,7 +28,8 @@ afterEach(async () => {
  * failover fence the first and third cases lose acknowledged durable writes.
  */
 describe('durable writes under real network partitions (nftables between node addresses)', () => {
-  for (const fault of PARTITION_FAULTS) {
+  // A fault WAIT 1 cannot make lossless is measured by the bench, not asserted here.
+  for (const fault of PARTITION_FAULTS.filter((f) => f.lossless !== false)) {
     it(`loses no acknowledged durable write and runs no write late: ${fault.description}`, async ({
       annotate,
     }) => {
@@ -44,7 +45,9 @@ describe('durable writes under real network partitions (nftables between node ad
       });
       rig = { topology, partition, clients };
       await clients.ready();
-      const load = startStampedLoad(clients, `partition:${fault.name}`);
+      const load = startStampedLoad(clients, `partition:${fault.name}`, {
+        ...(fault.replicas !== undefined ? { replicas: fault.replicas } : {}),
+      });
       await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
       const faultAt = Date.now() / 1000;
       await fault.run(topology, partition);
