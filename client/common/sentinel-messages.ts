@@ -32,6 +32,8 @@ export interface InstanceEvent {
   readonly address: SentinelAddress | undefined;
   /** The master the instance belongs to: its own name for a master. */
   readonly masterName: string;
+  /** That master's address (the instance's own for a master), when the message gives it. */
+  readonly masterAddress: SentinelAddress | undefined;
 }
 
 /**
@@ -45,7 +47,10 @@ export function parseInstanceEvent(message: string): InstanceEvent | undefined {
   const at = words.indexOf('@');
   const masterName = type === 'master' ? name : at >= 0 ? words[at + 1] : undefined;
   if (!masterName) return undefined;
-  return { type, name, address: host ? address(host, port) : undefined, masterName };
+  const own = host ? address(host, port) : undefined;
+  const masterAddress =
+    type === 'master' ? own : at >= 0 ? address(words[at + 2] ?? '', words[at + 3]) : undefined;
+  return { type, name, address: own, masterName, masterAddress };
 }
 
 function address(host: string, port: string | undefined): SentinelAddress | undefined {

@@ -61,6 +61,8 @@ export class FailoverFence {
   private awaiting: Address | undefined;
   /** The master the writer is connected to. */
   private writerAt: Address | undefined;
+  /** The master as the Sentinels last named it; events about another are stale. */
+  private current: Address | undefined;
   private closedSince: number | undefined;
   private closedBefore = 0;
   private readonly waiters = new Set<(heard: boolean) => void>();
@@ -77,13 +79,17 @@ export class FailoverFence {
     if (channel === '+switch-master') {
       const switched = parseSwitchMaster(message);
       if (switched?.name !== this.masterName) return;
-      // The others announce the same switch up to seconds later: once the writer is there, it is news to no one.
+      // Every Sentinel announces the same switch, the others up to seconds later: news once.
+      if (sameAddress(switched.to, this.current)) return;
+      this.current = switched.to;
       if (!sameAddress(switched.to, this.writerAt)) this.awaiting = switched.to;
-      // This Sentinel's flags were about the old master.
-      this.views.set(sentinel, { sdown: false, odown: false, failover: false });
+      // Every flag so far was about the old master.
+      this.views.clear();
     } else {
       const event = parseInstanceEvent(message);
       if (event === undefined || event.masterName !== this.masterName) return;
+      // A late event about a master that is no longer the master (a slow Sentinel) is history.
+      if (this.current !== undefined && !sameAddress(event.masterAddress, this.current)) return;
       const view = this.viewOf(sentinel);
       if (FAILOVER_STEPS.test(channel)) view.failover = true;
       else if (channel.startsWith('+failover-end') || channel.startsWith('-failover-abort')) {
@@ -105,6 +111,7 @@ export class FailoverFence {
   resync(sentinel: string, view: SentinelView, master: Address): void {
     const before = this.state();
     this.views.set(sentinel, { ...view });
+    this.current ??= master;
     // Before the writer's first connection nothing was confirmed: ioredis connects to whatever the Sentinels name.
     if (this.writerAt !== undefined && !sameAddress(master, this.writerAt)) this.awaiting = master;
     this.changed(before);
@@ -114,6 +121,7 @@ export class FailoverFence {
   writerOn(address: Address): void {
     const before = this.state();
     this.writerAt = address;
+    this.current ??= address;
     if (sameAddress(this.awaiting, address)) this.awaiting = undefined;
     this.changed(before);
   }

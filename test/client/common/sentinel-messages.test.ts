@@ -53,6 +53,7 @@ describe('parseInstanceEvent', () => {
         name: 'redscope',
         address: { host: '10.0.0.1', port: 6379 },
         masterName: 'redscope',
+        masterAddress: { host: '10.0.0.1', port: 6379 },
       });
     });
 
@@ -65,6 +66,7 @@ describe('parseInstanceEvent', () => {
         name: '10.0.0.2:6379',
         address: { host: '10.0.0.2', port: 6379 },
         masterName: 'redscope',
+        masterAddress: { host: '10.0.0.1', port: 6379 },
       });
       const sentinel = parseInstanceEvent('sentinel 0f3c ::1 26379 @ redscope ::1 6379');
       expect(sentinel?.address).toEqual({ host: '::1', port: 26379 });

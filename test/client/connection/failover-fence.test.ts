@@ -135,4 +135,19 @@ describe('the failover fence', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(fence.closedSecondsTotal()).toBe(total);
   });
+
+  it('ignores late events about a master that is no longer the master', () => {
+    const fence = new FailoverFence('redscope', 1);
+    fence.writerOn({ host: '10.0.0.1', port: 6379 });
+    heard(fence, 's1', 's2');
+    fence.handle('s1', '+odown', MASTER);
+    fence.handle('s1', '+switch-master', 'redscope 10.0.0.1 6379 10.0.0.2 6379');
+    fence.writerOn({ host: '10.0.0.2', port: 6379 });
+    expect(fence.state()).toBe('open');
+    // A slow Sentinel still reports the old master down: not about the master now.
+    fence.handle('s2', '+odown', MASTER);
+    expect(fence.state()).toBe('open');
+    fence.handle('s2', '+odown', 'master redscope 10.0.0.2 6379 #quorum 2/2');
+    expect(fence.state()).toBe('failover');
+  });
 });
