@@ -1,28 +1,17 @@
 import type { Redis } from 'ioredis';
 import type { RedisClients } from '../../../client/index.js';
+import { waitUntil } from '../../../stack/partition-faults.js';
 import type { RedisTopology } from '../../../stack/topology.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it holds, failing with `what` after `timeoutMs`. */
-export async function waitFor(
+/** Polls `check` until it holds, failing with `what` after `timeoutMs` (the one poll loop, in stack/). */
+export function waitFor(
   what: string,
   check: () => Promise<boolean> | boolean,
   timeoutMs = 20_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    await delay(50);
-  }
-  throw new Error(
-    `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
-  );
+  return waitUntil(what, check, timeoutMs);
 }
 
 /** What a steady writer and reader saw. */
