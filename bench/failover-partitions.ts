@@ -10,8 +10,7 @@
 import { writeDurably } from '../client/connection/durable-write.js';
 import { createRedisClients } from '../client/index.js';
 import { NetworkPartition } from '../stack/network-partition.js';
-import { PARTITION_FAULTS, settledMaster, waitUntil } from '../stack/partition-faults.js';
-import { longestGap, startStampedLoad, verifyStampedWrites } from '../stack/stamped-writes.js';
+import { PARTITION_FAULTS, runFaultUnderLoad, settledMaster } from '../stack/partition-faults.js';
 import { RedisTopology } from '../stack/topology.js';
 import { clientsConfigFor } from '../stack/topology-clients.js';
 
@@ -56,34 +55,21 @@ export async function partitionBench(runs: number): Promise<string> {
       };
       for (let run = 0; run < runs; run++) {
         (await settledMaster(topology)).disconnect();
-        const load = startStampedLoad(clients, `bench:partition:${fault.name}:${run}`, {
-          ...(fault.replicas !== undefined ? { replicas: fault.replicas } : {}),
-        });
-        await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
-        const faultAt = Date.now() / 1000;
-        await fault.run(topology, partition);
-        const healedAt = Date.now() / 1000;
-        const before = load.confirmedAt.length;
-        await waitUntil(
-          'durable writes again',
-          () => load.confirmedAt.length > before + 30,
-          60_000,
+        const { verdict, unavailableSeconds, faultAt } = await runFaultUnderLoad(
+          clients,
+          topology,
+          partition,
+          fault,
+          `bench:partition:${fault.name}:${run}`,
         );
-        const writes = await load.stop();
-        const master = await settledMaster(topology);
-        try {
-          const verdict = await verifyStampedWrites(master, writes);
-          result.runs += 1;
-          result.lostDurable += verdict.lostDurable.length;
-          result.lostPlain += verdict.lostPlain;
-          result.late += verdict.ranAfterFailure.length;
-          result.confirmed += verdict.confirmedDurable;
-          result.gaps.push(longestGap(load.confirmedAt, faultAt, healedAt));
-          if (verdict.lastLostPlainAt !== undefined) {
-            result.acceptedAfterCut.push(verdict.lastLostPlainAt - faultAt);
-          }
-        } finally {
-          master.disconnect();
+        result.runs += 1;
+        result.lostDurable += verdict.lostDurable.length;
+        result.lostPlain += verdict.lostPlain;
+        result.late += verdict.ranAfterFailure.length;
+        result.confirmed += verdict.confirmedDurable;
+        result.gaps.push(unavailableSeconds);
+        if (verdict.lastLostPlainAt !== undefined) {
+          result.acceptedAfterCut.push(verdict.lastLostPlainAt - faultAt);
         }
         process.stderr.write(`bench: partitions: ${fault.name} run ${run + 1}/${runs}\n`);
       }

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
+import type { RedisClients } from '../client/index.js';
 import type { NetworkPartition } from './network-partition.js';
+import {
+  longestGap,
+  type StampedVerdict,
+  startStampedLoad,
+  verifyStampedWrites,
+} from './stamped-writes.js';
 import type { RedisTopology } from './topology.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -177,3 +184,45 @@ export const PARTITION_FAULTS: readonly PartitionFault[] = [
     },
   },
 ];
+
+/** What one run of a fault under load left on the master that survived. */
+export interface FaultRun {
+  readonly verdict: StampedVerdict;
+  /** The longest time without a confirmed durable write, from the fault until it healed (s). */
+  readonly unavailableSeconds: number;
+  /** When the fault began (seconds since the epoch). */
+  readonly faultAt: number;
+}
+
+/**
+ * Runs `fault` under the server-stamped write load, then reads what the
+ * master that survived holds (the test and the bench judge it their way).
+ */
+export async function runFaultUnderLoad(
+  clients: RedisClients,
+  topology: RedisTopology,
+  partition: NetworkPartition,
+  fault: PartitionFault,
+  prefix: string,
+): Promise<FaultRun> {
+  const load = startStampedLoad(clients, prefix, {
+    ...(fault.replicas !== undefined ? { replicas: fault.replicas } : {}),
+  });
+  await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
+  const faultAt = Date.now() / 1000;
+  await fault.run(topology, partition);
+  const healedAt = Date.now() / 1000;
+  const before = load.confirmedAt.length;
+  await waitUntil('durable writes again', () => load.confirmedAt.length > before + 30, 60_000);
+  const writes = await load.stop();
+  const master = await settledMaster(topology);
+  try {
+    return {
+      verdict: await verifyStampedWrites(master, writes),
+      unavailableSeconds: longestGap(load.confirmedAt, faultAt, healedAt),
+      faultAt,
+    };
+  } finally {
+    master.disconnect();
+  }
+}

@@ -119,40 +119,27 @@ export async function writeDurably(
   const queued = pipeline.length;
   if (queued === 0) throw new ConfigError('write', 'queued no command');
   pipeline.wait(replicas, timeoutMs);
-  let replies: [Error | null, unknown][] | null;
-  try {
-    replies = await pipeline.exec();
-  } catch (error) {
-    // A timeout or a dropped connection: Redis may or may not have run the write.
-    throw new DurableWriteError({
-      reason: 'connection-changed',
-      outcome: 'unknown',
-      required: replicas,
-      timeoutMs,
-      cause: errorFields(error),
-    });
-  }
-  const unknown = (reason: 'connection-changed' | 'failover', acknowledged = 0) =>
+  const unknown = (reason: 'connection-changed' | 'failover', acknowledged = 0, cause?: unknown) =>
     new DurableWriteError({
       reason,
       outcome: 'unknown',
       acknowledged,
       required: replicas,
       timeoutMs,
+      ...(cause === undefined ? {} : { cause: errorFields(cause) }),
     });
+  let replies: [Error | null, unknown][] | null;
+  try {
+    replies = await pipeline.exec();
+  } catch (error) {
+    // A timeout or a dropped connection: Redis may or may not have run the write.
+    throw unknown('connection-changed', 0, error);
+  }
   if (!replies) throw unknown('connection-changed');
   const results: unknown[] = [];
   for (const [error, result] of replies) {
     if (error instanceof ReplyError) throw error;
-    if (error) {
-      throw new DurableWriteError({
-        reason: 'connection-changed',
-        outcome: 'unknown',
-        required: replicas,
-        timeoutMs,
-        cause: errorFields(error),
-      });
-    }
+    if (error) throw unknown('connection-changed', 0, error);
     results.push(result);
   }
   if (counter.count !== closesBefore) throw unknown('connection-changed');

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisClients, type RedisClients } from '../../client/index.js';
 import { NetworkPartition } from '../../stack/network-partition.js';
-import { PARTITION_FAULTS, settledMaster, waitUntil } from '../../stack/partition-faults.js';
-import { longestGap, startStampedLoad, verifyStampedWrites } from '../../stack/stamped-writes.js';
+import { PARTITION_FAULTS, runFaultUnderLoad } from '../../stack/partition-faults.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { clientsConfigFor } from '../../stack/topology-clients.js';
 
@@ -45,29 +44,19 @@ describe('durable writes under real network partitions (nftables between node ad
       });
       rig = { topology, partition, clients };
       await clients.ready();
-      const load = startStampedLoad(clients, `partition:${fault.name}`, {
-        ...(fault.replicas !== undefined ? { replicas: fault.replicas } : {}),
-      });
-      await waitUntil('durable writes confirmed', () => load.confirmedAt.length > 30);
-      const faultAt = Date.now() / 1000;
-      await fault.run(topology, partition);
-      const healedAt = Date.now() / 1000;
-      const before = load.confirmedAt.length;
-      await waitUntil('durable writes again', () => load.confirmedAt.length > before + 30);
-      const writes = await load.stop();
-      const master = await settledMaster(topology);
-      try {
-        const verdict = await verifyStampedWrites(master, writes);
-        expect(verdict.confirmedDurable).toBeGreaterThan(30);
-        expect(verdict.lostDurable).toEqual([]);
-        expect(verdict.ranAfterFailure).toEqual([]);
-        const gap = longestGap(load.confirmedAt, faultAt, healedAt);
-        await annotate(
-          `durable writes unavailable ${gap.toFixed(2)} s; plain writes lost ${verdict.lostPlain}`,
-        );
-      } finally {
-        master.disconnect();
-      }
+      const run = await runFaultUnderLoad(
+        clients,
+        topology,
+        partition,
+        fault,
+        `partition:${fault.name}`,
+      );
+      expect(run.verdict.confirmedDurable).toBeGreaterThan(30);
+      expect(run.verdict.lostDurable).toEqual([]);
+      expect(run.verdict.ranAfterFailure).toEqual([]);
+      await annotate(
+        `durable writes unavailable ${run.unavailableSeconds.toFixed(2)} s; plain writes lost ${run.verdict.lostPlain}`,
+      );
     });
   }
 });
