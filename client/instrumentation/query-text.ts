@@ -1,3 +1,5 @@
+import { type KeyLayout, keyLayout } from './command-keys.js';
+
 /**
  * `db.query.text` for a Redis command, built from an allow-list: the command
  * name, the shape of each key (`session:<redacted>`), the arguments that the
@@ -37,26 +39,6 @@ function isStructural(arg: string): boolean {
   return NUMBER.test(arg) || KEYWORDS.has(arg.toLowerCase());
 }
 
-/**
- * Where a command's keys are, for the commands apps send most: Redis' key
- * specification says the key is the first argument only (first=1, last=1, step=1)
- * or every argument (first=1, last=-1, step=1). Knowing it here spares asking
- * ioredis (`Command#getKeys()`, about 0.3 µs a command: it allocates while it
- * consults its command table). test/client/query-text.test.ts checks every name
- * below against ioredis' own table. Other commands ask ioredis.
- */
-export const FIRST_ARGUMENT_KEY: ReadonlySet<string> = new Set(
-  'append decr decrby expire expireat get getdel getex getrange getset hdel hexists hget hgetall hincrby hincrbyfloat hkeys hlen hmget hmset hscan hset hsetnx hstrlen hvals incr incrby incrbyfloat lindex linsert llen lpop lpos lpush lpushx lrange lrem lset ltrim persist pexpire pexpireat pfadd psetex pttl rpop rpush rpushx sadd scard set setex setnx setrange sismember smembers smismember spop srandmember srem sscan strlen ttl type xadd xlen xrange xrevrange xtrim zadd zcard zcount zincrby zmscore zrange zrangebyscore zrank zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore zrevrank zscan zscore'.split(
-    ' ',
-  ),
-);
-/** Commands whose every argument is a key. */
-export const EVERY_ARGUMENT_KEY: ReadonlySet<string> = new Set(
-  'del exists mget touch unlink watch'.split(' '),
-);
-
-type KeyLayout = 'first' | 'every' | 'ask-ioredis';
-
 interface CommandRule {
   readonly upper: string;
   readonly allowed: number;
@@ -75,12 +57,7 @@ function ruleFor(command: string): CommandRule {
         break;
       }
     }
-    const layout = FIRST_ARGUMENT_KEY.has(name)
-      ? 'first'
-      : EVERY_ARGUMENT_KEY.has(name)
-        ? 'every'
-        : 'ask-ioredis';
-    rule = { upper: name.toUpperCase(), allowed, layout };
+    rule = { upper: name.toUpperCase(), allowed, layout: keyLayout(name) };
     if (rules.size < 1000) rules.set(command, rule);
   }
   return rule;

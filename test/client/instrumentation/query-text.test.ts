@@ -1,9 +1,11 @@
 import { Command } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
-  commandQueryText,
   EVERY_ARGUMENT_KEY,
   FIRST_ARGUMENT_KEY,
+} from '../../../client/instrumentation/command-keys.js';
+import {
+  commandQueryText,
   keyShape,
   sanitizeQueryText,
 } from '../../../client/instrumentation/query-text.js';
