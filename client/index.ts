@@ -13,6 +13,8 @@ export type { DurableWriteOptions } from './connection/durable-write.js';
 export type { ReadClient } from './connection/read-client.js';
 export { clientConfigFromEnv } from './env-config.js';
 export { ConfigError, DurableWriteError, TelemetryUnavailableError } from './errors.js';
+export type { HotKeySnapshot } from './hotkeys/hot-keys.js';
+export type { HotKeyOptions } from './hotkeys/hotkey-options.js';
 export {
   instrumentRedis,
   type RedisInstrumentation,

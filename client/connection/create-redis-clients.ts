@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { ChainableCommander, Command } from 'ioredis';
 import { Redis } from 'ioredis';
 import { ConfigError, DurableWriteError } from '../errors.js';
+import type { HotKeySnapshot } from '../hotkeys/hot-keys.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
 import { runDetached } from '../logging/request-context.js';
 import {
@@ -56,6 +57,15 @@ export interface RedisClients {
    * last error (default 5 × connectTimeoutMs).
    */
   ready(timeoutMs?: number): Promise<void>;
+  /**
+   * This process's hottest keys (names redacted), hottest first, at most
+   * `limit` (default 10); undefined unless the `hotKeys` option is on.
+   *
+   * ```ts
+   * app.get('/healthz', (_req, res) => res.json({ hotKeys: clients.hotKeys()?.keys ?? [] }));
+   * ```
+   */
+  hotKeys(limit?: number): HotKeySnapshot | undefined;
   /**
    * Flushes the spans of completed commands, removes the instrumentation and
    * closes every connection (QUIT, then drop after a short grace). Safe to call twice.
@@ -185,6 +195,7 @@ export function createRedisClients(
         throw error;
       }
     },
+    hotKeys: (limit) => instrumentation.hotKeys(limit),
     ready: async (timeoutMs = resolved.connectTimeoutMs * 5) => {
       const deadline = performance.now() + timeoutMs;
       await whenReady(writer, health, timeoutMs, resolved.tls !== undefined);

@@ -16,6 +16,12 @@ export class HookedConnection {
   endpoint: Endpoint | undefined;
   /** The db index after a SELECT (ioredis emits `select`). */
   selected: number | undefined;
+  /**
+   * A MULTI or WATCH sent as single commands (`multi({ pipeline: false })`) is
+   * open: a read in it must reach Redis (it answers QUEUED, or must see the
+   * watched value), so the near-cache stays out.
+   */
+  private transaction = false;
   private readonly byOperation = new Map<CommandEntry, Attributes>();
   private readonly byBatch = new Map<string, Attributes>();
 
@@ -71,6 +77,23 @@ export class HookedConnection {
       this.byBatch.set(name, attributes);
     }
     return attributes;
+  }
+
+  /** Follows MULTI/WATCH ... EXEC/DISCARD/UNWATCH of single commands; a reconnect ends them too. */
+  noteCommand(name: string): void {
+    if (name === 'multi' || name === 'watch') this.transaction = true;
+    else if (name === 'exec' || name === 'discard' || name === 'unwatch') this.transaction = false;
+  }
+
+  /** A reconnect drops any open transaction and watch on the server. */
+  reconnected(): void {
+    this.reconnects += 1;
+    this.transaction = false;
+  }
+
+  /** Whether the near-cache may answer this connection's reads: no open transaction, and the db it caches. */
+  get nearCacheable(): boolean {
+    return !this.transaction && this.database() === (this.redis.options.db ?? 0);
   }
 
   private database(): number {

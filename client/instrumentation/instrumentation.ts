@@ -4,6 +4,10 @@ import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DurabilityStats } from '../connection/durability-stats.js';
 import { ConfigError } from '../errors.js';
+import type { HotKeySnapshot } from '../hotkeys/hot-keys.js';
+import { HotKeys } from '../hotkeys/hot-keys.js';
+import { type HotKeyMetrics, registerHotKeyMetrics } from '../hotkeys/hotkey-metrics.js';
+import { type HotKeyOptions, resolveHotKeyOptions } from '../hotkeys/hotkey-options.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { errorFields } from '../logging/logger.js';
 import {
@@ -49,6 +53,14 @@ export interface InstrumentOptions {
    * @default 100
    */
   readonly slowCommandMs?: number;
+  /**
+   * Hot-key detection: every key the client reads or writes is counted, the
+   * hottest are reported (redacted) to Redis for the exporter's fleet-wide
+   * view and shown on this registry, and `nearCache` serves their reads from
+   * memory. Needs a redaction secret (`redaction.secret` or `REDSCOPE_HOTKEYS_SECRET`).
+   * @default off
+   */
+  readonly hotKeys?: HotKeyOptions;
 }
 
 /** The connections to instrument: a writer, and a replica connection if there is one. */
@@ -68,6 +80,11 @@ export interface RedisInstrumentation {
    * commands still go out). Does not close the connections. Safe to call twice.
    */
   detach(): void;
+  /**
+   * This process's hottest keys (redacted), hottest first; undefined when
+   * `hotKeys` is off. For a health endpoint or a debug page.
+   */
+  hotKeys(limit?: number): HotKeySnapshot | undefined;
 }
 
 const SEEN = Symbol('redscope.seen');
@@ -170,6 +187,9 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly detachers: (() => void)[] = [];
   private readonly tracing: CommandTracing | undefined;
   private readonly metrics: ClientMetrics | undefined;
+  private readonly hotKeyMetrics: HotKeyMetrics | undefined;
+  /** Hot-key detection and the near-cache, when `hotKeys` is set. */
+  private readonly hot: HotKeys | undefined;
   private readonly slowMs: number;
   private readonly onWriterTimeout: ((sentOn: unknown) => void) | undefined;
   /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
@@ -205,6 +225,9 @@ export class Instrumentation implements RedisInstrumentation {
     }
     this.tracing =
       options.tracing?.enabled === false ? undefined : new CommandTracing(options.tracing ?? {});
+    // Checked before anything is registered or hooked: a bad option throws with nothing to undo.
+    const hotKeySettings =
+      options.hotKeys === undefined ? undefined : resolveHotKeyOptions(options.hotKeys);
     // Metrics first: a registry conflict then throws before any client is hooked.
     this.metrics = options.registry
       ? registerClientMetrics(options.registry, {
@@ -214,8 +237,23 @@ export class Instrumentation implements RedisInstrumentation {
           ...(durability ? { durability } : {}),
         })
       : undefined;
+    try {
+      this.hotKeyMetrics =
+        options.registry && hotKeySettings
+          ? registerHotKeyMetrics(options.registry, () => this.hot, hotKeySettings.metricsTop)
+          : undefined;
+    } catch (error) {
+      this.metrics?.unregister();
+      throw error;
+    }
+    this.hot =
+      hotKeySettings === undefined ? undefined : new HotKeys(writer, hotKeySettings, this.logger);
     this.attach(writer, 'writer');
     if (!this.readsFromWriter) this.attach(reader, 'reader');
+  }
+
+  hotKeys(limit = 10): HotKeySnapshot | undefined {
+    return this.hot?.snapshot(limit);
   }
 
   detach(): void {
@@ -224,7 +262,9 @@ export class Instrumentation implements RedisInstrumentation {
     // Spans of commands that already completed still go out.
     this.tracing?.flush();
     for (const detach of this.detachers.splice(0)) detach();
+    this.hot?.close();
     this.metrics?.unregister();
+    this.hotKeyMetrics?.unregister();
   }
 
   private *connectionStates() {
@@ -254,9 +294,7 @@ export class Instrumentation implements RedisInstrumentation {
     };
     redis.on('select', onSelect);
     const stopWatching = watchLifecycle(redis, role, this.logger, {
-      onReconnect: () => {
-        connection.reconnects += 1;
-      },
+      onReconnect: () => connection.reconnected(),
       refresh: () => connection.refresh(),
       endpoint: () => connection.endpoint,
     });
@@ -285,7 +323,25 @@ export class Instrumentation implements RedisInstrumentation {
         (command as Command & { isSettled?: boolean }).isSettled !== true
       ) {
         command[SEEN] = true;
-        self.track(command, stream, connection);
+        const hot = self.hot;
+        if (hot === undefined) {
+          self.track(command, stream, connection);
+        } else {
+          hot.observe(command);
+          // A single read the near-cache answers never reaches Redis: it is not a Redis command
+          // in the metrics or spans (the near-cache counts it). Pipelines and MULTI are never
+          // answered or rerouted: ioredis counts their writes to know when to flush them.
+          const single = stream === undefined;
+          if (single) connection.noteCommand(command.name);
+          const cacheable = single && connection.nearCacheable;
+          if (cacheable && hot.serve(command)) return command.promise;
+          const flight = self.track(command, stream, connection);
+          if (cacheable && hot.route(command)) {
+            // It went out on the near-cache's connection: a timeout there says nothing about this socket.
+            if (flight !== undefined) flight.sentOn = undefined;
+            return command.promise;
+          }
+        }
       }
       // The third argument is ioredis' undeclared cluster node; forwarded unchanged.
       return forward.call(this, command, stream, node);
@@ -300,7 +356,11 @@ export class Instrumentation implements RedisInstrumentation {
     });
   }
 
-  private track(command: HookedCommand, stream: unknown, connection: HookedConnection): void {
+  private track(
+    command: HookedCommand,
+    stream: unknown,
+    connection: HookedConnection,
+  ): InFlightCommand | undefined {
     try {
       const flight = new InFlightCommand(
         command,
@@ -336,8 +396,10 @@ export class Instrumentation implements RedisInstrumentation {
         this.settle(flight, error);
         reject(error);
       };
+      return flight;
     } catch (error) {
       this.internalError(error);
+      return undefined;
     }
   }
 

@@ -30,6 +30,8 @@ const CLIENT = [
   'ConfigError',
   'DurableWriteError',
   'DurableWriteOptions',
+  'HotKeyOptions',
+  'HotKeySnapshot',
   'Logger',
   'ReadClient',
   'RedisConnectError',
