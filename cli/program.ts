@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../exporter/package-root.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerExporterCommand } from './commands/exporter.js';
+import { registerHotKeysCommand } from './commands/hotkeys.js';
 import { registerRotateCertsCommand } from './commands/rotate-certs.js';
 import { registerTopologyCommand } from './commands/topology.js';
 import { registerUpCommand } from './commands/up.js';
@@ -12,11 +13,14 @@ import { registerUpCommand } from './commands/up.js';
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** Whether `out` is a terminal (commands that refresh like `top` do so only there). */
+  readonly isTerminal?: () => boolean;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  isTerminal: () => process.stdout.isTTY === true,
 };
 
 function version(): string {
@@ -43,6 +47,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerRotateCertsCommand(program, io);
   registerTopologyCommand(program, io);
   registerUpCommand(program, io);
+  registerHotKeysCommand(program, io);
 
   for (const command of [program, ...program.commands]) {
     command

@@ -1,3 +1,5 @@
+import { HOTKEY_TOP_CAP } from '../client/common/hotkey-report.js';
+
 /**
  * JSON Schema of the exporter's settings, in the YAML file's spelling. Flags
  * and env vars are mapped onto the same keys before validation, so one schema
@@ -45,6 +47,41 @@ export const exporterConfigSchema = {
     scrape_timeout_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
     client_name_cap: { type: 'integer', minimum: 0, maximum: 10000 },
     log_level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    hotkeys: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        top: {
+          type: 'integer',
+          minimum: 1,
+          maximum: HOTKEY_TOP_CAP,
+          description: 'Keys of the fleet-wide top list exported as series',
+        },
+        secret_file: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'File holding the redaction secret the clients use (or env REDSCOPE_HOTKEYS_SECRET)',
+        },
+        redaction_patterns: {
+          type: 'array',
+          maxItems: 100,
+          items: { type: 'string', minLength: 1 },
+          description: "The clients' redaction patterns, so LFU labels match theirs",
+        },
+        lfu: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' },
+            sample_keys: { type: 'integer', minimum: 1, maximum: 100_000 },
+            scan_count: { type: 'integer', minimum: 1, maximum: 10_000 },
+            top: { type: 'integer', minimum: 1, maximum: HOTKEY_TOP_CAP },
+            budget_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 30 },
+          },
+        },
+      },
+    },
   },
 } as const;
 

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
+import {
+  compileRedactionPatterns,
+  MIN_REDACTION_SECRET_LENGTH,
+  RedactionPatternError,
+} from '../client/common/key-redaction.js';
 import { redactUrlCredentials } from '../client/common/redaction.js';
 import { ConfigError, configErrorFrom } from './config-errors.js';
 import { exporterConfigSchema } from './config-schema.js';
@@ -20,6 +25,19 @@ export const DEFAULTS = {
   /** Client names past this many fold into one series: enough for a fleet of services, bounded for Prometheus. */
   clientNameCap: 50,
   logLevel: 'info',
+  /** Series per key are 4 families × this: the top 10 is what the dashboard shows. */
+  hotKeysTop: 10,
+  /** The LFU sampler (off unless `hotkeys.lfu.enabled`): */
+  hotKeysLfu: {
+    /** A 1000-key sample is ~10 round trips and well under 50 ms on a local Redis. */
+    sampleKeys: 1000,
+    /** SCAN's usual hint; larger values make each call block Redis longer. */
+    scanCount: 100,
+    /** Keys exported, hottest first: a sample's top is noisy past a few. */
+    top: 10,
+    /** Per scrape; the sampler also stops at half of what is left of the scrape budget. */
+    budgetSeconds: 1,
+  },
 } as const;
 
 /** Command-line flags, each also an env var `REDSCOPE_<FLAG>` and a YAML key. */
@@ -40,6 +58,13 @@ export const FLAGS = {
   'scrape-timeout': { key: 'scrape_timeout_seconds', kind: 'number' },
   'client-name-cap': { key: 'client_name_cap', kind: 'number' },
   'log-level': { key: 'log_level', kind: 'string' },
+  'hotkeys-top': { key: 'hotkeys.top', kind: 'number' },
+  'hotkeys-secret-file': { key: 'hotkeys.secret_file', kind: 'string' },
+  'hotkeys-lfu': { key: 'hotkeys.lfu.enabled', kind: 'boolean' },
+  'hotkeys-lfu-sample-keys': { key: 'hotkeys.lfu.sample_keys', kind: 'number' },
+  'hotkeys-lfu-scan-count': { key: 'hotkeys.lfu.scan_count', kind: 'number' },
+  'hotkeys-lfu-top': { key: 'hotkeys.lfu.top', kind: 'number' },
+  'hotkeys-lfu-budget': { key: 'hotkeys.lfu.budget_seconds', kind: 'number' },
 } as const;
 
 export type FlagName = keyof typeof FLAGS;
@@ -51,6 +76,9 @@ export const envName = (flag: string): string =>
 /** The password for --redis-url may also come from this env var (never from a flag). */
 export const PASSWORD_ENV = 'REDSCOPE_PASSWORD';
 
+/** The hot-key redaction secret may come from this env var, like the clients' (never from a flag). */
+export const HOTKEYS_SECRET_ENV = 'REDSCOPE_HOTKEYS_SECRET';
+
 export interface RedisAuth {
   readonly username?: string;
   readonly password?: string;
@@ -61,6 +89,22 @@ export interface RedisTls {
   readonly cert?: Buffer;
   readonly key?: Buffer;
   readonly insecureSkipVerify: boolean;
+}
+
+/** The server-side LFU sampler's settings, present only when it is enabled. */
+export interface HotKeysLfuConfig {
+  readonly sampleKeys: number;
+  readonly scanCount: number;
+  readonly top: number;
+  readonly budgetMs: number;
+  /** The redaction secret the clients use, so a key gets the same label from both sources. */
+  readonly secret: string;
+  readonly patterns?: readonly string[];
+}
+
+export interface HotKeysConfig {
+  readonly top: number;
+  readonly lfu?: HotKeysLfuConfig;
 }
 
 /** Everything the exporter needs, validated; nothing past here reads env or files. */
@@ -77,6 +121,7 @@ export interface ExporterConfig {
   readonly scrapeTimeoutSeconds: number;
   readonly clientNameCap: number;
   readonly logLevel: string;
+  readonly hotKeys: HotKeysConfig;
 }
 
 export interface ConfigSources {
@@ -121,14 +166,18 @@ export function loadExporterConfig(sources: ConfigSources): ExporterConfig {
       if (typeof parsed !== 'object' || Array.isArray(parsed)) {
         throw new ConfigError(`--config: ${configPath} must hold a mapping of settings`);
       }
-      for (const [key, value] of Object.entries(parsed as Raw)) {
-        raw[key] = value;
-        origins.set(key, `${key} in ${configPath}`);
-        if (key === 'tls' && value && typeof value === 'object') {
-          for (const sub of Object.keys(value))
-            origins.set(`tls.${sub}`, `tls.${sub} in ${configPath}`);
+      // A nested key is named by its path in errors: `hotkeys.lfu.top in FILE`.
+      const record = (prefix: string, mapping: Raw) => {
+        for (const [key, value] of Object.entries(mapping)) {
+          const path = prefix === '' ? key : `${prefix}.${key}`;
+          origins.set(path, `${path} in ${configPath}`);
+          if (value && typeof value === 'object' && !Array.isArray(value)) {
+            record(path, value as Raw);
+          }
         }
-      }
+      };
+      Object.assign(raw, parsed as Raw);
+      record('', parsed as Raw);
     }
   }
 
@@ -170,12 +219,14 @@ export function loadExporterConfig(sources: ConfigSources): ExporterConfig {
   return typed(raw, describeKey, readFile, sources.env);
 }
 
+interface ObjectSchema {
+  readonly properties?: Record<string, ObjectSchema>;
+}
+
 function allowedKeys(path: string): readonly string[] {
-  const schema: { properties: Record<string, unknown> } =
-    path === 'tls'
-      ? (exporterConfigSchema.properties.tls as unknown as { properties: Record<string, unknown> })
-      : (exporterConfigSchema as unknown as { properties: Record<string, unknown> });
-  return Object.keys(schema.properties);
+  let schema: ObjectSchema | undefined = exporterConfigSchema as unknown as ObjectSchema;
+  for (const part of path === '' ? [] : path.split('.')) schema = schema?.properties?.[part];
+  return Object.keys(schema?.properties ?? {});
 }
 
 function coerce(value: string | boolean, kind: string, fromEnv: boolean): unknown {
@@ -200,13 +251,18 @@ function coerce(value: string | boolean, kind: string, fromEnv: boolean): unknow
 }
 
 function set(raw: Raw, dotted: string, value: unknown): void {
-  const [head, tail] = dotted.split('.') as [string, string | undefined];
-  if (tail === undefined) {
+  const [head, ...rest] = dotted.split('.') as [string, ...string[]];
+  if (rest.length === 0) {
     raw[head] = value;
     return;
   }
-  const inner = (raw[head] && typeof raw[head] === 'object' ? raw[head] : {}) as Raw;
-  inner[tail] = value;
+  const current = raw[head];
+  // A copy: the YAML's own mapping is not changed under the origins that describe it.
+  const inner: Raw =
+    current && typeof current === 'object' && !Array.isArray(current)
+      ? { ...(current as Raw) }
+      : {};
+  set(inner, rest.join('.'), value);
   raw[head] = inner;
 }
 
@@ -316,6 +372,13 @@ function typed(
     credentials = credentials.withExact(redisTarget, redisAuth);
   }
 
+  const hotKeys = hotKeysConfig(
+    (raw.hotkeys ?? {}) as Raw,
+    describeKey,
+    readSecretFile,
+    env[HOTKEYS_SECRET_ENV],
+  );
+
   const webConfigFile = str('web_config_file');
   const webConfig = webConfigFile
     ? loadWebConfig(webConfigFile, readFile, describeKey('web_config_file'))
@@ -335,5 +398,56 @@ function typed(
       (raw.scrape_timeout_seconds as number | undefined) ?? DEFAULTS.scrapeTimeoutSeconds,
     clientNameCap: (raw.client_name_cap as number | undefined) ?? DEFAULTS.clientNameCap,
     logLevel: str('log_level') ?? DEFAULTS.logLevel,
+    hotKeys,
+  };
+}
+
+/** `hotkeys`, with the redaction secret and patterns checked only when the LFU sampler needs them. */
+function hotKeysConfig(
+  raw: Raw,
+  describeKey: (path: string) => string,
+  readSecretFile: (key: string, path: string) => string,
+  secretFromEnv: string | undefined,
+): HotKeysConfig {
+  const top = (raw.top as number | undefined) ?? DEFAULTS.hotKeysTop;
+  const lfu = (raw.lfu ?? {}) as Raw;
+  if (lfu.enabled !== true) return { top };
+
+  const secretFile = raw.secret_file as string | undefined;
+  const secret =
+    secretFile !== undefined ? readSecretFile('hotkeys.secret_file', secretFile) : secretFromEnv;
+  if (secret === undefined || secret === '') {
+    throw new ConfigError(
+      `${describeKey('hotkeys.lfu.enabled')}: the LFU sampler redacts key names with the clients' secret; ` +
+        `give --hotkeys-secret-file FILE or env ${HOTKEYS_SECRET_ENV}`,
+    );
+  }
+  if (secret.length < MIN_REDACTION_SECRET_LENGTH) {
+    const origin =
+      secretFile !== undefined ? describeKey('hotkeys.secret_file') : HOTKEYS_SECRET_ENV;
+    throw new ConfigError(
+      `${origin}: the redaction secret must be at least ${MIN_REDACTION_SECRET_LENGTH} characters (not shown)`,
+    );
+  }
+  const patterns = raw.redaction_patterns as string[] | undefined;
+  if (patterns !== undefined) {
+    try {
+      compileRedactionPatterns(patterns);
+    } catch (error) {
+      if (!(error instanceof RedactionPatternError)) throw error;
+      throw new ConfigError(`${describeKey('hotkeys.redaction_patterns')}: ${error.message}`);
+    }
+  }
+  const defaults = DEFAULTS.hotKeysLfu;
+  return {
+    top,
+    lfu: {
+      sampleKeys: (lfu.sample_keys as number | undefined) ?? defaults.sampleKeys,
+      scanCount: (lfu.scan_count as number | undefined) ?? defaults.scanCount,
+      top: (lfu.top as number | undefined) ?? defaults.top,
+      budgetMs: ((lfu.budget_seconds as number | undefined) ?? defaults.budgetSeconds) * 1000,
+      secret,
+      ...(patterns !== undefined ? { patterns } : {}),
+    },
   };
 }

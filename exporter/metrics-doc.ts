@@ -2,14 +2,22 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
+import { KeyRedactor } from '../client/common/key-redaction.js';
 import { DurabilityStats } from '../client/connection/durability-stats.js';
 import { FailoverFence } from '../client/connection/failover-fence.js';
+import { registerHotKeyMetrics } from '../client/hotkeys/hotkey-metrics.js';
 import { CommandStats } from '../client/instrumentation/command-stats.js';
 import { registerClientMetrics } from '../client/instrumentation/metrics.js';
 import { registerSessionMetrics } from '../client/session/session-metrics.js';
-import { dataNodeAclRules, EXPORTER_ACL_USER, sentinelAclRules } from './acl.js';
+import {
+  dataNodeAclRules,
+  EXPORTER_ACL_USER,
+  LFU_SAMPLER_SELECTOR,
+  sentinelAclRules,
+} from './acl.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker } from './collectors/sentinel-events.js';
+import { DEFAULTS } from './config.js';
 import type { FamilySpec } from './exposition.js';
 import { packageRoot } from './package-root.js';
 import { processFamilies } from './process-metrics.js';
@@ -68,7 +76,18 @@ function familyRow(spec: FamilySpec, collector: string): string {
 /** docs/metrics.md, generated from the families the collectors declare. */
 export function renderMetricsDoc(): string {
   // Names, commands and families do not depend on what a tracker has seen: a fresh one will do.
-  const collectors = createCollectors({ sentinelEvents: new SentinelEventTracker() });
+  // The LFU sampler is off by default; it is built here (with a throwaway secret) to be listed.
+  const collectors = createCollectors({
+    sentinelEvents: new SentinelEventTracker(),
+    hotKeys: {
+      top: DEFAULTS.hotKeysTop,
+      lfu: {
+        ...DEFAULTS.hotKeysLfu,
+        budgetMs: DEFAULTS.hotKeysLfu.budgetSeconds * 1000,
+        redactor: new KeyRedactor({ secret: 'metrics-doc-only-secret' }),
+      },
+    },
+  });
   const lines: string[] = [
     '# redscope exporter metrics',
     '',
@@ -89,6 +108,7 @@ export function renderMetricsDoc(): string {
   ];
   for (const collector of collectors) {
     lines.push(`## Collector \`${collector.name}\` (${collector.modes.join(', ')})`, '');
+    if (collector.description) lines.push(collector.description, '');
     const commands = collector.commands.map((c) => `\`${c.join(' ')}\``).join(', ');
     lines.push(`Commands: ${commands || 'none (reads the connection)'}.`, '', ...header);
     for (const spec of collector.families) lines.push(familyRow(spec, collector.name));
@@ -120,7 +140,8 @@ export function renderMetricsDoc(): string {
     '',
     '## Least-privilege Redis ACL',
     '',
-    'The exporter needs no key or channel access. On every master and replica:',
+    'The exporter needs no channel access and reads no key but the hot-key reports',
+    '(`redscope:{hotkeys}*`, written by the app processes). On every master and replica:',
     '',
     '```',
     `ACL SETUSER ${EXPORTER_ACL_USER} ${dataNodeAclRules('PASSWORD').join(' ')}`,
@@ -132,10 +153,20 @@ export function renderMetricsDoc(): string {
     `ACL SETUSER ${EXPORTER_ACL_USER} ${sentinelAclRules('PASSWORD').join(' ')}`,
     '```',
     '',
+    'The LFU sampler (`hotkeys.lfu.enabled`, off by default) needs one more selector, which',
+    'lets OBJECT FREQ name any key while MGET stays on the reports. SCAN shows the exporter',
+    'every key name (session ids included; it exports them redacted only), so add it only',
+    'with the sampler:',
+    '',
+    '```',
+    `ACL SETUSER ${EXPORTER_ACL_USER} "${LFU_SAMPLER_SELECTOR}"`,
+    '```',
+    '',
     'Then give the exporter `--username redscope-exporter --password-file FILE` (or, for',
     '`/scrape` targets, an entry in `--credentials-file`). Without `config|get` the',
-    '`config` collector reports 0 and `redis_db_keys` covers the non-empty DBs only; every',
-    'other collector is unaffected.',
+    '`config` collector reports 0 and `redis_db_keys` covers the non-empty DBs only; without',
+    'the hot-key rights the `hotkeys` collector fails on the master (its success is 0);',
+    'every other collector is unaffected.',
     '',
   );
   return lines.join('\n');
@@ -157,6 +188,7 @@ function renderClientMetrics(): string[] {
     durability,
   });
   registerSessionMetrics(registry);
+  registerHotKeyMetrics(registry, () => undefined, 10);
   const lines = [
     '## Client metrics (`redscope/client`)',
     '',
@@ -166,6 +198,8 @@ function renderClientMetrics(): string[] {
     "ioredis' own handshake (HELLO, CLIENT, SELECT, READONLY, the INFO ready check) is not",
     'counted. `command` is the lower-case command name, capped at 256 names (then `other`).',
     'The `durable_writes_fenced*` and `sentinel_subscriptions` families exist in Sentinel mode only.',
+    'The `hotkey_*` and `near_cache_*` families exist with the `hotKeys` option (docs/hotkeys.md);',
+    '`key` is a redacted key name, one series per key of the top `hotKeys.metricsTop` (10).',
     '',
     '| family | type | labels | help |',
     '|---|---|---|---|',

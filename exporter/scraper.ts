@@ -24,7 +24,12 @@ import {
   redisUp,
 } from './self-metrics.js';
 import type { TargetAccess } from './target-credentials.js';
-import { type TargetConnection, type TargetPool, withDeadline } from './target-pool.js';
+import {
+  pipelineRoundTrip,
+  type TargetConnection,
+  type TargetPool,
+  withDeadline,
+} from './target-pool.js';
 
 /** One collection of one target: the rendered families and what to remember about it. */
 interface Collection {
@@ -148,17 +153,10 @@ export class Scraper {
         parsedInfo ??= parseInfo(String(context.reply(INFO_ALL)));
         return parsedInfo;
       },
-      roundTrip: async (more) => {
-        if (more.length === 0) return [];
-        const pipeline = client.pipeline();
-        for (const [name, ...args] of more) pipeline.call(name as string, ...args);
-        const results = (await withDeadline(pipeline.exec(), deadline, budgetMs)) ?? [];
-        return results.map(
-          ([error, value]): PromiseSettledResult<unknown> =>
-            error ? { status: 'rejected', reason: error } : { status: 'fulfilled', value },
-        );
-      },
+      roundTrip: (more) => pipelineRoundTrip(client, more, deadline, budgetMs),
       connection: connection.connection,
+      target: connection.target.key,
+      deadline,
       options: this.options,
       nowSeconds: Date.now() / 1000,
     };

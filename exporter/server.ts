@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { KeyRedactor } from '../client/common/key-redaction.js';
 import { AllowList } from './allow-list.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker, SentinelEventWatch } from './collectors/sentinel-events.js';
@@ -47,7 +48,7 @@ export async function startExporter(
   const scraper = new Scraper(
     pool,
     telemetry,
-    createCollectors({ sentinelEvents }),
+    createCollectors({ sentinelEvents, hotKeys: hotKeysDependencies(config) }),
     { clientNameCap: config.clientNameCap },
     logger,
   );
@@ -217,6 +218,7 @@ export async function startExporter(
       masterName: config.masterName,
       allowTargets: config.allowTargets,
       basicAuth: auth.enabled,
+      hotKeysLfu: config.hotKeys.lfu !== undefined,
     },
     'exporter listening',
   );
@@ -237,6 +239,15 @@ export async function startExporter(
       return closing;
     },
   };
+}
+
+/** The hot-key collectors' settings; the LFU sampler gets a redactor of its own. */
+function hotKeysDependencies(config: ExporterConfig) {
+  const { top, lfu } = config.hotKeys;
+  if (!lfu) return { top };
+  const { secret, patterns, ...sampling } = lfu;
+  const redactor = new KeyRedactor({ secret, ...(patterns ? { patterns } : {}) });
+  return { top, lfu: { ...sampling, redactor } };
 }
 
 /** Subscribes to the --sentinels' event channels with the same TLS settings and credentials as scrapes. */

@@ -51,6 +51,27 @@ export function withDeadline<T>(work: Promise<T>, deadline: number, budgetMs: nu
 }
 
 /**
+ * Runs `commands` in one pipeline on `client` by `deadline`: one settled
+ * result per command (a command Redis refused is `rejected`, the others
+ * still answer). Rejects as a whole only on a timeout or a lost connection.
+ */
+export async function pipelineRoundTrip(
+  client: Redis,
+  commands: readonly (readonly string[])[],
+  deadline: number,
+  budgetMs: number,
+): Promise<PromiseSettledResult<unknown>[]> {
+  if (commands.length === 0) return [];
+  const pipeline = client.pipeline();
+  for (const [name, ...args] of commands) pipeline.call(name as string, ...args);
+  const results = (await withDeadline(pipeline.exec(), deadline, budgetMs)) ?? [];
+  return results.map(
+    ([error, value]): PromiseSettledResult<unknown> =>
+      error ? { status: 'rejected', reason: error } : { status: 'fulfilled', value },
+  );
+}
+
+/**
  * One persistent connection to one target with one set of credentials, opened
  * on the first scrape and reused by the next ones (no TCP+TLS handshake per
  * scrape). After a failure the next connect waits out a backoff, answering

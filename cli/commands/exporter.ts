@@ -1,9 +1,16 @@
 import { type Command, Option } from 'commander';
-import { ConfigError, envName, FLAGS, loadExporterConfig } from '../../exporter/config.js';
+import {
+  ConfigError,
+  envName,
+  FLAGS,
+  type FlagName,
+  loadExporterConfig,
+} from '../../exporter/config.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
-const HELP: Record<string, [string, string]> = {
+/** Argument name and help of each exporter flag; `redscope hotkeys` shows the same for the flags it shares. */
+export const FLAG_HELP: Record<string, [string, string]> = {
   'redis-url': ['URL', 'target of /metrics: redis://host:port or rediss://host:port'],
   username: ['USER', 'ACL user for --redis-url, or for the master the --sentinels name'],
   'password-file': [
@@ -41,19 +48,30 @@ const HELP: Record<string, [string, string]> = {
     'distinct client names reported before the rest fold together (default 50)',
   ],
   'log-level': ['LEVEL', 'fatal, error, warn, info, debug, trace or silent (default info)'],
+  'hotkeys-top': ['N', 'keys of the fleet-wide hot-key list exported (default 10, at most 100)'],
+  'hotkeys-secret-file': [
+    'FILE',
+    'file holding the redaction secret the clients use (or env REDSCOPE_HOTKEYS_SECRET); needed by --hotkeys-lfu',
+  ],
+  'hotkeys-lfu': [
+    '',
+    'sample hot keys server-side with OBJECT FREQ (needs an LFU maxmemory-policy)',
+  ],
+  'hotkeys-lfu-sample-keys': ['N', 'keys the LFU sampler SCANs per scrape (default 1000)'],
+  'hotkeys-lfu-scan-count': ['N', 'COUNT of each SCAN call (default 100)'],
+  'hotkeys-lfu-top': ['N', 'LFU keys exported, hottest first (default 10, at most 100)'],
+  'hotkeys-lfu-budget': ['SECONDS', 'time the LFU sampler may take per scrape (default 1)'],
 };
 
-/** `redscope exporter`: the Prometheus exporter for Redis and Sentinel. */
-export function registerExporterCommand(program: Command, io: CliIo): void {
-  const command = program
-    .command('exporter')
-    .description('run the Prometheus exporter for Redis and Sentinel (redis_exporter-compatible)');
-  command.addOption(
-    new Option('--config <FILE>', `YAML file with the same settings (env ${envName('config')})`),
-  );
-  for (const flag of Object.keys(FLAGS)) {
-    const [arg, help] = HELP[flag] ?? ['VALUE', ''];
-    const text = `${help} (env ${envName(flag)})`;
+/** Adds the exporter's `flags` to `command`, each with its help (or the command's own) and env var. */
+export function addExporterFlags(
+  command: Command,
+  flags: readonly FlagName[],
+  help: Partial<Record<FlagName, [string, string]>> = {},
+): void {
+  for (const flag of flags) {
+    const [arg, description] = help[flag] ?? FLAG_HELP[flag] ?? ['VALUE', ''];
+    const text = `${description} (env ${envName(flag)})`;
     if (flag === 'allow-target') {
       command.addOption(
         new Option(`--${flag} <${arg}>`, text).argParser(
@@ -66,11 +84,30 @@ export function registerExporterCommand(program: Command, io: CliIo): void {
       command.addOption(new Option(`--${flag} <${arg}>`, text));
     }
   }
+}
+
+/** Commander's camelCase options back to flag names (`redisUrl` -> `redis-url`). */
+export function flagValues(
+  options: Record<string, string | string[] | boolean>,
+): Record<string, string | string[] | boolean> {
+  const flags: Record<string, string | string[] | boolean> = {};
+  for (const [camel, value] of Object.entries(options)) {
+    flags[camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+  }
+  return flags;
+}
+
+/** `redscope exporter`: the Prometheus exporter for Redis and Sentinel. */
+export function registerExporterCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('exporter')
+    .description('run the Prometheus exporter for Redis and Sentinel (redis_exporter-compatible)');
+  command.addOption(
+    new Option('--config <FILE>', `YAML file with the same settings (env ${envName('config')})`),
+  );
+  addExporterFlags(command, Object.keys(FLAGS) as FlagName[]);
   command.action(async (options: Record<string, string | string[] | boolean>) => {
-    const flags: Record<string, string | string[] | boolean> = {};
-    for (const [camel, value] of Object.entries(options)) {
-      flags[camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
-    }
+    const flags = flagValues(options);
     let config: ReturnType<typeof loadExporterConfig>;
     try {
       config = loadExporterConfig({ flags, env: process.env });

@@ -1,5 +1,8 @@
+import { DEFAULTS } from '../config.js';
 import { clientsCollector } from './clients.js';
 import { commandstatsCollector } from './commandstats.js';
+import { createHotKeysCollector } from './hotkeys.js';
+import { createHotKeysLfuCollector, type HotKeysLfuSettings } from './hotkeys-lfu.js';
 import { infoCollector } from './info.js';
 import { keyspaceCollector } from './keyspace.js';
 import { latencyHistogramCollector, latencySpikesCollector } from './latency.js';
@@ -15,6 +18,12 @@ import type { Collector } from './types.js';
 export interface CollectorDependencies {
   /** The failovers this exporter's SentinelEventWatch saw; another exporter in the process has its own. */
   readonly sentinelEvents: SentinelEventTracker;
+  /** The `hotkeys` settings (default: DEFAULTS.hotKeysTop, no LFU sampler). */
+  readonly hotKeys?: {
+    readonly top: number;
+    /** The server-side LFU sampler, registered only when given (`hotkeys.lfu.enabled`). */
+    readonly lfu?: HotKeysLfuSettings;
+  };
 }
 
 /**
@@ -37,6 +46,9 @@ export function createCollectors(dependencies: CollectorDependencies): readonly 
     tlsCollector,
     sentinelCollector,
     createSentinelEventsCollector(dependencies.sentinelEvents),
+    createHotKeysCollector({ top: dependencies.hotKeys?.top ?? DEFAULTS.hotKeysTop }),
+    // Last: it spends what is left of its own budget, so it must not delay the others.
+    ...(dependencies.hotKeys?.lfu ? [createHotKeysLfuCollector(dependencies.hotKeys.lfu)] : []),
   ];
 }
 

@@ -24,6 +24,10 @@ export interface CollectContext {
   /** Another round trip, for commands that depend on the first one's answer (Sentinel). */
   roundTrip(commands: readonly RedisCommand[]): Promise<PromiseSettledResult<unknown>[]>;
   readonly connection: ConnectionFacts;
+  /** The target's `scheme://host:port`, for collectors that remember something per target. */
+  readonly target: string;
+  /** When the scrape's budget runs out (ms since epoch): a collector with several round trips stops short of it. */
+  readonly deadline: number;
   readonly options: CollectorOptions;
   /** Wall clock of the scrape, seconds since epoch (for `start_time_seconds`). */
   readonly nowSeconds: number;
@@ -44,6 +48,8 @@ export interface Collector {
   readonly modes: readonly TargetMode[];
   readonly commands: readonly RedisCommand[];
   readonly families: readonly FamilySpec[];
+  /** What docs/metrics.md says about the collector beyond its families (when it runs, what a missing series means). */
+  readonly description?: string;
   collect(context: CollectContext, sink: MetricSink): void | Promise<void>;
 }
 

@@ -21,6 +21,8 @@ function context(replies: Record<string, unknown>): CollectContext {
     info: () => parseInfo(String(reply(['INFO', 'ALL']))),
     roundTrip: async () => [],
     connection: {},
+    target: 'redis://127.0.0.1:6379',
+    deadline: Date.now() + 10_000,
     options: { clientNameCap: 2 },
     nowSeconds: 1000,
   };
