@@ -51,6 +51,8 @@ export interface Thresholds {
     readonly RedisTLSCertificateExpiryImminent: AlertTiming & { readonly days: number };
     readonly RedisPersistenceFailing: AlertTiming;
     readonly RedscopeExporterScrapeErrors: AlertTiming & { readonly ratio: number };
+    readonly RedisHotKey: AlertTiming;
+    readonly RedisHotKeyNearCacheIneffective: AlertTiming;
   };
 }
 
@@ -125,6 +127,8 @@ const schema = {
         'RedisTLSCertificateExpiryImminent',
         'RedisPersistenceFailing',
         'RedscopeExporterScrapeErrors',
+        'RedisHotKey',
+        'RedisHotKeyNearCacheIneffective',
       ],
       properties: {
         RedisDown: timing({}),
@@ -149,6 +153,8 @@ const schema = {
         RedisTLSCertificateExpiryImminent: timing({ days: nonNegative }),
         RedisPersistenceFailing: timing({}),
         RedscopeExporterScrapeErrors: timing({ ratio }),
+        RedisHotKey: timing({}),
+        RedisHotKeyNearCacheIneffective: timing({}),
       },
     },
   },

@@ -3,15 +3,18 @@ import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
 import { QUANTILES, RECORDED } from '../../bundle/series.js';
 import type { Thresholds } from '../../bundle/thresholds.js';
 import { redscopeDashboard } from './dashboard-base.js';
+import { hotKeyPanels } from './overview-hot-keys.js';
 import { alertList, percentile, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const OVERVIEW_VERSION = 2;
+export const OVERVIEW_VERSION = 3;
 
 export function overviewDashboard(t: Thresholds): DashboardBuilder {
   const s = selectors(t.jobs);
   const a = t.alerts;
+  // Its row comes last, so the panels above keep their ids: links and Grafana's state key on them.
+  const hot = hotKeyPanels(t, s);
   const { uid, title } = DASHBOARDS.overview;
   const rate = '[$__rate_interval]';
 
@@ -21,7 +24,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
       title,
       version: OVERVIEW_VERSION,
       description:
-        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication and Sentinel.',
+        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication, Sentinel and hot keys.',
       multiInstance: true,
     },
     t,
@@ -417,5 +420,12 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
           },
         ],
       }),
-    );
+    )
+
+    .withRow(row('Hot keys'))
+    .withPanel(hot.keysOverThreshold)
+    .withPanel(hot.topKeys)
+    .withPanel(hot.rate)
+    .withPanel(hot.redisRate)
+    .withPanel(hot.nearCacheHitRatio);
 }

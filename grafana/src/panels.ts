@@ -5,8 +5,9 @@ import {
   ThresholdsConfigBuilder,
   ThresholdsMode,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
 /** Every panel and query reads the dashboard's datasource variable (a lint rule checks it). */
@@ -39,17 +40,19 @@ export interface PanelSpec {
   readonly height?: number;
 }
 
+const refId = (index: number): string => String.fromCharCode(65 + index);
+
 function targets(queries: readonly Query[]) {
   return queries.map((q, i) =>
     new DataqueryBuilder()
       .datasource(DATASOURCE)
       .expr(q.expr)
       .legendFormat(q.legend)
-      .refId(String.fromCharCode(65 + i)),
+      .refId(refId(i)),
   );
 }
 
-function thresholds(spec: PanelSpec): ThresholdsConfigBuilder {
+function thresholds(spec: Pick<PanelSpec, 'redAbove' | 'redBelow'>): ThresholdsConfigBuilder {
   if (spec.redAbove !== undefined) {
     return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
       { value: null, color: 'green' },
@@ -109,6 +112,84 @@ export function singleStat(spec: PanelSpec): stat.PanelBuilder {
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
+  return panel;
+}
+
+/** One value column of a table: an instant query whose labels say which row it fills. */
+export interface TableColumn {
+  readonly header: string;
+  readonly expr: string;
+  /** Default: the panel's unit. */
+  readonly unit?: string;
+  /** Colours the value red from this value up. */
+  readonly redAbove?: number;
+}
+
+export interface TableSpec {
+  readonly title: string;
+  readonly description: string;
+  readonly unit: string;
+  /** The labels that identify a row (every column's query keeps exactly these), with their headers. */
+  readonly labels: readonly { readonly label: string; readonly header: string }[];
+  /** Needs at least two: Grafana names a lone query's value "Value", not "Value #A". */
+  readonly columns: readonly TableColumn[];
+  /** Header of the column the table sorts on, descending. */
+  readonly sortBy: string;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/**
+ * A table of instant values, one row per label set: each column is its own query, and
+ * Grafana's merge transformation joins them on their labels (what a PromQL `group_left` of
+ * four metrics would do, without the query that no one could read).
+ */
+export function valueTable(spec: TableSpec): table.PanelBuilder {
+  const values = spec.columns.map((_, i) => `Value #${refId(i)}`);
+  const order = [...spec.labels.map((l) => l.label), ...values];
+  const headers = [...spec.labels.map((l) => l.header), ...spec.columns.map((c) => c.header)];
+  const panel = new table.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .span(spec.width ?? 12)
+    .height(spec.height ?? 8)
+    .targets(
+      spec.columns.map((c, i) =>
+        new DataqueryBuilder()
+          .datasource(DATASOURCE)
+          .expr(c.expr)
+          .instant()
+          .format(PromQueryFormat.Table)
+          .refId(refId(i)),
+      ),
+    )
+    .thresholds(thresholds({}))
+    .transformations([
+      { id: 'merge', options: {} },
+      {
+        id: 'organize',
+        options: {
+          excludeByName: { Time: true },
+          indexByName: Object.fromEntries(order.map((name, i) => [name, i])),
+          renameByName: Object.fromEntries(order.map((name, i) => [name, headers[i]])),
+        },
+      },
+    ])
+    .sortBy([new common.TableSortByFieldStateBuilder().displayName(spec.sortBy).desc(true)]);
+  for (const column of spec.columns) {
+    const properties = [
+      ...(column.unit ? [{ id: 'unit', value: column.unit }] : []),
+      ...(column.redAbove === undefined
+        ? []
+        : [
+            { id: 'thresholds', value: thresholds({ redAbove: column.redAbove }).build() },
+            { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } },
+          ]),
+    ];
+    if (properties.length > 0) panel.overrideByName(column.header, properties);
+  }
   return panel;
 }
 

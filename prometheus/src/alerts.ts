@@ -254,7 +254,41 @@ or
       value: '{{ $value | humanizePercentage }}',
       dashboard: 'overview',
     },
+    RedisHotKey: {
+      // The rate compared with the exported threshold rather than redscope_hotkey_over_threshold
+      // == 1 (the same test, done by the exporter): so $value is the rate the notification
+      // names. max, not sum: the reports live on the master, so two series of one key (two
+      // exporters, or the old and the new master around a failover) are one count seen twice.
+      expr: hotKeyOverThreshold('redscope_hotkey_rate_per_minute', redis),
+      severity: 'warning',
+      summary: 'Key {{ $labels.key }} is hot: {{ $value | humanize }} accesses/min',
+      description:
+        'Clients in {{ $labels.environment }}/{{ $labels.cluster }} access the key {{ $labels.key }} (name redacted) {{ $value | humanize }} times a minute, summed over every process that reports it: at or above the hot-key threshold the clients are configured with (hotKeys.thresholdPerMinute). One key lives on one Redis thread, one shard and one link, which it can saturate while the rest of the keyspace is idle.',
+      value: '{{ $value | humanize }}/min',
+      dashboard: 'overview',
+    },
+    RedisHotKeyNearCacheIneffective: {
+      expr: hotKeyOverThreshold('redscope_hotkey_redis_rate_per_minute', redis),
+      severity: 'warning',
+      summary:
+        'Hot key {{ $labels.key }} still reaches Redis {{ $value | humanize }} times a minute',
+      description: `For ${a.RedisHotKeyNearCacheIneffective.for}, {{ $value | humanize }} accesses a minute to the hot key {{ $labels.key }} (name redacted) in {{ $labels.environment }}/{{ $labels.cluster }} have reached Redis instead of a client near-cache: still at or above the hot-key threshold. The near-cache is off (hotKeys.nearCache.enabled), not tracking, or the key is hot on writes, which no near-cache absorbs.`,
+      value: '{{ $value | humanize }}/min',
+      dashboard: 'overview',
+    },
   };
+}
+
+/**
+ * Keys whose fleet-wide `metric` (a per-key rate gauge of the exporter) is at or above the
+ * threshold the clients report. The threshold is the clients' (hotKeys.thresholdPerMinute),
+ * not a copy in thresholds.yaml, so alert, dashboard and `redscope hotkeys` agree on which
+ * keys are hot; min over targets like the exporter's own min over reports.
+ */
+function hotKeyOverThreshold(metric: string, selector: string): string {
+  return `max by (environment, cluster, key) (${metric}{${selector}})
+>= on (environment, cluster) group_left
+min by (environment, cluster) (redscope_hotkey_threshold_per_minute{${selector}})`;
 }
 
 /** The alert rules, generated from the thresholds; names are the runbooks' file names. */

@@ -104,6 +104,8 @@ describe('grafana dashboards (happy path)', () => {
       'sentinel',
       'failovers',
       'alerts',
+      'hot keys',
+      'near-cache hit ratio',
     ]) {
       expect(titles).toContain(topic);
     }
@@ -146,6 +148,45 @@ describe('grafana dashboards (happy path)', () => {
     expect(findSelectors(panel?.expr ?? '').map((s) => s.metric)).toEqual([
       RECORDED.clusterHitRatio,
     ]);
+  });
+
+  it('the hot-keys row shows the top list as an instant table and draws the threshold the alerts compare with', () => {
+    const overview = Object.values(committed).find(
+      (d) => d.uid === DASHBOARDS.overview.uid,
+    ) as Mutable;
+    const table = overview.panels.find((p: Mutable) => p.title === 'Top 10 hot keys');
+    expect(table.type).toBe('table');
+    for (const target of table.targets) {
+      expect(target).toMatchObject({ instant: true, format: 'table' });
+      expect(target.expr).toContain(
+        'topk(10, max by (cluster, key) (redscope_hotkey_rate_per_minute{',
+      );
+    }
+    expect(table.targets.map((t: Mutable) => findSelectors(t.expr)[0]?.metric)).toEqual([
+      'redscope_hotkey_rate_per_minute',
+      'redscope_hotkey_redis_rate_per_minute',
+      'redscope_hotkey_processes',
+      'redscope_hotkey_over_threshold',
+    ]);
+    const organize = table.transformations.find((t: Mutable) => t.id === 'organize');
+    expect(Object.values(organize.options.renameByName)).toEqual([
+      'Cluster',
+      'Key',
+      'Accesses/min',
+      'Reaching Redis/min',
+      'Processes',
+      'Over threshold',
+    ]);
+    const alertMetrics = committedAlertRules()
+      .filter((r) => r.alert.startsWith('RedisHotKey'))
+      .flatMap((r) => findSelectors(r.expr).map((s) => s.metric));
+    for (const title of ['Hot key access rate', 'Hot key accesses reaching Redis']) {
+      const metrics = dashboardExpressions(overview)
+        .filter((e) => e.panel === title)
+        .flatMap((e) => findSelectors(e.expr).map((s) => s.metric));
+      expect(metrics, title).toContain('redscope_hotkey_threshold_per_minute');
+      for (const metric of metrics) expect(alertMetrics, title).toContain(metric);
+    }
   });
 
   it('queries select only metrics of the naming contract or of redis_exporter 1.45', () => {

@@ -82,6 +82,8 @@ describe('prometheus rules (happy path)', () => {
       'RedisTLSCertificateExpiryImminent',
       'RedisPersistenceFailing',
       'RedscopeExporterScrapeErrors',
+      'RedisHotKey',
+      'RedisHotKeyNearCacheIneffective',
     ]) {
       expect(names).toContain(wanted);
     }
@@ -91,6 +93,23 @@ describe('prometheus rules (happy path)', () => {
     expect(committedAlertRules().find((r) => r.alert === 'RedscopeExporterDown')?.expr).toBe(
       'up{job="redscope-exporter"} == 0',
     );
+  });
+
+  it('the hot-key alerts compare with the threshold the clients report and count a key once', () => {
+    const rules = committedAlertRules();
+    for (const [alert, metric] of [
+      ['RedisHotKey', 'redscope_hotkey_rate_per_minute'],
+      ['RedisHotKeyNearCacheIneffective', 'redscope_hotkey_redis_rate_per_minute'],
+    ] as const) {
+      const expr = rules.find((r) => r.alert === alert)?.expr ?? '';
+      expect(findSelectors(expr).map((s) => s.metric)).toEqual([
+        metric,
+        'redscope_hotkey_threshold_per_minute',
+      ]);
+      // max: every master target exports the same merged list; a sum would double a key.
+      expect(expr, alert).toContain(`max by (environment, cluster, key) (${metric}{`);
+      expect(expr, alert).not.toMatch(/>=?\s*\d/);
+    }
   });
 
   it('critical alerts damp flapping with keep_firing_for', () => {
@@ -169,6 +188,21 @@ describe('prometheus rules (unhappy path)', () => {
       parseThresholds(valid.replace(/ {2}RedisEvictions:\n/, '  RedisEvictionz:\n')),
     ).toThrow(/RedisEvictions|RedisEvictionz/);
     expect(() => parseThresholds(valid.replace('for: 30s', 'for: 30 seconds'))).toThrow(/for/);
+  });
+
+  it('rejects a thresholds file whose hot-key alert lost its for or grew a number of its own', () => {
+    const noFor = valid.replace(
+      /( {2}RedisHotKey:\n(?: {4}#.*\n)*) {4}for: \S+\n/,
+      '$1    keepFiringFor: 1m\n',
+    );
+    expect(noFor).not.toBe(valid);
+    expect(() => parseThresholds(noFor)).toThrow(
+      /\/alerts\/RedisHotKey must have required property 'for'/,
+    );
+    const copy = valid.replace(/( {2}RedisHotKey:\n)/, '$1    perMinute: 1000\n');
+    expect(() => parseThresholds(copy)).toThrow(
+      /\/alerts\/RedisHotKey must NOT have additional properties/,
+    );
   });
 
   it('a changed threshold changes the generated rules, so drift is visible', () => {

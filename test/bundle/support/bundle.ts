@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadThresholds, type Thresholds } from '../../../bundle/thresholds.js';
+import { HOTKEY_METRIC_NAMES } from '../../../client/hotkeys/hotkey-metrics.js';
 import { CLIENT_METRIC_NAMES } from '../../../client/instrumentation/metrics.js';
 import { SESSION_METRIC_NAMES } from '../../../client/session/session-metrics.js';
 import type { AlertRule, RecordingRule, RuleGroup } from '../../../prometheus/src/rule-types.js';
@@ -93,9 +94,23 @@ export const CONTRACT_FAMILIES = [
   'redscope_sentinel_failovers_total',
   'redscope_sentinel_last_failover_duration_seconds',
   'redscope_sentinel_up',
+  // Hot keys, merged by the exporter from the clients' reports (issue #13's contract).
+  'redscope_hotkey_rate_per_minute',
+  'redscope_hotkey_redis_rate_per_minute',
+  'redscope_hotkey_processes',
+  'redscope_hotkey_over_threshold',
+  'redscope_hotkey_threshold_per_minute',
+  'redscope_hotkey_keys_over_threshold',
+  'redscope_hotkey_reports',
+  'redscope_hotkey_reports_invalid',
+  'redscope_hotkey_report_age_seconds',
+  'redscope_hotkey_lfu_available',
+  'redscope_hotkey_lfu_frequency',
+  'redscope_hotkey_lfu_keys_sampled',
   // The client's families, from the code that registers them.
   ...Object.values(CLIENT_METRIC_NAMES),
   ...Object.values(SESSION_METRIC_NAMES),
+  ...Object.values(HOTKEY_METRIC_NAMES),
 ] as const;
 
 const HISTOGRAMS = [
