@@ -107,8 +107,9 @@ function createDemoApp(parts: {
   const { clients, sessions, database, registry, logger, prefix } = parts;
   const app = express();
   app.disable('x-powered-by');
+  // The local view of hot keys (redacted) next to liveness: what this process sees, now.
   app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
+    res.json({ ok: true, hotKeys: clients.hotKeys() ?? null });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -168,6 +169,19 @@ function createDemoApp(parts: {
     await clients.writer.incr(key);
     const visits = Number((await clients.reader.get(key)) ?? 0);
     res.json({ orgId: session.orgId, visits });
+  });
+
+  // Per-tenant settings read on every page, as most multi-tenant apps do: a big tenant makes it a
+  // hot key (one GET per request), which the near-cache can take off Redis.
+  app.get('/api/org/settings', authenticate, async (_req, res) => {
+    const { session } = res.locals.auth as Authenticated;
+    const key = `${prefix}org:${session.orgId}:settings`;
+    let settings = await clients.reader.get(key);
+    if (settings === null) {
+      settings = JSON.stringify({ orgId: session.orgId, plan: 'team', theme: 'light' });
+      await clients.writer.set(key, settings, 'EX', 3600);
+    }
+    res.type('application/json').send(settings);
   });
 
   app.post('/logout', authenticate, async (_req, res) => {

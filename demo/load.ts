@@ -17,6 +17,11 @@ export interface LoadOptions {
   readonly forgedTokenShare?: number;
   /** Pause between one user's requests, ms (default 0..20, random). */
   readonly thinkTimeMs?: readonly [number, number];
+  /**
+   * Requests per minute from one busy tenant's user on `/api/org/settings`:
+   * its settings key and its session turn hot (default 0: none).
+   */
+  readonly hotKeyPerMinute?: number;
 }
 
 export interface LoadReport {
@@ -121,9 +126,47 @@ export function startLoad(options: LoadOptions): RunningLoad {
     }
   }
 
-  const workers = Array.from({ length: options.concurrency ?? 20 }, async () => {
+  /** One logged-in user of the busiest tenant, paced at the hot-key rate. */
+  async function hotTenant(perMinute: number): Promise<void> {
+    const account = accounts[0];
+    if (!account) return;
+    let token: string | undefined;
+    const gapMs = 60_000 / perMinute;
+    let next = performance.now();
+    while (running) {
+      if (token === undefined) {
+        const login = await call(
+          '/login',
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: account.username, password: account.password }),
+          },
+          200,
+        );
+        if (login?.status === 200) {
+          report.logins += 1;
+          token = ((await login.json()) as { token: string }).token;
+        } else {
+          await login?.body?.cancel();
+          await delay(1000);
+          continue;
+        }
+      }
+      // Paced on a schedule, not after each reply: a slow reply does not lower the rate (but a
+      // stall of over a second is not made up for in one burst).
+      next = Math.max(next + gapMs, performance.now() - 1000);
+      void call('/api/org/settings', { headers: { authorization: `Bearer ${token}` } }, 200).then(
+        (response) => response?.body?.cancel(),
+      );
+      await delay(Math.max(0, next - performance.now()));
+    }
+  }
+
+  const workers: Promise<void>[] = Array.from({ length: options.concurrency ?? 20 }, async () => {
     while (running) await visit();
   });
+  if ((options.hotKeyPerMinute ?? 0) > 0) workers.push(hotTenant(options.hotKeyPerMinute ?? 0));
   const finished = Promise.all(workers).then(() => report);
   return {
     report,

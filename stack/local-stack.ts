@@ -5,6 +5,7 @@
  * local receiver that prints every notification. Every config is the one in
  * this repository with compose host names swapped for loopback ports.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ export interface LocalStackOptions {
   readonly log: (line: string) => void;
   /** Virtual users driving the demo app (default 20). */
   readonly demoUsers?: number;
+  /** Requests per minute on one tenant's settings, the demo's hot key (default 3000; 0: none). */
+  readonly hotKeyRate?: number;
 }
 
 export interface Endpoint {
@@ -181,6 +184,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const demoUsers = options.demoUsers ?? 20;
     log(`starting the demo app with ${demoUsers} virtual users`);
     const demoPort = await preferredPort(3000);
+    // Per run, like the passwords: it only has to be the same in every process of this stack.
+    const hotKeysSecret = join(topologyDir, 'secrets', 'hotkeys.secret');
+    writeFileSync(hotKeysSecret, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
     services.push(
       await startHttpService({
         name: 'demo',
@@ -201,6 +207,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           `127.0.0.1:${demoPort}`,
           '--load',
           String(demoUsers),
+          '--hot-key-rate',
+          String(options.hotKeyRate ?? 3000),
+          '--hotkeys-secret-file',
+          hotKeysSecret,
         ],
         dir: join(dir, 'demo'),
         url: `http://127.0.0.1:${demoPort}`,

@@ -15,6 +15,9 @@ interface DemoFlags {
   tlsCert?: string;
   tlsKey?: string;
   load: string;
+  hotKeyRate: string;
+  hotkeysSecretFile?: string;
+  nearCache: boolean;
   otlpEndpoint?: string;
 }
 
@@ -74,6 +77,21 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       ),
     )
     .addOption(
+      option(
+        '--hot-key-rate <PER_MINUTE>',
+        "requests per minute on one org's settings, a hot key (0: none)",
+        'REDSCOPE_HOT_KEY_RATE',
+      ).default('0'),
+    )
+    .addOption(
+      option(
+        '--hotkeys-secret-file <FILE>',
+        'file with the secret that hashes key names in hot-key reports (turns detection on)',
+        'REDSCOPE_HOTKEYS_SECRET_FILE',
+      ),
+    )
+    .addOption(new Option('--no-near-cache', 'do not serve reads of hot keys from memory'))
+    .addOption(
       option('--otlp-endpoint <URL>', 'export spans over OTLP/HTTP', 'OTEL_EXPORTER_OTLP_ENDPOINT'),
     )
     .action(async (flags: DemoFlags) => {
@@ -82,6 +100,12 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       if (!Number.isInteger(load) || load < 0) {
         throw new UsageError(
           `--load ${JSON.stringify(flags.load)}: expected a whole number of users`,
+        );
+      }
+      const hotKeyRate = Number(flags.hotKeyRate);
+      if (!Number.isFinite(hotKeyRate) || hotKeyRate < 0 || hotKeyRate > 60_000) {
+        throw new UsageError(
+          `--hot-key-rate ${JSON.stringify(flags.hotKeyRate)}: expected requests per minute, 0..60000`,
         );
       }
       if (!flags.redisUrl && !flags.sentinels) {
@@ -101,6 +125,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const password = flags.passwordFile
         ? readSecret('--password-file', flags.passwordFile)
         : undefined;
+      const hotKeysSecret = flags.hotkeysSecretFile
+        ? readSecret('--hotkeys-secret-file', flags.hotkeysSecretFile)
+        : process.env.REDSCOPE_HOTKEYS_SECRET;
       const tls =
         flags.tlsCa || flags.tlsCert || flags.tlsKey
           ? {
@@ -125,7 +152,20 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
             ...(password ? { password } : {}),
             ...(tls ? { tls } : {}),
           },
-          { registry, logger },
+          {
+            registry,
+            logger,
+            // Hot-key detection needs the deployment's redaction secret; without one it stays off.
+            ...(hotKeysSecret
+              ? {
+                  hotKeys: {
+                    redaction: { secret: hotKeysSecret },
+                    report: { service: 'redscope-demo', intervalMs: 2000 },
+                    nearCache: { enabled: flags.nearCache },
+                  },
+                }
+              : {}),
+          },
         );
       } catch (error) {
         if (error instanceof client.ConfigError) throw new UsageError(error.message);
@@ -150,7 +190,10 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           port: listen.port,
           logger,
         });
-        traffic = load > 0 ? startLoad({ url: demo.url, concurrency: load }) : undefined;
+        traffic =
+          load > 0 || hotKeyRate > 0
+            ? startLoad({ url: demo.url, concurrency: load, hotKeyPerMinute: hotKeyRate })
+            : undefined;
         io.err(
           `redscope demo: listening on ${demo.url}${traffic ? ` with ${load} virtual users` : ''}\n`,
         );
