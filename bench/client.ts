@@ -28,6 +28,7 @@ import { Command, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import {
   createLogger,
+  type HotKeyOptions,
   instrumentRedis,
   type RedisInstrumentation,
   runWithRequestContext,
@@ -332,10 +333,15 @@ export default async function clientBench(): Promise<string> {
     };
     const leaveTracing = () => context.disable();
     const logger = createLogger({ destination: nullStream(), level: 'info' });
-    const instrumented = (tracing: TracingOptions) => {
+    const instrumented = (tracing: TracingOptions, hotKeys?: HotKeyOptions) => {
       const redis = connect();
       clients.push(redis);
-      hooks.push(instrumentRedis({ writer: redis }, { registry: new Registry(), logger, tracing }));
+      hooks.push(
+        instrumentRedis(
+          { writer: redis },
+          { registry: new Registry(), logger, tracing, ...(hotKeys ? { hotKeys } : {}) },
+        ),
+      );
       return redis;
     };
     const bare = connect();
@@ -359,7 +365,17 @@ export default async function clientBench(): Promise<string> {
     };
     const variants: Variant[] = [
       { name: 'bare ioredis', redis: bare },
-      { name: '(a) redscope: metrics + logs', redis: instrumented({ enabled: false }) },
+      {
+        name: '(a) redscope: metrics + logs + hot keys (detection and reports)',
+        redis: instrumented(
+          { enabled: false },
+          { redaction: { secret: 'bench-secret-0123456789' }, report: { intervalMs: 1000 } },
+        ),
+      },
+      {
+        name: "(a') redscope: metrics + logs, hot keys off",
+        redis: instrumented({ enabled: false }),
+      },
       traced,
       tracedViaSdk,
       {
@@ -453,7 +469,7 @@ export default async function clientBench(): Promise<string> {
       };
     });
     const goals: Record<string, string> = {
-      '(a) redscope: metrics + logs': '≥ 97%',
+      '(a) redscope: metrics + logs + hot keys (detection and reports)': '≥ 97%',
       '(b) redscope: metrics + logs + 100% tracing': '≥ 85%',
     };
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;

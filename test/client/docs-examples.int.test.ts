@@ -4,6 +4,7 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFromEnv } from '../../docs/examples/config-from-env.js';
+import { startWithHotKeys } from '../../docs/examples/hot-keys.js';
 import { traceWithOwnSdk } from '../../docs/examples/own-sdk-span-pipeline.js';
 import { createApp } from '../../docs/examples/request-logging.js';
 import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
@@ -105,12 +106,45 @@ describe('docs examples, happy path', () => {
     }
   });
 
+  it('hot-keys.ts reports a key read 3,000 times a minute as hot and answers its reads from memory', async () => {
+    const { clients, registry } = await startWithHotKeys(
+      clientsConfigFor(sharedTopology()),
+      'docs-example-secret-0123',
+    );
+    try {
+      const key = 'docs:tenant:acme:settings';
+      await clients.writer.set(key, 'v1');
+      const deadline = Date.now() + 5000;
+      while (clients.hotKeys()?.keys.find((k) => k.key === key)?.hot !== true) {
+        if (Date.now() > deadline) throw new Error('the key never turned hot');
+        await clients.reader.get(key);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Its own two connections set up tracking in the background; reads go to Redis until then.
+      while (!/redscope_client_near_cache_tracking 1/.test(await registry.metrics())) {
+        if (Date.now() > deadline) throw new Error('near-cache tracking never came on');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Hot now: the next read fills the near-cache, the ones after are answered from it.
+      for (let i = 0; i < 20; i++) expect(await clients.reader.get(key)).toBe('v1');
+      const text = await registry.metrics();
+      const hits = Number(/redscope_client_near_cache_hits_total (\d+)/.exec(text)?.[1]);
+      expect(hits).toBeGreaterThanOrEqual(10);
+      // A write from anywhere invalidates it: the next reads see the new value.
+      await clients.writer.set(key, 'v2');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await clients.reader.get(key)).toBe('v2');
+    } finally {
+      await clients.close();
+    }
+  });
+
   it('the docs show each example exactly as it is tested', () => {
-    const docs = ['tracing.md', 'logging.md']
+    const docs = ['tracing.md', 'logging.md', 'hotkeys.md']
       .map((f) => readFileSync(join(packageRoot(), 'docs', f), 'utf8'))
       .join('\n');
     const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts'));
-    expect(files.length).toBe(4);
+    expect(files.length).toBe(5);
     for (const file of files) {
       const marker = `<!-- example: docs/examples/${file} -->\n\`\`\`ts\n`;
       const at = docs.indexOf(marker);
