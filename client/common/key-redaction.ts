@@ -102,12 +102,20 @@ export interface KeyRedactorOptions {
   readonly patterns?: readonly string[];
 }
 
-const MAX_MEMOIZED = 4096;
+/** A few times the tracked keys: reports redact the same few dozen names every few seconds. */
+const MAX_MEMOIZED = 512;
+
+/** What splits a key into segments: the separators apps use in key names. */
+const SEPARATORS = /([:/.=|,;@ ])/;
+/** A segment shown as it is: a plain word (no digits), or a small number such as a shard or an id. */
+const READABLE = /^(?:[A-Za-z][A-Za-z_-]{0,31}|\d{1,6})$/;
 
 /**
- * Redacts key names before they leave the process: each configured pattern's
- * secret parts, and any segment that looks like a token, become `#` and ten
- * hex characters of HMAC-SHA256 under the deployment's secret.
+ * Redacts key names before they leave the process, by allow-list: the parts
+ * a pattern marks secret are hashed whole, and of the rest every segment
+ * (between `:`, `/`, `.`, `=` and the like) that is not a plain word or a
+ * small number is hashed too, tokens included. A hashed part becomes `#` and
+ * ten hex characters of HMAC-SHA256 under the deployment's secret.
  *
  * ```ts
  * const redactor = new KeyRedactor({ secret: process.env.REDSCOPE_HOTKEYS_SECRET ?? '' });
@@ -118,7 +126,6 @@ const MAX_MEMOIZED = 4096;
 export class KeyRedactor {
   private readonly patterns: readonly CompiledPattern[];
   private readonly secret: string;
-  // Reports redact the same few dozen keys every few seconds; the HMAC is the cost.
   private readonly memo = new Map<string, string>();
 
   constructor(options: KeyRedactorOptions) {
@@ -146,27 +153,44 @@ export class KeyRedactor {
   }
 
   private compute(key: string): string {
-    let text = key;
-    for (const { regex } of this.patterns) text = this.replaceGroups(text, regex);
-    return text
-      .split(':')
-      .map((segment) =>
-        segment.startsWith('#') || !looksLikeToken(segment) ? segment : this.hash(segment),
-      )
-      .join(':');
+    let result = '';
+    let at = 0;
+    for (const [start, end] of this.secretSpans(key)) {
+      result += this.readable(key.slice(at, start)) + this.hash(key.slice(start, end));
+      at = end;
+    }
+    return result + this.readable(key.slice(at));
   }
 
-  /** Replaces every capture group of the first match by its hash, right to left so offsets hold. */
-  private replaceGroups(text: string, regex: RegExp): string {
-    const match = regex.exec(text);
-    if (match?.indices === undefined) return text;
-    let result = text;
-    for (let group = match.length - 1; group >= 1; group--) {
-      const span = match.indices[group];
-      const value = match[group];
-      if (span === undefined || value === undefined) continue;
-      result = result.slice(0, span[0]) + this.hash(value) + result.slice(span[1]);
+  /** Plain words and small numbers stay; every other segment is hashed. */
+  private readable(text: string): string {
+    return text
+      .split(SEPARATORS)
+      .map((part, i) => (i % 2 === 1 || part === '' || READABLE.test(part) ? part : this.hash(part)))
+      .join('');
+  }
+
+  /**
+   * The parts of `key` the patterns mark secret, in order, as [start, end)
+   * offsets into the original key; overlapping or nested groups are merged
+   * into the outermost, so no part of a secret is left out of its hash.
+   */
+  private secretSpans(key: string): [number, number][] {
+    const spans: [number, number][] = [];
+    for (const { regex } of this.patterns) {
+      const match = regex.exec(key);
+      for (let group = 1; match?.indices !== undefined && group < match.length; group++) {
+        const span = match.indices[group];
+        if (span !== undefined && span[1] > span[0]) spans.push([span[0], span[1]]);
+      }
     }
-    return result;
+    spans.sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const span of spans) {
+      const last = merged.at(-1);
+      if (last !== undefined && span[0] < last[1]) last[1] = Math.max(last[1], span[1]);
+      else merged.push([span[0], span[1]]);
+    }
+    return merged;
   }
 }

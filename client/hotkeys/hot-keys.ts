@@ -2,6 +2,7 @@ import type { Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HotKeyReport, HotKeyReportEntry } from '../common/hotkey-report.js';
 import { KeyRedactor } from '../common/key-redaction.js';
+import type { SideConnection } from '../connection/side-connection.js';
 import { visitKeys } from '../instrumentation/command-keys.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { runDetached } from '../logging/request-context.js';
@@ -42,9 +43,12 @@ export class HotKeys implements HotKeyView {
   private closed = false;
   /** Bound once, so counting a key allocates no closure. */
   private readonly count = (key: string) => this.sketch.add(key, this.clock);
+  private readonly written = (key: string) => this.nearCache?.written(key);
 
+  /** `side`: the client's bookkeeping connection, for the reports; `writer`: what the near-cache duplicates. */
   constructor(
     writer: Redis,
+    side: SideConnection,
     readonly settings: ResolvedHotKeyOptions,
     private readonly logger: Logger,
     private readonly clock: () => number = () => performance.now(),
@@ -58,11 +62,18 @@ export class HotKeys implements HotKeyView {
       clock(),
     );
     this.redactor = new KeyRedactor({ secret: settings.secret, patterns: settings.patterns });
-    this.timer = setInterval(() => this.evaluate(this.clock()), EVALUATE_EVERY_MS);
+    this.timer = setInterval(() => {
+      // A timer's exception would be the app's uncaught exception: a broken logger costs a tick.
+      try {
+        this.evaluate(this.clock());
+      } catch {
+        // the next tick tries again
+      }
+    }, EVALUATE_EVERY_MS);
     this.timer.unref();
     this.reporter = settings.report.enabled
       ? new HotKeyReporter(
-          writer,
+          side,
           settings.report.instance,
           settings.report.intervalMs,
           () => this.report(),
@@ -79,6 +90,12 @@ export class HotKeys implements HotKeyView {
   observe(command: Command): void {
     try {
       visitKeys(command, this.count);
+      // A write (anything but a cacheable read) by this process drops the keys' cached values
+      // before it is sent: the app reads its own writes, without waiting for the invalidation.
+      const near = this.nearCache;
+      if (near !== undefined && !near.empty && !NearCache.isCacheableRead(command)) {
+        visitKeys(command, this.written);
+      }
     } catch {
       // A command ioredis cannot find keys for is simply not counted.
     }

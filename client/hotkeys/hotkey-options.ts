@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { HOTKEY_TOP_CAP } from '../common/hotkey-report.js';
+import { processIdentity } from '../common/instance-id.js';
 import {
   compileRedactionPatterns,
   DEFAULT_REDACTION_PATTERNS,
@@ -144,7 +144,11 @@ export function resolveHotKeyOptions(
     min: 1,
     max: 3600,
   });
-  const memoryBytes = number('memoryBytes', options.memoryBytes, 65536, { min: 1024 });
+  // Capped: every slot of the window walks the whole sketch.
+  const memoryBytes = number('memoryBytes', options.memoryBytes, 65536, {
+    min: 1024,
+    max: 16 * 1024 * 1024,
+  });
   const layout = sketchLayout({ trackedKeys, windowMs: windowSeconds * 1000, memoryBytes });
   if (memoryBytes < layout.minimumBytes) {
     throw new ConfigError(
@@ -168,13 +172,11 @@ export function resolveHotKeyOptions(
     }
     throw error;
   }
-  const service = options.report?.service ?? env.OTEL_SERVICE_NAME ?? 'app';
-  if (!/^[\w.-]{1,64}$/.test(service)) {
-    throw new ConfigError(
-      'hotKeys.report.service',
-      `must be 1-64 characters of letters, digits, ".", "_" or "-", got ${JSON.stringify(service)}`,
-    );
-  }
+  const { service, instance } = processIdentity(
+    'hotKeys.report.service',
+    options.report?.service,
+    env,
+  );
   const near = options.nearCache;
   return {
     thresholdPerMinute,
@@ -195,7 +197,7 @@ export function resolveHotKeyOptions(
         integer: true,
       }),
       service,
-      instance: `${service}@${hostname()}:${process.pid}`,
+      instance,
     },
     metricsTop: number('metricsTop', options.metricsTop, 10, {
       min: 1,

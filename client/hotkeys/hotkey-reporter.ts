@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   HOTKEY_REPORT_INDEX,
@@ -6,6 +5,7 @@ import {
   hotKeyReportKey,
   serializeHotKeyReport,
 } from '../common/hotkey-report.js';
+import type { SideConnection } from '../connection/side-connection.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { errorFields } from '../logging/logger.js';
 import { runDetached } from '../logging/request-context.js';
@@ -15,14 +15,12 @@ const INDEX_GRACE_MS = 60_000;
 
 /**
  * Publishes this process's hot-key report to the master every interval, on
- * a connection of its own (a duplicate of the app's writer, not
- * instrumented: the reports are not app traffic and must not count as
- * accesses). The report expires after three intervals, so a process that
- * dies drops out of the fleet-wide view by itself; a process that closes
- * removes it at once.
+ * the client's side connection (not instrumented: the reports are not app
+ * traffic and must not count as accesses). The report expires after three
+ * intervals, so a process that dies drops out of the fleet-wide view by
+ * itself; a process that closes removes it at once.
  */
 export class HotKeyReporter {
-  private readonly connection: Redis;
   private readonly timer: NodeJS.Timeout;
   private readonly failureLines = new LogThrottle(60_000, 1);
   private closed = false;
@@ -31,27 +29,30 @@ export class HotKeyReporter {
   failed = 0;
 
   constructor(
-    writer: Redis,
+    private readonly side: SideConnection,
     private readonly instance: string,
     private readonly intervalMs: number,
     private readonly build: () => HotKeyReport,
     private readonly logger: Logger,
   ) {
-    this.connection = writer.duplicate({
-      connectionName: 'redscope-hotkeys',
-      // A report that cannot go out now is stale by the next one: fail it, never queue it.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-    });
-    this.connection.on('error', () => undefined);
-    this.timer = setInterval(() => void this.publish(), intervalMs);
+    side.get();
+    side.atClose((redis) =>
+      redis.multi().del(hotKeyReportKey(instance)).zrem(HOTKEY_REPORT_INDEX, instance).exec(),
+    );
+    // Failures are counted and logged inside; a logger that throws must not become the app's
+    // unhandled rejection.
+    this.timer = setInterval(() => void this.publish().catch(() => undefined), intervalMs);
     this.timer.unref();
   }
 
   /** Writes the report now; resolves whether it went out. */
   async publish(): Promise<boolean> {
-    if (this.closed || this.publishing || this.connection.status !== 'ready') {
-      if (!this.closed && !this.publishing) this.failed += 1;
+    const connection = this.side.get();
+    if (this.closed) return false;
+    // Still waiting for the last one (the side connection times commands out), or not connected:
+    // this interval's report is missed, and counted as such.
+    if (this.publishing || connection === undefined || !this.side.ready) {
+      this.failed += 1;
       return false;
     }
     this.publishing = true;
@@ -59,7 +60,7 @@ export class HotKeyReporter {
       const report = this.build();
       const now = Date.now();
       const ttl = 3 * this.intervalMs;
-      const replies = await this.connection
+      const replies = await connection
         .multi()
         .set(hotKeyReportKey(this.instance), serializeHotKeyReport(report), 'PX', ttl)
         .zadd(HOTKEY_REPORT_INDEX, now + ttl, this.instance)
@@ -92,28 +93,9 @@ export class HotKeyReporter {
     }
   }
 
-  /** Stops publishing and removes this process's report (best effort, half a second at most). */
+  /** Stops publishing; the side connection removes the report when it closes. */
   close(): void {
-    if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    const connection = this.connection;
-    if (connection.status !== 'ready') {
-      connection.disconnect();
-      return;
-    }
-    const done = () => connection.disconnect();
-    const grace = setTimeout(done, 500);
-    grace.unref();
-    connection
-      .multi()
-      .del(hotKeyReportKey(this.instance))
-      .zrem(HOTKEY_REPORT_INDEX, this.instance)
-      .exec()
-      .catch(() => undefined)
-      .finally(() => {
-        clearTimeout(grace);
-        done();
-      });
   }
 }

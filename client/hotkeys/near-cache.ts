@@ -288,6 +288,27 @@ export class NearCache {
     return true;
   }
 
+  /** Whether `command` is a read the cache may answer (a write to a cached key must go through `written`). */
+  static isCacheableRead(command: Command): boolean {
+    return CACHEABLE.has(command.name);
+  }
+
+  /**
+   * This process is about to change `key` (any command on it that is not a
+   * cacheable read): its entries and any placeholder go now, before the write
+   * is even sent, so a read after the write's reply can never be answered
+   * from an entry older than it. Other processes learn of it from Redis.
+   */
+  written(key: string): void {
+    const entry = this.keys.get(key);
+    if (entry !== undefined) this.drop(key, entry);
+  }
+
+  /** Whether anything is cached or on its way (cheap: the hook asks on every command). */
+  get empty(): boolean {
+    return this.keys.size === 0;
+  }
+
   stats(): NearCacheStats {
     return {
       hits: this.hits,

@@ -12,7 +12,8 @@
  * `width` buckets, each a fingerprint and a count; a bucket held by another
  * key decays with probability 1.08^-count, so the many cold keys wear each
  * other down while a hot key keeps its bucket. When a key's estimate beats
- * the coldest tracked key, it takes that key's place. Tracked keys (at most
+ * what the coldest tracked key had in its last two slots, it takes that
+ * key's place. Tracked keys (at most
  * `trackedKeys`) skip the sketch: a Map lookup finds their slot and a ring of
  * per-slot counts counts them exactly from then on, so a key that cools down
  * loses its count slot by slot and drops out after one window.
@@ -88,8 +89,9 @@ export function sketchLayout(settings: TopKSettings): {
 } {
   const slots = settings.slots ?? 12;
   const k = settings.trackedKeys;
-  // Per tracked slot: two rings of Uint32, three Float64 fields, heap position and index.
-  const perEntry = slots * 8 + 3 * 8 + 2 * 4 + 1;
+  // Per tracked slot: two rings of Uint32, four Float64 fields, heap and position (Int32),
+  // a free-list entry (Int32) and the pointer to its key.
+  const perEntry = slots * 8 + 4 * 8 + 3 * 4 + 8;
   const fixed = k * perEntry + k * (KEY_OVERHEAD_BYTES + 2 * BUDGETED_KEY_CHARS);
   const width = Math.floor((settings.memoryBytes - fixed) / (SKETCH_DEPTH * 8));
   return {
@@ -107,8 +109,10 @@ export class TopKSketch {
   private readonly width: number;
   private readonly fingerprints: Uint32Array;
   private readonly counts: Uint32Array;
-  // Tracked keys, by slot id 0..k-1.
+  // Tracked keys, by id 0..k-1; ids of evicted keys go back to `free`.
   private readonly keys: (string | undefined)[];
+  private readonly free: Int32Array;
+  private freeCount: number;
   private readonly index = new Map<string, number>();
   private readonly ring: Uint32Array;
   private readonly servedRing: Uint32Array;
@@ -149,6 +153,8 @@ export class TopKSketch {
     this.fingerprints = new Uint32Array(SKETCH_DEPTH * this.width);
     this.counts = new Uint32Array(SKETCH_DEPTH * this.width);
     this.keys = new Array<string | undefined>(this.k).fill(undefined);
+    this.free = Int32Array.from({ length: this.k }, (_, i) => this.k - 1 - i);
+    this.freeCount = this.k;
     this.ring = new Uint32Array(this.k * this.slots);
     this.servedRing = new Uint32Array(this.k * this.slots);
     this.windowCount = new Float64Array(this.k);
@@ -179,18 +185,43 @@ export class TopKSketch {
       this.untrackable += 1;
       return;
     }
-    if (this.size < this.k) {
-      if (this.keyChars + key.length <= this.keyCharBudget)
-        this.admit(this.size, key, estimate, now());
-      return;
+    // Room is made by evicting the coldest tracked keys, but only for a key that beats them.
+    // "Beats" compares with the coldest key's last two slots, not its whole window: the
+    // sketch forgets half of its counts every slot, so an estimate stands for recent traffic,
+    // and a key that just turned hot must not wait for a full window to get in.
+    while (this.size >= this.k || this.keyChars + key.length > this.keyCharBudget) {
+      if (this.size === 0) return;
+      const coldest = this.heap[0] as number;
+      if (estimate <= this.recentCount(coldest)) return;
+      this.evictColdest();
     }
-    const coldest = this.heap[0] as number;
-    if (estimate <= (this.windowCount[coldest] as number)) return;
-    const evicted = this.keys[coldest] as string;
-    if (this.keyChars - evicted.length + key.length > this.keyCharBudget) return;
-    this.index.delete(evicted);
-    this.keyChars -= evicted.length;
-    this.admit(coldest, key, estimate, now());
+    this.freeCount -= 1;
+    this.admit(this.free[this.freeCount] as number, key, estimate, now());
+  }
+
+  /** Accesses of a tracked key in the current and the previous slot. */
+  private recentCount(id: number): number {
+    const base = id * this.slots;
+    const previous = (this.current + this.slots - 1) % this.slots;
+    return (this.ring[base + this.current] as number) + (this.ring[base + previous] as number);
+  }
+
+  private evictColdest(): void {
+    const id = this.heap[0] as number;
+    const key = this.keys[id] as string;
+    this.index.delete(key);
+    this.keyChars -= key.length;
+    this.keys[id] = undefined;
+    this.size -= 1;
+    this.heapPosition[id] = -1;
+    if (this.size > 0) {
+      const last = this.heap[this.size] as number;
+      this.heap[0] = last;
+      this.heapPosition[last] = 0;
+      this.siftDown(0);
+    }
+    this.free[this.freeCount] = id;
+    this.freeCount += 1;
   }
 
   /** An access to a tracked key that was served without Redis (the near-cache). */
@@ -210,8 +241,8 @@ export class TopKSketch {
 
   /**
    * Slides the window to `now`: every slot that ended drops its counts, and
-   * the sketch's buckets decay by the same fraction so a key that went cold
-   * loses its hold there too. Call it at least once per slot.
+   * the sketch's buckets are halved, so a key that went cold loses its hold
+   * there too. Call it at least once per slot.
    */
   advance(now: number): void {
     let rotations = 0;
@@ -219,16 +250,17 @@ export class TopKSketch {
       this.slotStartedAt += this.slotMs;
       rotations += 1;
       this.current = (this.current + 1) % this.slots;
-      for (let id = 0; id < this.size; id++) {
+      for (let h = 0; h < this.size; h++) {
+        const id = this.heap[h] as number;
         const at = id * this.slots + this.current;
         this.windowCount[id] = (this.windowCount[id] as number) - (this.ring[at] as number);
         this.servedCount[id] = (this.servedCount[id] as number) - (this.servedRing[at] as number);
         this.ring[at] = 0;
         this.servedRing[at] = 0;
       }
-      const keep = 1 - 1 / this.slots;
+      // Halving: an estimate is mostly the last two slots' traffic, comparable with recentCount().
       for (let i = 0; i < this.counts.length; i++) {
-        this.counts[i] = Math.floor((this.counts[i] as number) * keep);
+        this.counts[i] = (this.counts[i] as number) >>> 1;
       }
     }
     // A long pause (a suspended process): the window is simply empty now.
@@ -239,7 +271,8 @@ export class TopKSketch {
   /** Tracked keys with a count in the window, hottest first, at most `limit`. */
   top(limit: number, now: number): TopKEntry[] {
     const entries: TopKEntry[] = [];
-    for (let id = 0; id < this.size; id++) {
+    for (let h = 0; h < this.size; h++) {
+      const id = this.heap[h] as number;
       const count = this.windowCount[id] as number;
       if (count <= 0) continue;
       const rate = this.rate(id, now);
@@ -269,7 +302,8 @@ export class TopKSketch {
       this.admittedAt.byteLength +
       this.heap.byteLength +
       this.heapPosition.byteLength +
-      this.k;
+      this.free.byteLength +
+      8 * this.k;
     return arrays + keyBytes;
   }
 
@@ -306,14 +340,10 @@ export class TopKSketch {
     this.servedCount[id] = 0;
     this.admittedCount[id] = estimate - 1;
     this.admittedAt[id] = now;
-    if (this.heapPosition[id] === -1) {
-      this.heap[this.size] = id;
-      this.heapPosition[id] = this.size;
-      this.size += 1;
-      this.siftUp(this.size - 1);
-    } else {
-      this.siftDown(this.heapPosition[id] as number);
-    }
+    this.heap[this.size] = id;
+    this.heapPosition[id] = this.size;
+    this.size += 1;
+    this.siftUp(this.size - 1);
   }
 
   /** HeavyKeeper's update; returns the key's estimate after it. */

@@ -35,8 +35,8 @@ export interface KeyedCommand {
 const layouts = new Map<string, KeyLayout>();
 
 /**
- * Calls `visit` with each key of `command`, as a string (Buffer keys are
- * decoded as UTF-8). Allocates nothing for the common commands; other
+ * Calls `visit` with each key of `command`, as a string (Buffer keys byte
+ * for byte, as latin1). Allocates nothing for the common commands; other
  * commands ask ioredis' command table.
  *
  * ```ts
@@ -61,6 +61,7 @@ export function visitKeys(command: KeyedCommand, visit: (key: string) => void): 
 
 function visitOne(key: unknown, visit: (key: string) => void): void {
   if (typeof key === 'string') visit(key);
-  else if (Buffer.isBuffer(key)) visit(key.toString('utf8'));
+  // latin1 maps every byte to one character: two binary keys never merge into one name.
+  else if (Buffer.isBuffer(key)) visit(key.toString('latin1'));
   else if (typeof key === 'number') visit(String(key));
 }

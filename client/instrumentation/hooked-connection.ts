@@ -79,7 +79,11 @@ export class HookedConnection {
     return attributes;
   }
 
-  /** Follows MULTI/WATCH ... EXEC/DISCARD/UNWATCH of single commands; a reconnect ends them too. */
+  /**
+   * Follows MULTI/WATCH ... EXEC/DISCARD/UNWATCH, single or in a pipeline (a
+   * WATCH sent alone is often ended by the EXEC of a `multi()` pipeline); a
+   * reconnect ends them too.
+   */
   noteCommand(name: string): void {
     if (name === 'multi' || name === 'watch') this.transaction = true;
     else if (name === 'exec' || name === 'discard' || name === 'unwatch') this.transaction = false;

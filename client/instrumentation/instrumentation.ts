@@ -3,6 +3,7 @@ import type { Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DurabilityStats } from '../connection/durability-stats.js';
+import { SideConnection } from '../connection/side-connection.js';
 import { ConfigError } from '../errors.js';
 import type { HotKeySnapshot } from '../hotkeys/hot-keys.js';
 import { HotKeys } from '../hotkeys/hot-keys.js';
@@ -190,6 +191,8 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly hotKeyMetrics: HotKeyMetrics | undefined;
   /** Hot-key detection and the near-cache, when `hotKeys` is set. */
   private readonly hot: HotKeys | undefined;
+  /** The client's own connection for its records (hot-key reports), opened on first use. */
+  readonly side: SideConnection;
   private readonly slowMs: number;
   private readonly onWriterTimeout: ((sentOn: unknown) => void) | undefined;
   /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
@@ -246,10 +249,21 @@ export class Instrumentation implements RedisInstrumentation {
       this.metrics?.unregister();
       throw error;
     }
+    this.side = new SideConnection(writer);
     this.hot =
-      hotKeySettings === undefined ? undefined : new HotKeys(writer, hotKeySettings, this.logger);
+      hotKeySettings === undefined
+        ? undefined
+        : new HotKeys(writer, this.side, hotKeySettings, this.logger);
     this.attach(writer, 'writer');
     if (!this.readsFromWriter) this.attach(reader, 'reader');
+    // An app that quits its writer without detach() must still be able to exit: the client's own
+    // connections (records, near-cache) go with it.
+    const ended = () => {
+      this.hot?.close();
+      this.side.close();
+    };
+    writer.once('end', ended);
+    this.detachers.push(() => writer.off('end', ended));
   }
 
   hotKeys(limit = 10): HotKeySnapshot | undefined {
@@ -263,6 +277,7 @@ export class Instrumentation implements RedisInstrumentation {
     this.tracing?.flush();
     for (const detach of this.detachers.splice(0)) detach();
     this.hot?.close();
+    this.side.close();
     this.metrics?.unregister();
     this.hotKeyMetrics?.unregister();
   }
@@ -331,12 +346,11 @@ export class Instrumentation implements RedisInstrumentation {
           // A single read the near-cache answers never reaches Redis: it is not a Redis command
           // in the metrics or spans (the near-cache counts it). Pipelines and MULTI are never
           // answered or rerouted: ioredis counts their writes to know when to flush them.
-          const single = stream === undefined;
-          if (single) connection.noteCommand(command.name);
-          const cacheable = single && connection.nearCacheable;
-          if (cacheable && hot.serve(command)) return command.promise;
+          connection.noteCommand(command.name);
+          const cacheable = stream === undefined && connection.nearCacheable;
+          if (cacheable && self.nearCache(() => hot.serve(command))) return command.promise;
           const flight = self.track(command, stream, connection);
-          if (cacheable && hot.route(command)) {
+          if (cacheable && self.nearCache(() => hot.route(command))) {
             // It went out on the near-cache's connection: a timeout there says nothing about this socket.
             if (flight !== undefined) flight.sentOn = undefined;
             return command.promise;
@@ -354,6 +368,16 @@ export class Instrumentation implements RedisInstrumentation {
       redis.off('select', onSelect);
       stopWatching();
     });
+  }
+
+  /** A near-cache step that throws costs the cache, never the command: it goes to Redis. */
+  private nearCache(step: () => boolean): boolean {
+    try {
+      return step();
+    } catch (error) {
+      this.internalError(error);
+      return false;
+    }
   }
 
   private track(

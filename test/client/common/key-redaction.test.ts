@@ -57,6 +57,30 @@ describe('key redaction', () => {
   });
 });
 
+describe('key redaction leaves no secret readable', () => {
+  const redactor = new KeyRedactor({ secret });
+
+  it('hashes whatever is not a plain word or a small number, whatever the separator', () => {
+    const hex = '9f86d081884c7d659a2feaa0c55ad015';
+    for (const [key, expected] of [
+      [`auth/token/${hex}`, `auth/token/${hashOf(hex)}`],
+      [`user.${hex}`, `user.${hashOf(hex)}`],
+      ['api_key=AKIAABCDEFGH12345678', `api_key=${hashOf('AKIAABCDEFGH12345678')}`],
+      [`pwreset:#${hex}`, `pwreset:${hashOf(`#${hex}`)}`],
+      ['user:ab12:cd34:profile', `user:${hashOf('ab12')}:${hashOf('cd34')}:profile`],
+    ] as const) {
+      expect(redactor.redact(key)).toBe(expected);
+    }
+    const jwt = 'jwt:eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl';
+    expect(redactor.redact(jwt)).not.toMatch(/eyJ|c2ln/);
+  });
+
+  it('hashes a nested capture group whole, leaving no tail of it', () => {
+    const nested = new KeyRedactor({ secret, patterns: ['/^tok:((\\w{4})\\w+)$/'] });
+    expect(nested.redact('tok:abcdSECRETSECRET')).toBe(`tok:${hashOf('abcdSECRETSECRET')}`);
+  });
+});
+
 describe('key redaction, bad input', () => {
   it('names a regular expression that does not compile', () => {
     expect(() => compileRedactionPatterns(['session:*', '/([a-z/'])).toThrow(RedactionPatternError);

@@ -70,6 +70,36 @@ describe('top-k sketch over time', () => {
     expect((detectedAt as number) - step).toBeLessThanOrEqual(1000);
   });
 
+  it('reports it within 1 s over 5,000 accesses a second of Zipf background traffic', () => {
+    const sketch = new TopKSketch(BUDGET, 0);
+    const keys = new ZipfKeys({ keys: 100_000, s: 0.9, seed: 9 });
+    let tick = 0;
+    let t = 0;
+    for (; t < 120_000; t += 0.2) {
+      sketch.add(keys.next(), () => t);
+      if (t >= tick) {
+        sketch.advance(t);
+        tick += 250;
+      }
+    }
+    const step = t;
+    let nextHot = t;
+    let detectedAt: number | undefined;
+    for (; t < step + 5000 && detectedAt === undefined; t += 0.2) {
+      sketch.add(keys.next(), () => t);
+      if (t >= nextHot) {
+        sketch.add('tenant:acme:settings', () => t);
+        nextHot += 12;
+      }
+      if (t >= tick) {
+        sketch.advance(t);
+        tick += 250;
+        if (sketch.rateOf('tenant:acme:settings', t) >= 1000) detectedAt = t;
+      }
+    }
+    expect((detectedAt ?? Number.POSITIVE_INFINITY) - step).toBeLessThanOrEqual(1000);
+  });
+
   it('does not call a lukewarm key hot for climbing into the tracked set', () => {
     const sketch = new TopKSketch(BUDGET, 0);
     const keys = new ZipfKeys({ keys: 2000, s: 0.9, seed: 5 });
@@ -118,6 +148,21 @@ describe('top-k sketch memory', () => {
     for (let i = 0; i < 100; i++) sketch.add(long, () => 0);
     expect(sketch.top(10, 1)).toEqual([]);
     expect(sketch.untrackable).toBe(100);
+  });
+
+  it('evicts cold keys to make room for a hot one whose name is long', () => {
+    const sketch = new TopKSketch(BUDGET, 0);
+    const name = (i: number) => `k${i}:${'x'.repeat(100)}`;
+    // 200 keys of ~100 characters seen once fill the name budget (128 × 64 characters).
+    for (let i = 0; i < 200; i++) sketch.add(name(i), () => 0);
+    let t = 0;
+    for (; t < 20_000; t += 5) {
+      sketch.add(name(7), () => t);
+      if (t % 250 === 0) sketch.advance(t);
+    }
+    expect(sketch.top(1, t)[0]?.key).toBe(name(7));
+    expect(sketch.rateOf(name(7), t)).toBeGreaterThan(10_000);
+    expect(sketch.memoryBytes()).toBeLessThanOrEqual(65536);
   });
 
   it('refuses a budget too small for the tracked keys, naming the minimum', () => {
