@@ -166,7 +166,9 @@ export class KeyRedactor {
   private readable(text: string): string {
     return text
       .split(SEPARATORS)
-      .map((part, i) => (i % 2 === 1 || part === '' || READABLE.test(part) ? part : this.hash(part)))
+      .map((part, i) =>
+        i % 2 === 1 || part === '' || READABLE.test(part) ? part : this.hash(part),
+      )
       .join('');
   }
 
