@@ -107,14 +107,18 @@ const MAX_MEMOIZED = 512;
 
 /** What splits a key into segments: the separators apps use in key names. */
 const SEPARATORS = /([:/.=|,;@ ])/;
-/** A segment shown as it is: a plain word (no digits), or a small number such as a shard or an id. */
-const READABLE = /^(?:[A-Za-z][A-Za-z_-]{0,31}|\d{1,6})$/;
+/**
+ * A segment shown as it is: a word, optionally ending in a small number
+ * (`org-3`, `shard12`), or a small number. Secrets are long or mix letters
+ * and digits throughout, so they never pass.
+ */
+const READABLE = /^(?:[A-Za-z][A-Za-z_-]{0,31}\d{0,6}|\d{1,6})$/;
 
 /**
  * Redacts key names before they leave the process, by allow-list: the parts
  * a pattern marks secret are hashed whole, and of the rest every segment
- * (between `:`, `/`, `.`, `=` and the like) that is not a plain word or a
- * small number is hashed too, tokens included. A hashed part becomes `#` and
+ * (between `:`, `/`, `.`, `=` and the like) that is not a word (perhaps
+ * ending in a small number) or a small number is hashed too, tokens included. A hashed part becomes `#` and
  * ten hex characters of HMAC-SHA256 under the deployment's secret.
  *
  * ```ts
