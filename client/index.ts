@@ -30,3 +30,9 @@ export {
   type SessionValidation,
 } from './session/session-cache.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';
+export type {
+  UsageOptions,
+  WarmingResult,
+  WarmingRun,
+  WarmOptions,
+} from './warming/types.js';

@@ -5,6 +5,7 @@ import { ConfigError, DurableWriteError } from '../errors.js';
 import type { HotKeySnapshot } from '../hotkeys/hot-keys.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
 import { runDetached } from '../logging/request-context.js';
+import type { WarmingRun, WarmOptions } from '../warming/types.js';
 import {
   type RedisClientsConfig,
   type ResolvedClientsConfig,
@@ -66,6 +67,23 @@ export interface RedisClients {
    * ```
    */
   hotKeys(limit?: number): HotKeySnapshot | undefined;
+  /**
+   * Warms a namespace from a loader or a warm Redis in the background and
+   * returns at once: rank order (the usage record's top keys unless `keys`
+   * are given), paced by a token bucket that backs off when the app's own
+   * latency or errors rise, every write conditional (a value live traffic
+   * wrote is never overwritten). Bad options throw ConfigError; after that,
+   * failures are outcomes of `done`, never exceptions. See docs/warming.md.
+   *
+   * ```ts
+   * const run = clients.warm({
+   *   namespace: 'app:product:',
+   *   source: { kind: 'loader', load: (keys) => db.productsByKey(keys), ttlSeconds: 600 },
+   * });
+   * run.done.then((result) => logger.info({ result }, 'warm'));
+   * ```
+   */
+  warm(options: WarmOptions): WarmingRun;
   /**
    * Flushes the spans of completed commands, removes the instrumentation and
    * closes every connection (QUIT, then drop after a short grace). Safe to call twice.
@@ -196,6 +214,7 @@ export function createRedisClients(
       }
     },
     hotKeys: (limit) => instrumentation.hotKeys(limit),
+    warm: (warmOptions) => instrumentation.warm(warmOptions),
     ready: async (timeoutMs = resolved.connectTimeoutMs * 5) => {
       const deadline = performance.now() + timeoutMs;
       await whenReady(writer, health, timeoutMs, resolved.tls !== undefined);

@@ -2,6 +2,7 @@ import { type Context, context, ROOT_CONTEXT, type Span, trace } from '@opentele
 import type { Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
+import { processIdentity } from '../common/instance-id.js';
 import type { DurabilityStats } from '../connection/durability-stats.js';
 import { SideConnection } from '../connection/side-connection.js';
 import { ConfigError } from '../errors.js';
@@ -23,10 +24,16 @@ import {
   endSpan,
   type TracingOptions,
 } from '../telemetry/command-tracing.js';
+import type { UsageOptions, WarmingRun, WarmOptions } from '../warming/types.js';
+import { UsageRecord } from '../warming/usage-record.js';
+import { Warming } from '../warming/warming.js';
+import { registerWarmingMetrics, type WarmingMetrics } from '../warming/warming-metrics.js';
+import { resolveUsageOptions } from '../warming/warming-options.js';
 import { type CommandEntry, CommandStats } from './command-stats.js';
 import { errorTypeOf, redisErrorPrefix } from './error-type.js';
 import { HookedConnection } from './hooked-connection.js';
 import { watchLifecycle } from './lifecycle.js';
+import { LiveLatency } from './live-latency.js';
 import { type ClientMetrics, type ConnectionRole, registerClientMetrics } from './metrics.js';
 import { commandQueryText } from './query-text.js';
 
@@ -62,6 +69,13 @@ export interface InstrumentOptions {
    * @default off
    */
   readonly hotKeys?: HotKeyOptions;
+  /**
+   * The usage record cache warming ranks by: a sample of the keys of these
+   * namespaces, with decayed counts, in a capped sorted set in Redis (key
+   * names only, never values; never in metrics or logs). See docs/warming.md.
+   * @default off
+   */
+  readonly usage?: UsageOptions;
 }
 
 /** The connections to instrument: a writer, and a replica connection if there is one. */
@@ -86,6 +100,11 @@ export interface RedisInstrumentation {
    * `hotKeys` is off. For a health endpoint or a debug page.
    */
   hotKeys(limit?: number): HotKeySnapshot | undefined;
+  /**
+   * Warms a namespace in the background (returns at once): see WarmOptions.
+   * Bad options throw ConfigError; everything after is an outcome of `done`.
+   */
+  warm(options: WarmOptions): WarmingRun;
 }
 
 const SEEN = Symbol('redscope.seen');
@@ -193,6 +212,10 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly hot: HotKeys | undefined;
   /** The client's own connection for its records (hot-key reports), opened on first use. */
   readonly side: SideConnection;
+  /** The usage record, when `usage` is set: fed from the command hook. */
+  private readonly usage: UsageRecord | undefined;
+  private readonly warming: Warming;
+  private readonly warmingMetrics: WarmingMetrics | undefined;
   private readonly slowMs: number;
   private readonly onWriterTimeout: ((sentOn: unknown) => void) | undefined;
   /** During a failover every command in flight turns slow: ten lines a second at most, the rest counted. */
@@ -231,6 +254,8 @@ export class Instrumentation implements RedisInstrumentation {
     // Checked before anything is registered or hooked: a bad option throws with nothing to undo.
     const hotKeySettings =
       options.hotKeys === undefined ? undefined : resolveHotKeyOptions(options.hotKeys);
+    const usageSettings =
+      options.usage === undefined ? undefined : resolveUsageOptions(options.usage);
     // Metrics first: a registry conflict then throws before any client is hooked.
     this.metrics = options.registry
       ? registerClientMetrics(options.registry, {
@@ -245,8 +270,12 @@ export class Instrumentation implements RedisInstrumentation {
         options.registry && hotKeySettings
           ? registerHotKeyMetrics(options.registry, () => this.hot, hotKeySettings.metricsTop)
           : undefined;
+      this.warmingMetrics = options.registry
+        ? registerWarmingMetrics(options.registry, () => this.warming?.figures)
+        : undefined;
     } catch (error) {
       this.metrics?.unregister();
+      this.hotKeyMetrics?.unregister();
       throw error;
     }
     this.side = new SideConnection(writer);
@@ -254,6 +283,20 @@ export class Instrumentation implements RedisInstrumentation {
       hotKeySettings === undefined
         ? undefined
         : new HotKeys(writer, this.side, hotKeySettings, this.logger);
+    this.usage =
+      usageSettings === undefined
+        ? undefined
+        : new UsageRecord(this.side, usageSettings, this.logger);
+    const report = hotKeySettings?.report;
+    this.warming = new Warming({
+      writer,
+      side: this.side,
+      logger: this.logger,
+      // The hot-key reports' identity when they are on, so both records name the process alike.
+      identity: () => report ?? processIdentity('OTEL_SERVICE_NAME', undefined),
+      latency: new LiveLatency(this.stats, BLOCKING),
+      recorded: usageSettings?.namespaces,
+    });
     this.attach(writer, 'writer');
     if (!this.readsFromWriter) this.attach(reader, 'reader');
     // An app that quits its writer without detach() must still be able to exit: the client's own
@@ -270,6 +313,10 @@ export class Instrumentation implements RedisInstrumentation {
     return this.hot?.snapshot(limit);
   }
 
+  warm(options: WarmOptions): WarmingRun {
+    return this.warming.warm(options);
+  }
+
   detach(): void {
     if (this.detached) return;
     this.detached = true;
@@ -277,9 +324,13 @@ export class Instrumentation implements RedisInstrumentation {
     this.tracing?.flush();
     for (const detach of this.detachers.splice(0)) detach();
     this.hot?.close();
+    // Before the side connection closes: their last status and counts go out as it does.
+    this.warming.close();
+    this.usage?.close();
     this.side.close();
     this.metrics?.unregister();
     this.hotKeyMetrics?.unregister();
+    this.warmingMetrics?.unregister();
   }
 
   private *connectionStates() {
@@ -338,6 +389,7 @@ export class Instrumentation implements RedisInstrumentation {
         (command as Command & { isSettled?: boolean }).isSettled !== true
       ) {
         command[SEEN] = true;
+        self.usage?.observe(command);
         const hot = self.hot;
         if (hot === undefined) {
           self.track(command, stream, connection);

@@ -15,6 +15,7 @@ import { ConfigError } from '../errors.js';
 import { errorFields } from '../logging/logger.js';
 import { setRequestIdentity } from '../logging/request-context.js';
 import { registerSessionMetrics } from './session-metrics.js';
+import { type SessionWarmingOptions, startSessionWarming } from './session-warming.js';
 
 /** What a session carries: who it belongs to, plus any JSON fields the app adds. */
 export interface SessionRecord {
@@ -65,6 +66,14 @@ export interface SessionCacheOptions {
    * @default on, through the global tracer provider
    */
   readonly tracing?: { readonly enabled?: boolean; readonly tracerProvider?: TracerProvider };
+  /**
+   * Warms the cache from the source of truth in the background: the most
+   * used sessions first (the usage record of `<keyPrefix>session:`: list that
+   * namespace in createRedisClients' `usage` option), at the clients' warming
+   * rate and back-off. Needs the clients of createRedisClients.
+   * @default off
+   */
+  readonly warming?: SessionWarmingOptions;
 }
 
 /**
@@ -119,7 +128,8 @@ export interface SessionCache {
  * ```
  */
 export function createSessionCache(
-  clients: Pick<RedisClients, 'writer' | 'reader' | 'writeDurably'>,
+  clients: Pick<RedisClients, 'writer' | 'reader' | 'writeDurably'> &
+    Partial<Pick<RedisClients, 'warm'>>,
   options: SessionCacheOptions,
 ): SessionCache {
   const ttlSeconds = options.ttlSeconds ?? 3600;
@@ -135,6 +145,18 @@ export function createSessionCache(
       'loader',
       'must be a function (sessionId) => Promise<SessionRecord | null>',
     );
+  }
+  const warming = options.warming;
+  if (warming !== undefined) {
+    if (typeof warming.loadByHash !== 'function') {
+      throw new ConfigError(
+        'warming.loadByHash',
+        'must be a function (hashes) => Promise<Map<hash, SessionRecord>>',
+      );
+    }
+    if (typeof clients.warm !== 'function') {
+      throw new ConfigError('warming', 'needs the clients of createRedisClients (their warm())');
+    }
   }
   const { writer, reader } = clients;
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -164,14 +186,19 @@ export function createSessionCache(
     }
   };
 
-  async function lookup(
-    key: string,
-  ): Promise<{ session?: SessionRecord; source: SessionSource; counter: string }> {
+  async function lookup(key: string): Promise<{
+    session?: SessionRecord;
+    source: SessionSource;
+    counter: string;
+    /** The master has no revocation counter: the dataset was flushed if warming seeded it. */
+    counterMissing: boolean;
+  }> {
     if (reader.readsFromMaster) {
       const replies = (await writer.pipeline().get(counterKey).get(key).exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const session = parse((replies[1]?.[1] as string | null) ?? null);
-      return { session, source: 'master', counter: (replies[0]?.[1] as string | null) ?? '0' };
+      const stored = (replies[0]?.[1] as string | null) ?? null;
+      return { session, source: 'master', counter: stored ?? '0', counterMissing: stored === null };
     }
     let fromMaster = false;
     const [replicaReplies, masterCounter] = await Promise.all([
@@ -186,15 +213,32 @@ export function createSessionCache(
       writer.get(counterKey),
     ]);
     const counter = masterCounter ?? '0';
+    const counterMissing = masterCounter === null;
     const usable = replicaReplies !== null && !replicaReplies.some(([error]) => error);
     const replicaCounter = (replicaReplies?.[0]?.[1] as string | null) ?? '0';
     if (usable && Number(replicaCounter) >= Number(counter)) {
       const session = parse((replicaReplies?.[1]?.[1] as string | null) ?? null);
-      if (session) return { session, source: fromMaster ? 'master' : 'replica', counter };
+      if (session) {
+        return { session, source: fromMaster ? 'master' : 'replica', counter, counterMissing };
+      }
     }
     // The replica lags behind a revocation, failed, or lacks a session created a moment ago.
-    return { session: parse(await writer.get(key)), source: 'master', counter };
+    return { session: parse(await writer.get(key)), source: 'master', counter, counterMissing };
   }
+
+  const warm = clients.warm;
+  const warmer =
+    warming === undefined || warm === undefined
+      ? undefined
+      : startSessionWarming({
+          clients: { writer, warm: (run) => warm.call(clients, run) },
+          options: warming,
+          namespace: `${prefix}session:`,
+          counterKey,
+          ttlSeconds,
+          ttlFor,
+          logger,
+        });
 
   async function validateIn(sessionId: string, span: Span | undefined): Promise<SessionValidation> {
     const startedAt = performance.now();
@@ -213,6 +257,7 @@ export function createSessionCache(
         'session cache unavailable; validating with the loader',
       );
     }
+    if (found !== undefined) warmer?.observe(found.session !== undefined, found.counterMissing);
     let result: SessionValidation;
     if (found?.session) {
       metrics?.hits.inc();

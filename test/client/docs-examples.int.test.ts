@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -8,12 +9,14 @@ import { startWithHotKeys } from '../../docs/examples/hot-keys.js';
 import { traceWithOwnSdk } from '../../docs/examples/own-sdk-span-pipeline.js';
 import { createApp } from '../../docs/examples/request-logging.js';
 import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
+import { type Database, startSessions, warmBestSellers } from '../../docs/examples/warming.js';
+import { waitUntil } from '../../stack/partition-faults.js';
 import { packageRoot } from '../../stack/repo-paths.js';
 import { clientsConfigFor } from '../../stack/topology-clients.js';
 import { startOtlpReceiver } from '../demo/otlp-receiver.js';
-import { sharedTopology } from '../support/shared-topology.js';
+import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
 import { capturedLogs } from './support/captured-logs.js';
-import { sharedPair } from './support/redis-pair.js';
+import { sharedPair, uniquePrefix } from './support/redis-pair.js';
 
 // Not connected first: the client leaves ioredis' handshake out of spans and metrics.
 const pair = sharedPair();
@@ -139,12 +142,76 @@ describe('docs examples, happy path', () => {
     }
   });
 
+  it('warming.ts warms the most used sessions on start, then the best sellers without overwriting a live value', async () => {
+    const shared = sharedTopology();
+    const master = clientFor(shared, portOf(shared, 'master'), shared.users?.app ?? {});
+    const prefix = uniquePrefix('docs-warm');
+    const sha256 = (id: string) => createHash('sha256').update(id).digest('hex');
+    const ids = Array.from({ length: 30 }, (_, i) => `sid-${i}`);
+    const byHash = new Map(ids.map((id, i) => [sha256(id), { userId: `u${i}`, orgId: 'acme' }]));
+    const askedOneByOne: string[] = [];
+    const db: Database = {
+      findSession: async (id) => {
+        askedOneByOne.push(id);
+        return byHash.get(sha256(id)) ?? null;
+      },
+      findSessionsByTokenHash: async (hashes) => {
+        const found = new Map<string, { userId: string; orgId: string }>();
+        for (const hash of hashes) {
+          const session = byHash.get(hash);
+          if (session !== undefined) found.set(hash, session);
+        }
+        return found;
+      },
+      bestSellerIds: async (count) =>
+        Array.from({ length: Math.min(count, 20) }, (_, i) => `p${i}`),
+      // p19 was withdrawn: the loader has nothing for it.
+      productsByIds: async (products) =>
+        products.map((id) => (id === 'p19' ? undefined : { id, price: 10 })),
+    };
+    const sessionKeys = ids.map((id) => `${prefix}session:${sha256(id)}`);
+    const record = `redscope:{warming}:usage:${prefix}session:`;
+    // The usage record outlived the cached sessions (a failover to a replica that had it).
+    await master.zadd(record, ...sessionKeys.flatMap((key, i) => [String(30 - i), key]));
+    const { clients, sessions } = startSessions(clientsConfigFor(shared), db, prefix);
+    const productKeys = Array.from({ length: 20 }, (_, i) => `${prefix}product:p${i}`);
+    try {
+      await clients.ready();
+      await waitUntil(
+        'the sessions warmed on start',
+        async () => (await master.exists(...sessionKeys)) === sessionKeys.length,
+        10_000,
+      );
+      for (const id of ids) expect((await sessions.validate(id)).source).not.toBe('loader');
+      expect(askedOneByOne).toEqual([]);
+
+      // Live traffic cached a newer price of p0 before the run.
+      await master.set(`${prefix}product:p0`, '{"id":"p0","price":12}');
+      const result = await warmBestSellers(clients, db, prefix);
+      expect(result).toMatchObject({
+        outcome: 'done',
+        planned: 20,
+        warmed: 18,
+        skipped: 2,
+        failed: 0,
+      });
+      expect(await master.get(`${prefix}product:p0`)).toBe('{"id":"p0","price":12}');
+      expect(await master.get(`${prefix}product:p1`)).toBe('{"id":"p1","price":10}');
+      expect(await master.ttl(`${prefix}product:p1`)).toBeGreaterThan(590);
+      expect(await master.exists(`${prefix}product:p19`)).toBe(0);
+    } finally {
+      await clients.close();
+      await master.del(record, ...sessionKeys, ...productKeys);
+      master.disconnect();
+    }
+  });
+
   it('the docs show each example exactly as it is tested', () => {
-    const docs = ['tracing.md', 'logging.md', 'hotkeys.md']
+    const docs = ['tracing.md', 'logging.md', 'hotkeys.md', 'warming.md']
       .map((f) => readFileSync(join(packageRoot(), 'docs', f), 'utf8'))
       .join('\n');
     const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts'));
-    expect(files.length).toBe(5);
+    expect(files.length).toBe(6);
     for (const file of files) {
       const marker = `<!-- example: docs/examples/${file} -->\n\`\`\`ts\n`;
       const at = docs.indexOf(marker);
