@@ -5,6 +5,8 @@ export const ExitCode = {
   failure: 1,
   /** The command line or a config file is wrong; nothing was started. */
   usage: 2,
+  /** Stopped by Ctrl-C (128 + SIGINT, what a shell reports). */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

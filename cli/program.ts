@@ -8,6 +8,7 @@ import { registerHotKeysCommand } from './commands/hotkeys.js';
 import { registerRotateCertsCommand } from './commands/rotate-certs.js';
 import { registerTopologyCommand } from './commands/topology.js';
 import { registerUpCommand } from './commands/up.js';
+import { registerWarmCommand } from './commands/warm.js';
 
 /** Where commands write: injectable so tests read the output instead of the console. */
 export interface CliIo {
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerTopologyCommand(program, io);
   registerUpCommand(program, io);
   registerHotKeysCommand(program, io);
+  registerWarmCommand(program, io);
 
   for (const command of [program, ...program.commands]) {
     command

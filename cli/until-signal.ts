@@ -1,3 +1,5 @@
+import { ExitCode } from './exit-codes.js';
+
 /**
  * Starts something that owns child processes, runs `started` once it is up,
  * and stops it in order on Ctrl-C or SIGTERM. The handlers are in place before
@@ -18,7 +20,7 @@ export async function runUntilSignal<T extends { stop(): Promise<void> }>(
   const onSignal = () => {
     if (!running || stopping) {
       // No orderly stop: process.exit runs the exit hook that SIGKILLs every child.
-      process.exit(130);
+      process.exit(ExitCode.interrupted);
     }
     stopping = true;
     log('stopping every process... (Ctrl-C again to kill them at once)');

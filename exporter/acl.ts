@@ -1,6 +1,7 @@
 /**
  * The least-privilege Redis ACL for the exporter: read-only server
- * introspection, read access to the hot-key reports and nothing else, no
+ * introspection, read access to the hot-key reports and the warming status
+ * records and nothing else, no
  * channel access. `test/exporter/compatibility.int.test.ts` creates exactly
  * these users and scrapes with every collector succeeding, and a unit test
  * checks that every command a collector sends is listed here.
@@ -13,14 +14,22 @@ export const DATA_NODE_COMMANDS = [
   'slowlog|len',
   'slowlog|get',
   'client|list',
-  // The hot-key reports (exporter/hotkey-reports.ts), on DATA_NODE_KEY_PATTERNS only.
+  // The hot-key reports and the warming status records (exporter/indexed-records.ts),
+  // on DATA_NODE_KEY_PATTERNS only.
   'zrevrange',
   'strlen',
   'mget',
 ] as const;
 
-/** The only keys the exporter may read: the clients' hot-key reports and their index. */
-export const DATA_NODE_KEY_PATTERNS = ['%R~redscope:{hotkeys}*'] as const;
+/**
+ * The only keys the exporter may read: the clients' hot-key reports and the
+ * warming status records, each with its index. Not the warming usage records
+ * (`redscope:{warming}:usage:*`): they hold real key names, session ids included.
+ */
+export const DATA_NODE_KEY_PATTERNS = [
+  '%R~redscope:{hotkeys}*',
+  '%R~redscope:{warming}:status*',
+] as const;
 
 /**
  * What the LFU sampler (`hotkeys.lfu.enabled`, off by default) adds: a

@@ -9,6 +9,7 @@ import { registerHotKeyMetrics } from '../client/hotkeys/hotkey-metrics.js';
 import { CommandStats } from '../client/instrumentation/command-stats.js';
 import { registerClientMetrics } from '../client/instrumentation/metrics.js';
 import { registerSessionMetrics } from '../client/session/session-metrics.js';
+import { registerWarmingMetrics } from '../client/warming/warming-metrics.js';
 import {
   dataNodeAclRules,
   EXPORTER_ACL_USER,
@@ -141,7 +142,9 @@ export function renderMetricsDoc(): string {
     '## Least-privilege Redis ACL',
     '',
     'The exporter needs no channel access and reads no key but the hot-key reports',
-    '(`redscope:{hotkeys}*`, written by the app processes). On every master and replica:',
+    '(`redscope:{hotkeys}*`) and the warming status records (`redscope:{warming}:status*`),',
+    'both written by the app processes; never the warming usage records, which hold real',
+    'key names. On every master and replica:',
     '',
     '```',
     `ACL SETUSER ${EXPORTER_ACL_USER} ${dataNodeAclRules('PASSWORD').join(' ')}`,
@@ -165,8 +168,8 @@ export function renderMetricsDoc(): string {
     'Then give the exporter `--username redscope-exporter --password-file FILE` (or, for',
     '`/scrape` targets, an entry in `--credentials-file`). Without `config|get` the',
     '`config` collector reports 0 and `redis_db_keys` covers the non-empty DBs only; without',
-    'the hot-key rights the `hotkeys` collector fails on the master (its success is 0);',
-    'every other collector is unaffected.',
+    'the hot-key rights the `hotkeys` collector fails on the master (its success is 0), and',
+    'without the warming rights the `warming` collector; every other collector is unaffected.',
     '',
   );
   return lines.join('\n');
@@ -189,6 +192,7 @@ function renderClientMetrics(): string[] {
   });
   registerSessionMetrics(registry);
   registerHotKeyMetrics(registry, () => undefined, 10);
+  registerWarmingMetrics(registry, () => undefined);
   const lines = [
     '## Client metrics (`redscope/client`)',
     '',
@@ -200,6 +204,7 @@ function renderClientMetrics(): string[] {
     'The `durable_writes_fenced*` and `sentinel_subscriptions` families exist in Sentinel mode only.',
     'The `hotkey_*` and `near_cache_*` families exist with the `hotKeys` option (docs/hotkeys.md);',
     '`key` is a redacted key name, one series per key of the top `hotKeys.metricsTop` (10).',
+    'The `warming_*` families follow `clients.warm()` runs, by namespace (docs/warming.md).',
     '',
     '| family | type | labels | help |',
     '|---|---|---|---|',

@@ -1,32 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { HOTKEY_TOP_CAP } from '../../client/common/hotkey-report.js';
-import {
-  ConfigError,
-  DEFAULTS,
-  type ExporterConfig,
-  envName,
-  type FlagName,
-  loadExporterConfig,
-  PASSWORD_ENV,
-} from '../../exporter/config.js';
+import { DEFAULTS, type ExporterConfig } from '../../exporter/config.js';
 import type { FleetHotKeys } from '../../exporter/hotkey-reports.js';
+import {
+  CONNECTION_FLAGS,
+  connectionConfig,
+  describeConnection,
+  wholeNumber,
+} from '../connection-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
+import { printable } from '../terminal-text.js';
 import { addExporterFlags, flagValues } from './exporter.js';
-
-/** The exporter's flags that say how to reach the master; they mean the same here. */
-const CONNECTION_FLAGS: readonly FlagName[] = [
-  'redis-url',
-  'sentinels',
-  'master-name',
-  'username',
-  'password-file',
-  'tls-ca',
-  'tls-cert',
-  'tls-key',
-  'tls-insecure-skip-verify',
-];
 
 const DEFAULT_INTERVAL_SECONDS = 2;
 /** One read gives up after this: an on-call engineer should not wait longer on a hung Redis. */
@@ -106,16 +92,6 @@ export function registerHotKeysCommand(program: Command, io: CliIo): void {
   });
 }
 
-function wholeNumber(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      `${flag} ${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`,
-    );
-  }
-  return n;
-}
-
 function seconds(flag: string, value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < MIN_INTERVAL_SECONDS) {
@@ -124,27 +100,6 @@ function seconds(flag: string, value: string): number {
     );
   }
   return n;
-}
-
-/**
- * The connection settings through the exporter's own parsing, so a flag means
- * the same in both commands. Only the connection's env vars are read: the
- * exporter's other settings (REDSCOPE_LISTEN, ...) are not this command's.
- */
-function connectionConfig(flags: Record<string, string | string[] | boolean>): ExporterConfig {
-  const env: Record<string, string | undefined> = { [PASSWORD_ENV]: process.env[PASSWORD_ENV] };
-  for (const flag of CONNECTION_FLAGS) env[envName(flag)] = process.env[envName(flag)];
-  let config: ExporterConfig;
-  try {
-    config = loadExporterConfig({ flags, env });
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-  if (!config.redisTarget && config.sentinels.length === 0) {
-    throw new UsageError('give --redis-url, or --sentinels with --master-name');
-  }
-  return config;
 }
 
 /**
@@ -204,15 +159,12 @@ async function openSource(config: ExporterConfig): Promise<HotKeysSource> {
   const { createExporterLogger } = await import('../../exporter/logger.js');
   const { TargetPool, pipelineRoundTrip } = await import('../../exporter/target-pool.js');
   const { TargetCredentials } = await import('../../exporter/target-credentials.js');
-  const { HOTKEY_INDEX_READ, readFleetHotKeys, settledValue } = await import(
-    '../../exporter/hotkey-reports.js'
-  );
+  const { HOTKEY_INDEX_READ, readFleetHotKeys } = await import('../../exporter/hotkey-reports.js');
+  const { settledValue } = await import('../../exporter/indexed-records.js');
   const { describeScrapeError } = await import('../../exporter/scrape-errors.js');
   const pool = new TargetPool(config.tls, createExporterLogger('silent'));
   const credentials = new TargetCredentials(config, pool);
-  const where =
-    config.redisTarget?.key ??
-    `the master "${config.masterName}" of ${config.sentinels.map((s) => s.key).join(', ')}`;
+  const where = describeConnection(config);
   return {
     async read(top) {
       const deadline = Date.now() + READ_BUDGET_MS;
@@ -254,12 +206,6 @@ function toJson(view: HotKeysView) {
         : Math.max(0, (view.at - merged.oldestReportMs) / 1000),
     keys: merged.keys,
   };
-}
-
-/** Key names come from reports anyone with write access could fill: no escape sequence reaches the terminal. */
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
 function renderText(view: HotKeysView, options: ShowHotKeysOptions): string {

@@ -1,7 +1,7 @@
 import { ReplyError } from 'ioredis';
 import type { KeyRedactor } from '../../client/common/key-redaction.js';
 import { family, type MetricSink } from '../exposition.js';
-import { settledValue } from '../hotkey-reports.js';
+import { settledValue } from '../indexed-records.js';
 import { type CollectContext, type Collector, INFO_ALL, type RedisCommand } from './types.js';
 
 export interface HotKeysLfuSettings {

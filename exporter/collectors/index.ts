@@ -13,6 +13,7 @@ import { serverConfigCollector } from './server-config.js';
 import { slowlogCollector } from './slowlog.js';
 import { tlsCollector } from './tls.js';
 import type { Collector } from './types.js';
+import { warmingCollector } from './warming.js';
 
 /** What collectors with state need, owned by the exporter that builds the catalog. */
 export interface CollectorDependencies {
@@ -47,6 +48,7 @@ export function createCollectors(dependencies: CollectorDependencies): readonly 
     sentinelCollector,
     createSentinelEventsCollector(dependencies.sentinelEvents),
     createHotKeysCollector({ top: dependencies.hotKeys?.top ?? DEFAULTS.hotKeysTop }),
+    warmingCollector,
     // Last: it spends what is left of its own budget, so it must not delay the others.
     ...(dependencies.hotKeys?.lfu ? [createHotKeysLfuCollector(dependencies.hotKeys.lfu)] : []),
   ];
