@@ -53,6 +53,8 @@ export interface Thresholds {
     readonly RedscopeExporterScrapeErrors: AlertTiming & { readonly ratio: number };
     readonly RedisHotKey: AlertTiming;
     readonly RedisHotKeyNearCacheIneffective: AlertTiming;
+    readonly RedisCacheWarmingFailed: AlertTiming;
+    readonly RedisCacheWarmingStalled: AlertTiming & { readonly seconds: number };
   };
 }
 
@@ -61,10 +63,12 @@ export type AlertName = keyof Thresholds['alerts'];
 const duration = { type: 'string', pattern: '^(0|[0-9]+(ms|s|m|h|d|w|y))+$' } as const;
 const ratio = { type: 'number', minimum: 0, maximum: 1 } as const;
 const nonNegative = { type: 'number', minimum: 0 } as const;
+/** Whole seconds that go into a PromQL range (`[120s]`), which takes no fraction and no 0. */
+const rangeSeconds = { type: 'integer', minimum: 1 } as const;
 
 /** An alert entry: `for`, optional `keepFiringFor`, plus the named numeric knobs. */
 function timing<K extends string>(
-  knobs: Record<K, typeof ratio | typeof nonNegative | typeof duration>,
+  knobs: Record<K, typeof ratio | typeof nonNegative | typeof rangeSeconds | typeof duration>,
 ) {
   return {
     type: 'object',
@@ -129,6 +133,8 @@ const schema = {
         'RedscopeExporterScrapeErrors',
         'RedisHotKey',
         'RedisHotKeyNearCacheIneffective',
+        'RedisCacheWarmingFailed',
+        'RedisCacheWarmingStalled',
       ],
       properties: {
         RedisDown: timing({}),
@@ -155,6 +161,8 @@ const schema = {
         RedscopeExporterScrapeErrors: timing({ ratio }),
         RedisHotKey: timing({}),
         RedisHotKeyNearCacheIneffective: timing({}),
+        RedisCacheWarmingFailed: timing({}),
+        RedisCacheWarmingStalled: timing({ seconds: rangeSeconds }),
       },
     },
   },

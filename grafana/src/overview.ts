@@ -4,17 +4,19 @@ import { QUANTILES, RECORDED } from '../../bundle/series.js';
 import type { Thresholds } from '../../bundle/thresholds.js';
 import { redscopeDashboard } from './dashboard-base.js';
 import { hotKeyPanels } from './overview-hot-keys.js';
+import { warmingPanels } from './overview-warming.js';
 import { alertList, percentile, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const OVERVIEW_VERSION = 3;
+export const OVERVIEW_VERSION = 4;
 
 export function overviewDashboard(t: Thresholds): DashboardBuilder {
   const s = selectors(t.jobs);
   const a = t.alerts;
-  // Its row comes last, so the panels above keep their ids: links and Grafana's state key on them.
+  // New rows come last, so the panels above keep their ids: links and Grafana's state key on them.
   const hot = hotKeyPanels(t, s);
+  const warming = warmingPanels(t, s);
   const { uid, title } = DASHBOARDS.overview;
   const rate = '[$__rate_interval]';
 
@@ -24,7 +26,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
       title,
       version: OVERVIEW_VERSION,
       description:
-        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication, Sentinel and hot keys.',
+        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication, Sentinel, hot keys and cache warming.',
       multiInstance: true,
     },
     t,
@@ -427,5 +429,13 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(hot.topKeys)
     .withPanel(hot.rate)
     .withPanel(hot.redisRate)
-    .withPanel(hot.nearCacheHitRatio);
+    .withPanel(hot.nearCacheHitRatio)
+
+    .withRow(row('Cache warming'))
+    .withPanel(warming.timeline)
+    .withPanel(warming.runs)
+    .withPanel(warming.progress)
+    .withPanel(warming.hitRate)
+    .withPanel(warming.keysWarmed)
+    .withPanel(warming.throughput);
 }

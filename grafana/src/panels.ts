@@ -1,12 +1,15 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
   PanelBuilder as GenericPanelBuilder,
+  MappingType,
   RowBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
+  type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
@@ -115,6 +118,21 @@ export function singleStat(spec: PanelSpec): stat.PanelBuilder {
   return panel;
 }
 
+/** A number a panel shows as a word in a colour: a state coded as a number in PromQL. */
+export interface ValueText {
+  readonly value: number;
+  readonly text: string;
+  /** A Grafana colour name: green, blue, orange, red... */
+  readonly color: string;
+}
+
+function valueMappings(values: readonly ValueText[]): ValueMapping[] {
+  const options = Object.fromEntries(
+    values.map((v, index) => [String(v.value), { text: v.text, color: v.color, index }]),
+  );
+  return [{ type: MappingType.ValueToText, options }];
+}
+
 /** One value column of a table: an instant query whose labels say which row it fills. */
 export interface TableColumn {
   readonly header: string;
@@ -123,6 +141,8 @@ export interface TableColumn {
   readonly unit?: string;
   /** Colours the value red from this value up. */
   readonly redAbove?: number;
+  /** Shows these values as coloured words instead of numbers. */
+  readonly texts?: readonly ValueText[];
 }
 
 export interface TableSpec {
@@ -179,18 +199,55 @@ export function valueTable(spec: TableSpec): table.PanelBuilder {
     ])
     .sortBy([new common.TableSortByFieldStateBuilder().displayName(spec.sortBy).desc(true)]);
   for (const column of spec.columns) {
+    const coloured = column.redAbove !== undefined || column.texts !== undefined;
     const properties = [
       ...(column.unit ? [{ id: 'unit', value: column.unit }] : []),
       ...(column.redAbove === undefined
         ? []
-        : [
-            { id: 'thresholds', value: thresholds({ redAbove: column.redAbove }).build() },
-            { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } },
-          ]),
+        : [{ id: 'thresholds', value: thresholds({ redAbove: column.redAbove }).build() }]),
+      ...(column.texts === undefined
+        ? []
+        : [{ id: 'mappings', value: valueMappings(column.texts) }]),
+      ...(coloured
+        ? [{ id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } }]
+        : []),
     ];
     if (properties.length > 0) panel.overrideByName(column.header, properties);
   }
   return panel;
+}
+
+export interface StateTimelineSpec {
+  readonly title: string;
+  readonly description: string;
+  /** One query per row set; each series is one row of the timeline, its value a state code. */
+  readonly queries: readonly Query[];
+  /** The state codes the queries return, as words in colours. */
+  readonly states: readonly ValueText[];
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** A state timeline: one row per series, coloured by the word its value maps to. */
+export function stateTimeline(spec: StateTimelineSpec): statetimeline.PanelBuilder {
+  return new statetimeline.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit('none')
+    .span(spec.width ?? 12)
+    .height(spec.height ?? 8)
+    .targets(targets(spec.queries))
+    .mappings(valueMappings(spec.states))
+    .thresholds(thresholds({}))
+    .showValue(common.VisibilityMode.Never)
+    .mergeValues(true)
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(common.LegendDisplayMode.List)
+        .placement(common.LegendPlacement.Bottom),
+    );
 }
 
 export function row(title: string): RowBuilder {

@@ -276,7 +276,51 @@ or
       value: '{{ $value | humanize }}/min',
       dashboard: 'overview',
     },
+    RedisCacheWarmingFailed: {
+      // $value is how far the run got (the progress ratio), not the state's 1.
+      expr: `${warmingRun('redscope_warming_progress_ratio', redis)}
+and on (${WARMING_RUN})
+${warmingRun('redscope_warming_state', `${redis}, state="failed"`)} == 1`,
+      severity: 'warning',
+      summary:
+        'Cache warming of {{ $labels.namespace }} on {{ $labels.instance_id }} failed at {{ $value | humanizePercentage }}',
+      description:
+        'The warming run of the namespace {{ $labels.namespace }} by the app instance {{ $labels.instance_id }} in {{ $labels.environment }}/{{ $labels.cluster }} ended in failed after {{ $value | humanizePercentage }} of its plan. The keys it did not warm miss until live traffic fills them, and every miss loads from the source of truth. The reason field of its status record (kept 10 minutes) and the redis.warming_finished log line say why.',
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'overview',
+    },
+    RedisCacheWarmingStalled: {
+      // Progress, not redscope_warming_last_update_age_seconds: the app rewrites its record
+      // every progressEveryMs whether or not a key moved, and a record it stops rewriting
+      // expires after 3 updates, so the age never grows past seconds (thresholds.yaml).
+      // The run must be as old as the window, or a run's first samples (all 0) would fire.
+      expr: `${warmingRun('redscope_warming_progress_ratio', redis)}
+and on (${WARMING_RUN})
+${warmingRun('redscope_warming_state', `${redis}, state="running"`)} == 1
+and on (${WARMING_RUN})
+${warmingRun('redscope_warming_duration_seconds', redis)} >= ${a.RedisCacheWarmingStalled.seconds}
+unless on (${WARMING_RUN})
+max by (${WARMING_RUN}) (changes(redscope_warming_progress_ratio{${redis}}[${a.RedisCacheWarmingStalled.seconds}s])) > 0`,
+      severity: 'warning',
+      summary:
+        'Cache warming of {{ $labels.namespace }} on {{ $labels.instance_id }} is stuck at {{ $value | humanizePercentage }}',
+      description: `For ${a.RedisCacheWarmingStalled.seconds}s, the warming run of the namespace {{ $labels.namespace }} by the app instance {{ $labels.instance_id }} in {{ $labels.environment }}/{{ $labels.cluster }} has stayed running at {{ $value | humanizePercentage }} of its plan without warming or skipping one key, while the app still updates its status record. Its loader or source Redis hangs or fails every retry, or its rate limit has backed off to nothing because live latency or errors stay high; meanwhile the cache stays cold.`,
+      value: '{{ $value | humanizePercentage }}',
+      dashboard: 'overview',
+    },
   };
+}
+
+/** The labels of one warming run: the exporter's instance_id is the app instance, not the Redis target. */
+const WARMING_RUN = 'environment, cluster, instance_id, namespace';
+
+/**
+ * A warming gauge per run. max, not sum, over targets: the status records live on the
+ * master, so two series of one run (two exporters, or the old and the new master around a
+ * failover) are one record seen twice.
+ */
+function warmingRun(metric: string, selector: string): string {
+  return `max by (${WARMING_RUN}) (${metric}{${selector}})`;
 }
 
 /**

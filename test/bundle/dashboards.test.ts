@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
 import { RECORDED } from '../../bundle/series.js';
+import { WARMING_STATES } from '../../client/common/warming-status.js';
 import {
   buildDashboards,
   renderDashboard,
@@ -106,6 +107,9 @@ describe('grafana dashboards (happy path)', () => {
       'alerts',
       'hot keys',
       'near-cache hit ratio',
+      'cache warming',
+      'warming progress',
+      'hit rate during warming',
     ]) {
       expect(titles).toContain(topic);
     }
@@ -187,6 +191,73 @@ describe('grafana dashboards (happy path)', () => {
       expect(metrics, title).toContain('redscope_hotkey_threshold_per_minute');
       for (const metric of metrics) expect(alertMetrics, title).toContain(metric);
     }
+  });
+
+  it('the warming row names every state the exporter exports, colours a failed run red and reads what the warming alerts read', () => {
+    const overview = Object.values(committed).find(
+      (d) => d.uid === DASHBOARDS.overview.uid,
+    ) as Mutable;
+    const byTitle = (title: string) => overview.panels.find((p: Mutable) => p.title === title);
+    const timeline = byTitle('Warming runs over time');
+    expect(timeline.type).toBe('state-timeline');
+    const [mapping] = timeline.fieldConfig.defaults.mappings;
+    const texts = Object.values(mapping.options) as { text: string; color: string }[];
+    expect(texts.map((m) => m.text.toLowerCase()).sort()).toEqual([...WARMING_STATES].sort());
+    expect(texts.find((m) => m.text === 'Failed')?.color).toBe('red');
+    // Each state's code is what the mapping names it.
+    const [code] = timeline.targets.map((t: Mutable) => t.expr as string);
+    for (const [value, m] of Object.entries(mapping.options) as [string, { text: string }][]) {
+      expect(code).toContain(`state="${m.text.toLowerCase()}"} * ${value}`);
+    }
+
+    const table = byTitle('Warming runs');
+    expect(table.type).toBe('table');
+    for (const target of table.targets) {
+      expect(target).toMatchObject({ instant: true, format: 'table' });
+      // One row per run: every column keeps exactly its labels.
+      expect(target.expr).toMatch(/^max by \(cluster, instance_id, namespace\) \(/);
+    }
+    expect(table.targets[0].expr).toBe(code);
+    const organize = table.transformations.find((t: Mutable) => t.id === 'organize');
+    expect(Object.values(organize.options.renameByName)).toEqual([
+      'Cluster',
+      'App instance',
+      'Namespace',
+      'State',
+      'Progress',
+      'Warmed',
+      'Planned',
+      'Errors',
+      'Duration',
+      'Record age',
+    ]);
+    const state = table.fieldConfig.overrides.find((o: Mutable) => o.matcher.options === 'State');
+    expect(state.properties.find((p: Mutable) => p.id === 'mappings').value).toEqual(
+      timeline.fieldConfig.defaults.mappings,
+    );
+
+    const metricsOf = (title: string) =>
+      dashboardExpressions(overview)
+        .filter((e) => e.panel === title)
+        .flatMap((e) => findSelectors(e.expr).map((s) => s.metric));
+    const alertMetrics = committedAlertRules()
+      .filter((r) => r.alert.startsWith('RedisCacheWarming'))
+      .flatMap((r) => findSelectors(r.expr).map((s) => s.metric));
+    for (const title of ['Warming runs over time', 'Warming progress']) {
+      for (const metric of metricsOf(title)) expect(alertMetrics, title).toContain(metric);
+    }
+    // The session cache's own ratio, and the keyspace ratio RedisHitRateLow reads.
+    expect(metricsOf('Hit rate during warming')).toEqual([
+      'redscope_session_cache_hits_total',
+      'redscope_session_cache_hits_total',
+      'redscope_session_cache_misses_total',
+      RECORDED.clusterHitRatio,
+    ]);
+    expect(metricsOf('Warming throughput and rate limit')).toEqual([
+      'redscope_client_warming_keys_total',
+      'redscope_client_warming_rate_limit',
+      'redscope_client_warming_running',
+    ]);
   });
 
   it('queries select only metrics of the naming contract or of redis_exporter 1.45', () => {

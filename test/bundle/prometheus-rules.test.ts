@@ -84,6 +84,8 @@ describe('prometheus rules (happy path)', () => {
       'RedscopeExporterScrapeErrors',
       'RedisHotKey',
       'RedisHotKeyNearCacheIneffective',
+      'RedisCacheWarmingFailed',
+      'RedisCacheWarmingStalled',
     ]) {
       expect(names).toContain(wanted);
     }
@@ -109,6 +111,40 @@ describe('prometheus rules (happy path)', () => {
       // max: every master target exports the same merged list; a sum would double a key.
       expect(expr, alert).toContain(`max by (environment, cluster, key) (${metric}{`);
       expect(expr, alert).not.toMatch(/>=?\s*\d/);
+    }
+  });
+
+  it('the warming alerts count a run once and tell a stall by its progress over the window of thresholds.yaml', () => {
+    const rules = committedAlertRules();
+    const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
+    const run = 'max by (environment, cluster, instance_id, namespace)';
+    const failed = findSelectors(expr('RedisCacheWarmingFailed'));
+    expect(failed.map((s) => s.metric)).toEqual([
+      'redscope_warming_progress_ratio',
+      'redscope_warming_state',
+    ]);
+    expect(failed[1]?.matchers).toContainEqual({ name: 'state', op: '=', value: 'failed' });
+    const stalled = findSelectors(expr('RedisCacheWarmingStalled'));
+    // Progress, not redscope_warming_last_update_age_seconds: the app rewrites a running
+    // record whether or not a key moved, and one it stops rewriting expires within seconds.
+    expect(stalled.map((s) => s.metric)).toEqual([
+      'redscope_warming_progress_ratio',
+      'redscope_warming_state',
+      'redscope_warming_duration_seconds',
+      'redscope_warming_progress_ratio',
+    ]);
+    expect(stalled[1]?.matchers).toContainEqual({ name: 'state', op: '=', value: 'running' });
+    const { seconds } = thresholds().alerts.RedisCacheWarmingStalled;
+    expect(stalled[3]).toMatchObject({ range: `${seconds}s`, enclosingFunction: 'changes' });
+    // A run younger than the window has too few samples to have moved in it.
+    expect(expr('RedisCacheWarmingStalled')).toContain(
+      `${run} (redscope_warming_duration_seconds{job="redis"}) >= ${seconds}`,
+    );
+    for (const alert of ['RedisCacheWarmingFailed', 'RedisCacheWarmingStalled']) {
+      // max: the records live on the master; two targets exporting one run are one run.
+      const aggregations = expr(alert).match(/\b(max|sum|min|avg) by \([^)]*\)/g) ?? [];
+      expect(aggregations.length, alert).toBe(findSelectors(expr(alert)).length);
+      for (const a of aggregations) expect(a, alert).toBe(run);
     }
   });
 
@@ -203,6 +239,23 @@ describe('prometheus rules (unhappy path)', () => {
     expect(() => parseThresholds(copy)).toThrow(
       /\/alerts\/RedisHotKey must NOT have additional properties/,
     );
+  });
+
+  it('rejects a warming stall window PromQL cannot take: 0, a fraction or a duration string', () => {
+    for (const [bad, problem] of [
+      ['0', 'must be >= 1'],
+      ['90.5', 'must be integer'],
+      ['2m', 'must be integer'],
+    ] as const) {
+      const text = valid.replace(
+        /( {2}RedisCacheWarmingStalled:\n(?: {4}#.*\n)*) {4}seconds: \S+\n/,
+        `$1    seconds: ${bad}\n`,
+      );
+      expect(text).not.toBe(valid);
+      expect(() => parseThresholds(text), bad).toThrow(
+        `/alerts/RedisCacheWarmingStalled/seconds ${problem}`,
+      );
+    }
   });
 
   it('a changed threshold changes the generated rules, so drift is visible', () => {

@@ -6,6 +6,7 @@ import { loadThresholds, type Thresholds } from '../../../bundle/thresholds.js';
 import { HOTKEY_METRIC_NAMES } from '../../../client/hotkeys/hotkey-metrics.js';
 import { CLIENT_METRIC_NAMES } from '../../../client/instrumentation/metrics.js';
 import { SESSION_METRIC_NAMES } from '../../../client/session/session-metrics.js';
+import { WARMING_METRIC_NAMES } from '../../../client/warming/warming-metrics.js';
 import type { AlertRule, RecordingRule, RuleGroup } from '../../../prometheus/src/rule-types.js';
 import { requireBinary, type SystemBinary } from '../../../stack/binaries.js';
 import { packageRoot } from '../../../stack/repo-paths.js';
@@ -107,8 +108,19 @@ export const CONTRACT_FAMILIES = [
   'redscope_hotkey_lfu_available',
   'redscope_hotkey_lfu_frequency',
   'redscope_hotkey_lfu_keys_sampled',
+  // Cache warming, from the clients' status records (issue #14's contract).
+  'redscope_warming_state',
+  'redscope_warming_keys_warmed',
+  'redscope_warming_keys_planned',
+  'redscope_warming_progress_ratio',
+  'redscope_warming_duration_seconds',
+  'redscope_warming_errors',
+  'redscope_warming_last_update_age_seconds',
+  'redscope_warming_records',
+  'redscope_warming_records_invalid',
   // The client's families, from the code that registers them.
   ...Object.values(CLIENT_METRIC_NAMES),
+  ...Object.values(WARMING_METRIC_NAMES),
   ...Object.values(SESSION_METRIC_NAMES),
   ...Object.values(HOTKEY_METRIC_NAMES),
 ] as const;
