@@ -112,9 +112,10 @@ export function startSessionWarming(context: {
     } else if (now - lastStormRun < STORM_RUN_GAP_MS) {
       warming = 'too_soon';
     } else {
-      lastStormRun = now;
       try {
         warm();
+        // Only a run that started counts: a refused one must not lock the next storm out.
+        lastStormRun = now;
       } catch (error) {
         warming = 'refused';
         failure = error;

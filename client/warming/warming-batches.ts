@@ -117,6 +117,7 @@ async function load(
           reject(new Error(`the loader did not answer within ${source.timeoutMs} ms`));
           attempt.abort();
         }, source.timeoutMs);
+        timer.unref();
         attempt.signal.addEventListener('abort', () => reject(new Stopped()), { once: true });
       }),
     ]);
@@ -137,6 +138,9 @@ async function load(
  * when the source has a guard key). Unusable values are counted failed and
  * reported; null and missing ones skipped.
  */
+/** Longest TTL a loader may give one key: a year (Redis takes far more, but no cache needs it). */
+const MAX_TTL_MS = 365 * 24 * 3600 * 1000;
+
 export async function loadBatch(
   context: BatchContext,
   source: LoaderSource,
@@ -163,9 +167,16 @@ export async function loadBatch(
     ) {
       const entry = found as Exclude<WarmValue, string | Buffer | null>;
       const ttlMs = Math.round(entry.ttlSeconds * 1000);
-      // A value whose own TTL is over (an expired session) is not worth writing.
-      if (ttlMs > 0) writes.push({ key, value: entry.value, ttlMs });
-      else counts.skipped += 1;
+      if (!Number.isSafeInteger(ttlMs) || ttlMs > MAX_TTL_MS) {
+        // Infinity or 1e20 would fail the whole pipeline (PX takes an integer): a bad value.
+        counts.failed += 1;
+        badTypes.add('ttlSeconds out of range');
+      } else if (ttlMs > 0) {
+        writes.push({ key, value: entry.value, ttlMs });
+      } else {
+        // A value whose own TTL is over (an expired session) is not worth writing.
+        counts.skipped += 1;
+      }
     } else {
       counts.failed += 1;
       badTypes.add(Array.isArray(found) ? 'array' : typeof found);

@@ -71,7 +71,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', done);
       resolve();
     };
+    // Unref'd: a run never keeps a process alive by itself (closing the client ends it).
     const timer = setTimeout(done, ms);
+    timer.unref();
     signal.addEventListener('abort', done, { once: true });
   });
 }
@@ -296,6 +298,7 @@ export class WarmingRunner implements WarmingRun {
         cleanup();
         reject(new Error(`Redis was not reachable within ${CONNECT_WAIT_MS / 1000} s`));
       }, CONNECT_WAIT_MS);
+      timer.unref();
       redis.once('ready', onReady);
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -392,9 +395,16 @@ export class WarmingRunner implements WarmingRun {
           this.stop('failed', error.message);
           return;
         }
-        if (error instanceof GuardMoved && attempt < MAX_ATTEMPTS) continue;
+        if (error instanceof GuardMoved && attempt < MAX_ATTEMPTS) {
+          // Another try queries the source again: it pays for its keys like the first one did.
+          await sleep(this.bucket.take(keys.length), this.abort.signal);
+          if (this.stopping !== undefined) return;
+          continue;
+        }
         if (error instanceof GuardMoved) {
-          // Deletes keep racing this batch: leave it to live traffic.
+          // Deletes keep racing this batch: leave it to live traffic, and say so in the errors,
+          // or a run that warmed nothing would end `done` without a trace.
+          this.errors += 1;
           this.count({ warmed: 0, skipped: keys.length, failed: 0 });
           return;
         }
@@ -415,6 +425,7 @@ export class WarmingRunner implements WarmingRun {
           return;
         }
         await sleep(delayMs, this.abort.signal);
+        await sleep(this.bucket.take(keys.length), this.abort.signal);
         if (this.stopping !== undefined) return;
       }
     }
