@@ -11,6 +11,7 @@ import {
   type SessionCache,
   type SessionRecord,
 } from '../client/index.js';
+import { DEMO_DEFAULTS } from './defaults.js';
 import { DemoDatabase, demoUsers } from './users.js';
 
 export interface DemoOptions {
@@ -30,6 +31,29 @@ export interface DemoOptions {
   readonly users?: number;
   /** Session lifetime (default 900 s). */
   readonly sessionTtlSeconds?: number;
+  /**
+   * The database of record; default a new one with `users` accounts, its
+   * sessions in `databaseDir` (or in memory). Pass one to keep its sessions
+   * across restarts of the app in one process.
+   */
+  readonly database?: DemoDatabase;
+  /** Folder of the sessions (one file per token hash), for a database made here (default: memory). */
+  readonly databaseDir?: string;
+  /**
+   * The session cache warms itself from the database, in the background:
+   * on start and after a miss storm, the most used sessions first (the usage
+   * record of `<keyPrefix>session:`: list it in the clients' `usage` option).
+   * `false` turns it off. Default on, at the warmer's default rate and limit.
+   */
+  readonly warming?: false | DemoWarming;
+}
+
+/** The session cache's warming switches and budget, as the demo sets them. */
+export interface DemoWarming {
+  readonly onStart?: boolean;
+  readonly afterMissStorm?: boolean;
+  readonly limit?: number;
+  readonly ratePerSecond?: number;
 }
 
 export interface RunningDemo {
@@ -51,7 +75,9 @@ function bearer(req: Request): string | undefined {
 /**
  * Starts the demo service: login, an authenticated API that validates the
  * session on every request through the session cache, logout, `/metrics` and
- * `/healthz`. Resolves once it listens.
+ * `/healthz`. The session cache warms itself from the database in the
+ * background (on start, and after a flush or a miss storm); the app listens
+ * and answers meanwhile. Resolves once it listens.
  *
  * ```ts
  * const registry = new Registry();
@@ -64,15 +90,31 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const { clients, registry } = options;
   collectDefaultMetrics({ register: registry });
   const tracing = options.tracing ?? true;
-  const prefix = options.keyPrefix ?? 'demo:';
-  const database = await DemoDatabase.create(demoUsers(options.users ?? 100));
+  const prefix = options.keyPrefix ?? DEMO_DEFAULTS.keyPrefix;
+  const database =
+    options.database ??
+    (await DemoDatabase.create(demoUsers(options.users ?? DEMO_DEFAULTS.users), {
+      ...(options.databaseDir === undefined ? {} : { dir: options.databaseDir }),
+    }));
+  const warming = options.warming ?? {};
   const sessions = createSessionCache(clients, {
     loader: (id) => database.findSession(id),
     keyPrefix: prefix,
-    ttlSeconds: options.sessionTtlSeconds ?? 900,
+    ttlSeconds: options.sessionTtlSeconds ?? DEMO_DEFAULTS.sessionTtlSeconds,
     registry,
     logger,
     tracing: { enabled: tracing },
+    // Started here, in the background: the app listens (and answers) while it runs.
+    ...(warming === false
+      ? {}
+      : {
+          warming: {
+            onStart: true,
+            afterMissStorm: true,
+            ...warming,
+            loadByHash: (hashes) => database.findSessionsByHash(hashes),
+          },
+        }),
   });
   const app = createDemoApp({ clients, sessions, database, registry, logger, tracing, prefix });
   const server: Server = app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
@@ -151,7 +193,7 @@ function createDemoApp(parts: {
       orgId: user.orgId,
       createdAt: Date.now(),
     };
-    database.saveSession(token, session);
+    await database.saveSession(token, session);
     await sessions.create(token, session);
     logger.info({ event: 'auth.login', user_id: user.userId, org_id: user.orgId }, 'logged in');
     res.json({ token, userId: user.userId, orgId: user.orgId });
@@ -186,7 +228,7 @@ function createDemoApp(parts: {
 
   app.post('/logout', authenticate, async (_req, res) => {
     const { token } = res.locals.auth as Authenticated;
-    database.deleteSession(token);
+    await database.deleteSession(token);
     await sessions.revoke(token);
     logger.info({ event: 'auth.logout' }, 'logged out');
     res.status(204).end();

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sessionNamespace } from '../demo/defaults.js';
 import { EXPORTER_NODE_FLAGS } from '../exporter/node-flags.js';
 import { renderLoopbackAlertmanagerConfig } from './alertmanager-loopback-config.js';
 import { startAlertmanager } from './alertmanager-server.js';
@@ -34,8 +35,18 @@ export interface Endpoint {
   readonly url: string;
 }
 
+/** A command to run against the stack, ready to paste into a shell. */
+export interface StackCommand {
+  readonly what: string;
+  /** Environment variables the command needs, before the program and its arguments. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly argv: readonly string[];
+}
+
 export interface LocalStack {
   readonly endpoints: readonly Endpoint[];
+  /** Commands worth trying on this stack (`redscope warm` on the demo's sessions). */
+  readonly commands: readonly StackCommand[];
   readonly dir: string;
   /** Stops every process the stack started, newest first, and removes its folder. */
   stop(): Promise<void>;
@@ -70,6 +81,16 @@ export function localizeAddresses(
   const left = /(?<![\w.-])(redis-\d+|sentinel-\d+|exporter|alertmanager|demo):\d+/.exec(out);
   if (left) throw new Error(`prometheus.yml names ${left[0]}, which the local stack does not run`);
   return out;
+}
+
+/** `argv` as one shell line: words with nothing a shell would read otherwise go as they are. */
+export function shellLine(command: StackCommand): string {
+  const quote = (word: string) =>
+    /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+  return [
+    ...Object.entries(command.env).map(([name, value]) => `${name}=${quote(value)}`),
+    ...command.argv.map(quote),
+  ].join(' ');
 }
 
 function describeNotification(kind: 'pagerduty' | 'slack', entry: Received): string {
@@ -183,6 +204,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const demoUsers = options.demoUsers ?? 20;
     log(`starting the demo app with ${demoUsers} virtual users`);
+    // Its sessions in files, by token hash: `redscope warm` loads them from there too.
+    const demoDatabase = join(dir, 'demo-database');
     const demoPort = await preferredPort(3000);
     // Per run, like the passwords: it only has to be the same in every process of this stack.
     const hotKeysSecret = join(topologyDir, 'secrets', 'hotkeys.secret');
@@ -211,6 +234,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           String(options.hotKeyRate ?? 3000),
           '--hotkeys-secret-file',
           hotKeysSecret,
+          '--database-dir',
+          demoDatabase,
         ],
         dir: join(dir, 'demo'),
         url: `http://127.0.0.1:${demoPort}`,
@@ -250,7 +275,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       { name: 'demo /metrics', url: `http://127.0.0.1:${demoPort}/metrics` },
       ...nodes.map((n) => ({ name: `${n.name} (${n.role})`, url: `rediss://127.0.0.1:${n.port}` })),
     ];
-    return { endpoints, dir, stop };
+    // What the on-call engineer would run after the demo's cache went cold: the app user
+    // writes (SET NX, and the status record the exporter shows), the demo's database loads.
+    const warmDemoSessions: StackCommand = {
+      what: "warm the demo's sessions from its database (prints the plan; drop --dry-run to run it)",
+      env: { REDSCOPE_DEMO_DATABASE: demoDatabase },
+      argv: [
+        process.execPath,
+        cli,
+        'warm',
+        '--namespace',
+        sessionNamespace(),
+        '--loader',
+        join(root, 'dist', 'demo', 'session-loader.js'),
+        '--sentinels',
+        sentinelUrls,
+        '--master-name',
+        masterName,
+        '--username',
+        'app',
+        '--password-file',
+        secret('app'),
+        ...tlsFlags,
+        '--dry-run',
+      ],
+    };
+    return { endpoints, commands: [warmDemoSessions], dir, stop };
   } catch (error) {
     await stop();
     throw error;

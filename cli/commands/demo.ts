@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { secretFromFileText } from '../../exporter/secret-file.js';
+import { readSecret } from '../connection-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -18,6 +18,8 @@ interface DemoFlags {
   hotKeyRate: string;
   hotkeysSecretFile?: string;
   nearCache: boolean;
+  databaseDir?: string;
+  warming: boolean;
   otlpEndpoint?: string;
 }
 
@@ -33,14 +35,17 @@ function hostPort(flag: string, value: string): { host: string; port: number } {
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
-function readSecret(flag: string, file: string): string {
+/** A folder the demo can keep its sessions in (made if missing), or a UsageError naming the flag. */
+function usableFolder(flag: string, dir: string): void {
   try {
-    return secretFromFileText(readFileSync(file, 'utf8'));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
   } catch (error) {
     throw new UsageError(
-      `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
+      `${flag} ${dir}: cannot keep sessions there (${(error as NodeJS.ErrnoException).code})`,
     );
   }
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
 }
 
 /**
@@ -92,6 +97,19 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     )
     .addOption(new Option('--no-near-cache', 'do not serve reads of hot keys from memory'))
     .addOption(
+      option(
+        '--database-dir <DIR>',
+        "keep the demo database's sessions in this folder (one file per token hash) instead of memory: they survive a restart, and `redscope warm --loader dist/demo/session-loader.js` reads them",
+        'REDSCOPE_DEMO_DATABASE',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--no-warming',
+        'do not warm the session cache (on start, and after a flush or a miss storm)',
+      ),
+    )
+    .addOption(
       option('--otlp-endpoint <URL>', 'export spans over OTLP/HTTP', 'OTEL_EXPORTER_OTLP_ENDPOINT'),
     )
     .action(async (flags: DemoFlags) => {
@@ -121,6 +139,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           );
         }
       }
+      if (flags.databaseDir !== undefined) usableFolder('--database-dir', flags.databaseDir);
       const sentinels = flags.sentinels?.split(',').map((s) => hostPort('--sentinels', s.trim()));
       const password = flags.passwordFile
         ? readSecret('--password-file', flags.passwordFile)
@@ -138,7 +157,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           : undefined;
 
       const client = await import('../../client/index.js');
-      const { startDemo, startLoad } = await import('../../demo/index.js');
+      const { startDemo, startLoad, sessionNamespace } = await import('../../demo/index.js');
       const logger = client.createLogger({ name: 'redscope-demo' });
       const { Registry } = await import('prom-client');
       const registry = new Registry();
@@ -155,6 +174,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           {
             registry,
             logger,
+            // What the session cache's warming ranks sessions by (key names and scores, in Redis).
+            usage: { namespaces: [sessionNamespace()] },
             // Hot-key detection needs the deployment's redaction secret; without one it stays off.
             ...(hotKeysSecret
               ? {
@@ -189,6 +210,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           host: listen.host,
           port: listen.port,
           logger,
+          ...(flags.databaseDir === undefined ? {} : { databaseDir: flags.databaseDir }),
+          ...(flags.warming ? {} : { warming: false }),
         });
         traffic =
           load > 0 || hotKeyRate > 0

@@ -21,7 +21,7 @@ export function registerUpCommand(program: Command, io: CliIo): void {
           `--demo-users ${JSON.stringify(options.demoUsers)}: expected a whole number`,
         );
       }
-      const { startLocalStack } = await import('../../stack/local-stack.js');
+      const { shellLine, startLocalStack } = await import('../../stack/local-stack.js');
       const log = (line: string) => io.err(`[up] ${line}\n`);
       await runUntilSignal(
         () => startLocalStack({ log, demoUsers }),
@@ -30,6 +30,9 @@ export function registerUpCommand(program: Command, io: CliIo): void {
           io.out('\nredscope is up:\n');
           for (const endpoint of stack.endpoints)
             io.out(`  ${endpoint.name.padEnd(width)}  ${endpoint.url}\n`);
+          for (const command of stack.commands) {
+            io.out(`\nTo ${command.what}:\n  ${shellLine(command)}\n`);
+          }
           io.out(
             '\nGrafana is not part of the native stack (no Debian package): import\n' +
               'grafana/dashboards/*.json into yours, or run compose.yaml with Docker.\n' +

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 
@@ -35,6 +38,24 @@ describe('redscope demo', () => {
       const { code, err } = await run('--redis-url', 'redis://127.0.0.1:1', '--listen', 'nowhere');
       expect(code).toBe(2);
       expect(err).toContain('--listen "nowhere": expected HOST:PORT');
+    });
+
+    it('exits 2 naming --database-dir when it is a file, before connecting anywhere', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'redscope-demo-db-'));
+      try {
+        const file = join(dir, 'not-a-folder');
+        writeFileSync(file, 'x');
+        const { code, err } = await run(
+          '--redis-url',
+          'redis://127.0.0.1:1',
+          '--database-dir',
+          file,
+        );
+        expect(code).toBe(2);
+        expect(err).toContain(`--database-dir ${file}: cannot keep sessions there (EEXIST)`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { localizeAddresses } from '../../stack/local-stack.js';
+import { localizeAddresses, shellLine } from '../../stack/local-stack.js';
 import { packageRoot } from '../../stack/repo-paths.js';
 
 describe('localizeAddresses', () => {
@@ -35,5 +35,25 @@ describe('localizeAddresses', () => {
       addresses[`sentinel-${i}:26379`] = 20 + i;
     }
     expect(() => localizeAddresses(shipped, addresses)).not.toThrow();
+  });
+});
+
+describe('shellLine', () => {
+  it('writes the environment first and leaves plain words and paths unquoted', () => {
+    expect(
+      shellLine({
+        what: 'warm',
+        env: { REDSCOPE_DEMO_DATABASE: '/tmp/redscope-up-x/demo-database' },
+        argv: ['/usr/bin/node', 'bin/redscope.js', 'warm', '--namespace', 'demo:session:'],
+      }),
+    ).toBe(
+      'REDSCOPE_DEMO_DATABASE=/tmp/redscope-up-x/demo-database /usr/bin/node bin/redscope.js warm --namespace demo:session:',
+    );
+  });
+
+  it('quotes a word a shell would split or expand, quotes inside it included', () => {
+    expect(shellLine({ what: 'x', env: {}, argv: ['a b', "it's", '$HOME', ''] })).toBe(
+      `'a b' 'it'\\''s' '$HOME' ''`,
+    );
   });
 });
