@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
-import { warmingUsageKey } from '../client/common/warming-status.js';
 import type { RedisClientsConfig, TlsConfig } from '../client/connection/config.js';
 import type { WarmSource } from '../client/warming/types.js';
 import type { ExporterConfig } from '../exporter/config.js';
@@ -95,21 +93,6 @@ export function readKeysFile(file: string, namespace: string, top: number): stri
   }
   if (keys.size === 0) throw new UsageError(`--keys-file ${file}: holds no key`);
   return [...keys];
-}
-
-/**
- * The usage record's `top` keys, most used first: what the warmer plans
- * when it is given no keys, read here so the plan can be shown (and taken
- * from a warm Redis when the target has none: a flushed cache lost it too).
- */
-export async function readUsagePlan(
-  redis: Redis,
-  namespace: string,
-  top: number,
-): Promise<string[]> {
-  const keys = await redis.zrevrange(warmingUsageKey(namespace), 0, top - 1);
-  // As the warmer: only the namespace's keys are ever warmed.
-  return keys.filter((key) => key.startsWith(namespace) && key.length > namespace.length);
 }
 
 export interface SourceFlags {

@@ -3,6 +3,7 @@ import { redactUrlCredentials } from '../client/common/redaction.js';
 import { warmingUsageKey } from '../client/common/warming-status.js';
 import type { RedisClients } from '../client/connection/create-redis-clients.js';
 import type { WarmingResult, WarmSource } from '../client/warming/types.js';
+import { readUsagePlan } from '../client/warming/usage-record.js';
 import { WARMING_DEFAULTS } from '../client/warming/warming-options.js';
 import type { ExporterConfig } from '../exporter/config.js';
 import { clientsConfigOf, describeConnection } from './connection-flags.js';
@@ -12,7 +13,6 @@ import { printable } from './terminal-text.js';
 import {
   importLoader,
   readKeysFile,
-  readUsagePlan,
   type SourceFlags,
   sourceClientsConfig,
 } from './warm-inputs.js';

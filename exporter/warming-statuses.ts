@@ -2,10 +2,10 @@ import {
   MAX_WARMING_STATUS_BYTES,
   MAX_WARMING_STATUSES,
   parseWarmingStatus,
-  WARMING_PREFIX,
   WARMING_STATUS_INDEX,
   type WarmingStatus,
   type WarmingStatusSkip,
+  warmingStatusKeyOf,
   warmingStatusMember,
 } from '../client/common/warming-status.js';
 import type { RedisCommand } from './collectors/types.js';
@@ -71,7 +71,7 @@ export async function readWarmingStatuses(
 ): Promise<WarmingStatuses> {
   const read = await readIndexedRecords(indexReply, roundTrip, {
     what: 'the warming status records',
-    keyOf: (member) => `${WARMING_PREFIX}status:${member}`,
+    keyOf: warmingStatusKeyOf,
     maxRecords: MAX_WARMING_STATUS_READS,
     maxBytes: MAX_WARMING_STATUS_BYTES,
   });

@@ -71,9 +71,14 @@ export function warmingStatusMember(instance: string, namespace: string): string
   return `${instance}:${namespace}`;
 }
 
+/** The Redis key of the status record an index member names. */
+export function warmingStatusKeyOf(member: string): string {
+  return `${WARMING_PREFIX}status:${member}`;
+}
+
 /** The Redis key of one (instance, namespace) status record. */
 export function warmingStatusKey(instance: string, namespace: string): string {
-  return `${WARMING_PREFIX}status:${warmingStatusMember(instance, namespace)}`;
+  return warmingStatusKeyOf(warmingStatusMember(instance, namespace));
 }
 
 /** The Redis key of a namespace's usage record (shared by every process of the fleet). */

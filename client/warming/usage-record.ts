@@ -249,3 +249,21 @@ export class UsageRecord {
     return 1 + Math.floor(Math.log(1 - Math.random()) / Math.log(1 - rate));
   }
 }
+
+/**
+ * The top `limit` keys of a namespace's usage record, most used first; only
+ * the namespace's own keys (anything else under the record is not ours to
+ * write). What a warming run plans from, and what `redscope warm` prints.
+ *
+ * ```ts
+ * const plan = await readUsagePlan(redis, 'app:session:', 10_000);
+ * ```
+ */
+export async function readUsagePlan(
+  redis: Redis,
+  namespace: string,
+  limit: number,
+): Promise<string[]> {
+  const keys = await redis.zrevrange(warmingUsageKey(namespace), 0, limit - 1);
+  return keys.filter((key) => key.startsWith(namespace) && key.length > namespace.length);
+}

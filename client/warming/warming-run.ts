@@ -2,18 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exponentialBackoff } from '../common/backoff.js';
 import type { ProcessIdentity } from '../common/instance-id.js';
-import {
-  type WarmingSource,
-  type WarmingState,
-  type WarmingStatus,
-  warmingUsageKey,
-} from '../common/warming-status.js';
+import type { WarmingSource, WarmingState, WarmingStatus } from '../common/warming-status.js';
 import type { SideConnection } from '../connection/side-connection.js';
 import type { LiveWindow } from '../instrumentation/live-latency.js';
 import { BASELINE_SECONDS, type LiveTicker, RateControl, WINDOW_SECONDS } from './rate-control.js';
 import { writeWarmingStatus } from './status-writer.js';
 import { TokenBucket } from './token-bucket.js';
 import type { WarmingOutcome, WarmingProgress, WarmingResult, WarmingRun } from './types.js';
+import { readUsagePlan } from './usage-record.js';
 import {
   type BatchContext,
   type BatchCounts,
@@ -326,11 +322,7 @@ export class WarmingRunner implements WarmingRun {
   private async plan(redis: Redis): Promise<readonly string[]> {
     if (this.settings.keys !== undefined) return this.settings.keys;
     const { namespace, limit } = this.settings;
-    const keys = await redis.zrevrange(warmingUsageKey(namespace), 0, limit - 1);
-    // The record only ever holds the namespace's keys; anything else is not ours to write.
-    const recorded = keys.filter(
-      (key) => key.startsWith(namespace) && key.length > namespace.length,
-    );
+    const recorded = await readUsagePlan(redis, namespace, limit);
     // A flush (or a failover to an empty replica) wipes the record with the data: the run
     // that warms after it finds a few keys re-recorded since, or none. The plan the last run
     // read fills the gap, after what the record ranks now.
