@@ -1,5 +1,12 @@
 import { HOTKEY_TOP_CAP } from '../client/common/hotkey-report.js';
 
+/** `[dbN=]PATTERN` items, redis_exporter's spelling of a key or pattern and its logical database. */
+const keyPatternList = {
+  type: 'array',
+  maxItems: 1000,
+  items: { type: 'string', minLength: 1 },
+} as const;
+
 /**
  * JSON Schema of the exporter's settings, in the YAML file's spelling. Flags
  * and env vars are mapped onto the same keys before validation, so one schema
@@ -79,6 +86,71 @@ export const exporterConfigSchema = {
             top: { type: 'integer', minimum: 1, maximum: HOTKEY_TOP_CAP },
             budget_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 30 },
           },
+        },
+      },
+    },
+    key_checks: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        keys: {
+          ...keyPatternList,
+          description: 'Key patterns (SCAN MATCH), redis_exporter --check-keys syntax: [dbN=]GLOB',
+        },
+        single_keys: { ...keyPatternList, description: 'Keys by name: [dbN=]KEY' },
+        missing_single_keys_as_zero: { type: 'boolean' },
+        streams: { ...keyPatternList, description: 'Stream key patterns: [dbN=]GLOB' },
+        single_streams: { ...keyPatternList, description: 'Streams by name: [dbN=]KEY' },
+        exclude_stream_consumers: {
+          type: 'boolean',
+          description: 'Leave out the per-consumer stream series',
+        },
+        count_keys: { ...keyPatternList, description: 'Patterns whose keys are counted' },
+        key_groups: {
+          type: 'array',
+          maxItems: 100,
+          items: { type: 'string', minLength: 1 },
+          description: 'Lua patterns whose captures name a key group (redis_exporter syntax)',
+        },
+        max_distinct_key_groups: { type: 'integer', minimum: 1, maximum: 10_000 },
+        batch_size: { type: 'integer', minimum: 1, maximum: 10_000 },
+        budget_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
+        max_series: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        read_from: { enum: ['any', 'replica'] },
+        raw_key_names: { type: 'boolean' },
+      },
+    },
+    scripts: {
+      type: 'array',
+      maxItems: 50,
+      items: { type: 'string', minLength: 1 },
+      description: 'Lua script files whose results become redis_script_values',
+    },
+    functions: {
+      type: 'array',
+      maxItems: 50,
+      items: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
+      description: 'Redis functions (FCALL_RO NAME 0) whose results become redis_script_values',
+    },
+    script_allow_writes: { type: 'boolean' },
+    client_list: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        include_port: { type: 'boolean' },
+        max_series: { type: 'integer', minimum: 1, maximum: 100_000 },
+      },
+    },
+    config_metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        parameters: {
+          type: 'array',
+          maxItems: 500,
+          items: { type: 'string', pattern: '^[a-z0-9-]+$' },
         },
       },
     },

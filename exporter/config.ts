@@ -10,6 +10,7 @@ import { redactUrlCredentials } from '../client/common/redaction.js';
 import { ConfigError, configErrorFrom } from './config-errors.js';
 import { exporterConfigSchema } from './config-schema.js';
 import { Credentials, loadCredentials } from './credentials.js';
+import { type OptInConfig, optInConfig } from './opt-in-config.js';
 import { secretFromFileText } from './secret-file.js';
 import { InvalidTargetError, parseTarget, type Target } from './target.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
@@ -65,6 +66,34 @@ export const FLAGS = {
   'hotkeys-lfu-scan-count': { key: 'hotkeys.lfu.scan_count', kind: 'number' },
   'hotkeys-lfu-top': { key: 'hotkeys.lfu.top', kind: 'number' },
   'hotkeys-lfu-budget': { key: 'hotkeys.lfu.budget_seconds', kind: 'number' },
+  'check-keys': { key: 'key_checks.keys', kind: 'list' },
+  'check-single-keys': { key: 'key_checks.single_keys', kind: 'list' },
+  'check-single-keys-missing-as-zero': {
+    key: 'key_checks.missing_single_keys_as_zero',
+    kind: 'boolean',
+  },
+  'check-streams': { key: 'key_checks.streams', kind: 'list' },
+  'check-single-streams': { key: 'key_checks.single_streams', kind: 'list' },
+  'streams-exclude-consumer-metrics': {
+    key: 'key_checks.exclude_stream_consumers',
+    kind: 'boolean',
+  },
+  'count-keys': { key: 'key_checks.count_keys', kind: 'list' },
+  'check-key-groups': { key: 'key_checks.key_groups', kind: 'list' },
+  'max-distinct-key-groups': { key: 'key_checks.max_distinct_key_groups', kind: 'number' },
+  'check-keys-batch-size': { key: 'key_checks.batch_size', kind: 'number' },
+  'check-keys-budget': { key: 'key_checks.budget_seconds', kind: 'number' },
+  'check-keys-max-series': { key: 'key_checks.max_series', kind: 'number' },
+  'check-keys-read-from': { key: 'key_checks.read_from', kind: 'string' },
+  'check-keys-raw-names': { key: 'key_checks.raw_key_names', kind: 'boolean' },
+  script: { key: 'scripts', kind: 'list' },
+  function: { key: 'functions', kind: 'list' },
+  'script-allow-writes': { key: 'script_allow_writes', kind: 'boolean' },
+  'export-client-list': { key: 'client_list.enabled', kind: 'boolean' },
+  'export-client-port': { key: 'client_list.include_port', kind: 'boolean' },
+  'client-list-max-series': { key: 'client_list.max_series', kind: 'number' },
+  'include-config-metrics': { key: 'config_metrics.enabled', kind: 'boolean' },
+  'config-metrics': { key: 'config_metrics.parameters', kind: 'list' },
 } as const;
 
 export type FlagName = keyof typeof FLAGS;
@@ -122,6 +151,15 @@ export interface ExporterConfig {
   readonly clientNameCap: number;
   readonly logLevel: string;
   readonly hotKeys: HotKeysConfig;
+  /** The opt-in collectors: key checks, streams, key groups, scripts, client list, config values. */
+  readonly optIn: OptInConfig;
+  /**
+   * The clients' key-redaction secret (`hotkeys.secret_file` or env), when
+   * given: key names the exporter exports get the same labels as the clients'.
+   */
+  readonly redactionSecret?: string;
+  /** The clients' redaction patterns (`hotkeys.redaction_patterns`), when given. */
+  readonly redactionPatterns?: readonly string[];
 }
 
 export interface ConfigSources {
@@ -372,12 +410,20 @@ function typed(
     credentials = credentials.withExact(redisTarget, redisAuth);
   }
 
-  const hotKeys = hotKeysConfig(
-    (raw.hotkeys ?? {}) as Raw,
-    describeKey,
-    readSecretFile,
-    env[HOTKEYS_SECRET_ENV],
-  );
+  const hotKeysRaw = (raw.hotkeys ?? {}) as Raw;
+  const secretFile = hotKeysRaw.secret_file as string | undefined;
+  const redactionSecret =
+    secretFile !== undefined
+      ? readSecretFile('hotkeys.secret_file', secretFile)
+      : env[HOTKEYS_SECRET_ENV] || undefined;
+  if (redactionSecret !== undefined && redactionSecret.length < MIN_REDACTION_SECRET_LENGTH) {
+    const origin =
+      secretFile !== undefined ? describeKey('hotkeys.secret_file') : HOTKEYS_SECRET_ENV;
+    throw new ConfigError(
+      `${origin}: the redaction secret must be at least ${MIN_REDACTION_SECRET_LENGTH} characters (not shown)`,
+    );
+  }
+  const hotKeys = hotKeysConfig(hotKeysRaw, describeKey, redactionSecret);
 
   const webConfigFile = str('web_config_file');
   const webConfig = webConfigFile
@@ -399,44 +445,45 @@ function typed(
     clientNameCap: (raw.client_name_cap as number | undefined) ?? DEFAULTS.clientNameCap,
     logLevel: str('log_level') ?? DEFAULTS.logLevel,
     hotKeys,
+    optIn: optInConfig(raw, describeKey, readFile),
+    ...(redactionSecret !== undefined ? { redactionSecret } : {}),
+    ...(hotKeysRaw.redaction_patterns !== undefined
+      ? { redactionPatterns: hotKeysRaw.redaction_patterns as string[] }
+      : {}),
   };
 }
 
-/** `hotkeys`, with the redaction secret and patterns checked only when the LFU sampler needs them. */
+/** `hotkeys.redaction_patterns`, checked: the clients' patterns, so exported key names get their labels. */
+function redactionPatterns(
+  raw: Raw,
+  describeKey: (path: string) => string,
+): readonly string[] | undefined {
+  const patterns = raw.redaction_patterns as string[] | undefined;
+  if (patterns === undefined) return undefined;
+  try {
+    compileRedactionPatterns(patterns);
+  } catch (error) {
+    if (!(error instanceof RedactionPatternError)) throw error;
+    throw new ConfigError(`${describeKey('hotkeys.redaction_patterns')}: ${error.message}`);
+  }
+  return patterns;
+}
+
+/** `hotkeys`, with the redaction secret checked only when the LFU sampler needs it. */
 function hotKeysConfig(
   raw: Raw,
   describeKey: (path: string) => string,
-  readSecretFile: (key: string, path: string) => string,
-  secretFromEnv: string | undefined,
+  secret: string | undefined,
 ): HotKeysConfig {
   const top = (raw.top as number | undefined) ?? DEFAULTS.hotKeysTop;
+  const patterns = redactionPatterns(raw, describeKey);
   const lfu = (raw.lfu ?? {}) as Raw;
   if (lfu.enabled !== true) return { top };
-
-  const secretFile = raw.secret_file as string | undefined;
-  const secret =
-    secretFile !== undefined ? readSecretFile('hotkeys.secret_file', secretFile) : secretFromEnv;
-  if (secret === undefined || secret === '') {
+  if (secret === undefined) {
     throw new ConfigError(
       `${describeKey('hotkeys.lfu.enabled')}: the LFU sampler redacts key names with the clients' secret; ` +
         `give --hotkeys-secret-file FILE or env ${HOTKEYS_SECRET_ENV}`,
     );
-  }
-  if (secret.length < MIN_REDACTION_SECRET_LENGTH) {
-    const origin =
-      secretFile !== undefined ? describeKey('hotkeys.secret_file') : HOTKEYS_SECRET_ENV;
-    throw new ConfigError(
-      `${origin}: the redaction secret must be at least ${MIN_REDACTION_SECRET_LENGTH} characters (not shown)`,
-    );
-  }
-  const patterns = raw.redaction_patterns as string[] | undefined;
-  if (patterns !== undefined) {
-    try {
-      compileRedactionPatterns(patterns);
-    } catch (error) {
-      if (!(error instanceof RedactionPatternError)) throw error;
-      throw new ConfigError(`${describeKey('hotkeys.redaction_patterns')}: ${error.message}`);
-    }
   }
   const defaults = DEFAULTS.hotKeysLfu;
   return {

@@ -154,6 +154,13 @@ export class Scraper {
         return parsedInfo;
       },
       roundTrip: (more) => pipelineRoundTrip(client, more, deadline, budgetMs),
+      roundTripOn: async (db, more) =>
+        pipelineRoundTrip(
+          db === 0 ? client : await connection.database(db, deadline, budgetMs),
+          more,
+          deadline,
+          budgetMs,
+        ),
       connection: connection.connection,
       target: connection.target.key,
       deadline,

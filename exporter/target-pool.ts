@@ -96,13 +96,28 @@ export class TargetConnection {
   lastConnectSeconds = 0;
 
   readonly target: Target;
+  /** Connections to the target's other logical databases, opened for the key collectors. */
+  private readonly databases = new Map<number, TargetConnection>();
 
   constructor(
     private readonly access: TargetAccess,
     private readonly tls: RedisTls,
     private readonly logger: Logger,
+    /** The logical database this connection selects when it opens. */
+    private readonly db = 0,
   ) {
     this.target = access.target;
+  }
+
+  /** A ready client on logical database `db` of the same target with the same credentials. */
+  async database(db: number, deadline: number, budgetMs: number): Promise<Redis> {
+    if (db === this.db) return this.ready(deadline, budgetMs);
+    let connection = this.databases.get(db);
+    if (!connection) {
+      connection = new TargetConnection(this.access, this.tls, this.logger, db);
+      this.databases.set(db, connection);
+    }
+    return connection.ready(deadline, budgetMs);
   }
 
   get connection(): ConnectionFacts {
@@ -147,6 +162,7 @@ export class TargetConnection {
       protocol: 2,
       disableClientInfo: true,
       connectTimeout: Math.max(100, deadline - Date.now()),
+      ...(this.db !== 0 ? { db: this.db } : {}),
       ...(this.access.auth.username ? { username: this.access.auth.username } : {}),
       ...(this.access.auth.password ? { password: this.access.auth.password } : {}),
       ...tlsOptionsFor(this.target, this.tls),
@@ -189,6 +205,8 @@ export class TargetConnection {
 
   close(): void {
     this.discard();
+    for (const connection of this.databases.values()) connection.close();
+    this.databases.clear();
   }
 }
 

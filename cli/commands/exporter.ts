@@ -61,6 +61,55 @@ export const FLAG_HELP: Record<string, [string, string]> = {
   'hotkeys-lfu-scan-count': ['N', 'COUNT of each SCAN call (default 100)'],
   'hotkeys-lfu-top': ['N', 'LFU keys exported, hottest first (default 10, at most 100)'],
   'hotkeys-lfu-budget': ['SECONDS', 'time the LFU sampler may take per scrape (default 1)'],
+  'check-keys': [
+    '[dbN=]GLOB,...',
+    'key patterns (SCAN MATCH) whose keys get redis_key_size/_value/_memory_usage_bytes',
+  ],
+  'check-single-keys': ['[dbN=]KEY,...', 'keys by name; a missing key has no series'],
+  'check-single-keys-missing-as-zero': [
+    '',
+    "report a missing single key as redis_key_size 0 (redis_exporter's old behaviour)",
+  ],
+  'check-streams': ['[dbN=]GLOB,...', 'stream key patterns: length, groups, lag, consumers'],
+  'check-single-streams': ['[dbN=]KEY,...', 'streams by name'],
+  'streams-exclude-consumer-metrics': ['', 'leave out the per-consumer stream series'],
+  'count-keys': ['[dbN=]GLOB,...', 'patterns whose keys are counted (redis_keys_count)'],
+  'check-key-groups': [
+    'LUA_PATTERN,...',
+    'Lua patterns whose captures name a key group: count and memory per group',
+  ],
+  'max-distinct-key-groups': [
+    'N',
+    'key groups per DB with their own series; the rest add up under "overflow" (default 100)',
+  ],
+  'check-keys-batch-size': ['N', 'COUNT of each SCAN of the key collectors (default 100)'],
+  'check-keys-budget': [
+    'SECONDS',
+    'time the key collectors may take per scrape; longer scans continue at the next (default 1)',
+  ],
+  'check-keys-max-series': [
+    'N',
+    'series per key collector and target; the rest are dropped and counted (default 10000)',
+  ],
+  'check-keys-read-from': [
+    'any|replica',
+    'replica: run the key collectors only when the scraped node is a replica (default any)',
+  ],
+  'check-keys-raw-names': [
+    '',
+    'export key names found by patterns unredacted (session ids included: know your keys)',
+  ],
+  script: ['FILE,...', 'Lua scripts run with EVAL_RO; their results become redis_script_values'],
+  function: ['NAME,...', 'Redis functions run with FCALL_RO NAME 0, exported like scripts'],
+  'script-allow-writes': ['', 'run scripts and functions with EVAL/FCALL, which may write'],
+  'export-client-list': ['', 'one redis_connected_clients_details series per client connection'],
+  'export-client-port': ['', 'add the client port label to the client list series'],
+  'client-list-max-series': ['N', 'client list series per target at most (default 200)'],
+  'include-config-metrics': [
+    '',
+    'export allow-listed CONFIG parameters as redis_config_value / redis_config_key_value',
+  ],
+  'config-metrics': ['NAME,...', 'the CONFIG parameters exported (default: docs/metrics.md)'],
 };
 
 /** Adds the exporter's `flags` to `command`, each with its help (or the command's own) and env var. */

@@ -23,6 +23,16 @@ export interface CollectContext {
   info(): ParsedInfo;
   /** Another round trip, for commands that depend on the first one's answer (Sentinel). */
   roundTrip(commands: readonly RedisCommand[]): Promise<PromiseSettledResult<unknown>[]>;
+  /**
+   * Like `roundTrip`, on logical database `db` of the same target: database 0
+   * is the scrape's own connection, another opens one more connection to the
+   * target (kept between scrapes) instead of a SELECT that would move the
+   * scrape's connection away from db 0.
+   */
+  roundTripOn(
+    db: number,
+    commands: readonly RedisCommand[],
+  ): Promise<PromiseSettledResult<unknown>[]>;
   readonly connection: ConnectionFacts;
   /** The target's `scheme://host:port`, for collectors that remember something per target. */
   readonly target: string;

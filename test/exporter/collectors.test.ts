@@ -20,6 +20,9 @@ function context(replies: Record<string, unknown>): CollectContext {
     reply,
     info: () => parseInfo(String(reply(['INFO', 'ALL']))),
     roundTrip: async () => [],
+    roundTripOn: async () => {
+      throw new Error('no round trip on another database expected');
+    },
     connection: {},
     target: 'redis://127.0.0.1:6379',
     deadline: Date.now() + 10_000,
