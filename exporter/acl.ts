@@ -1,3 +1,5 @@
+import type { OptInConfig } from './opt-in-config.js';
+
 /**
  * The least-privilege Redis ACL for the exporter: read-only server
  * introspection, read access to the hot-key reports and the warming status
@@ -39,6 +41,63 @@ export const DATA_NODE_KEY_PATTERNS = [
  */
 export const LFU_SAMPLER_SELECTOR = '(%R~* +scan +object|freq)';
 
+/** What the key collectors send about a key: its type, its size by type, its memory, a value's first bytes. */
+export const KEY_CHECK_COMMANDS = [
+  'type',
+  'strlen',
+  'getrange',
+  'llen',
+  'scard',
+  'zcard',
+  'hlen',
+  'xlen',
+  'pfcount',
+  'memory|usage',
+] as const;
+
+/** What the stream collector adds on stream keys. */
+export const STREAM_COMMANDS = ['type', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers'] as const;
+
+/** A key name as an ACL key pattern that matches it alone (`*?[]\\` escaped). */
+export function exactKeyPattern(key: string): string {
+  return key.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** The patterns and keys the opt-in collectors read, as ACL rules; empty when none is configured. */
+export function optInAclRules(optIn: OptInConfig): string[] {
+  const checks = optIn.keyChecks;
+  const rules: string[] = [];
+  const scans =
+    checks.keys.length + checks.streams.length + checks.countKeys.length + checks.keyGroups.length >
+    0;
+  // SCAN names no key, so no key pattern covers it; it lets the exporter see every key name.
+  if (scans) rules.push('+scan');
+  const keyPatterns = [
+    ...checks.keys.map((k) => k.key),
+    ...checks.singleKeys.map((k) => exactKeyPattern(k.key)),
+  ];
+  if (keyPatterns.length > 0) {
+    rules.push(
+      `(${[...keyPatterns.map((p) => `%R~${p}`), ...KEY_CHECK_COMMANDS.map((c) => `+${c}`)].join(' ')})`,
+    );
+  }
+  const streamPatterns = [
+    ...checks.streams.map((k) => k.key),
+    ...checks.singleStreams.map((k) => exactKeyPattern(k.key)),
+  ];
+  if (streamPatterns.length > 0) {
+    rules.push(
+      `(${[...streamPatterns.map((p) => `%R~${p}`), ...STREAM_COMMANDS.map((c) => `+${c}`)].join(' ')})`,
+    );
+  }
+  // Key groups read the memory of every key of every database.
+  if (checks.keyGroups.length > 0) rules.push('(%R~* +memory|usage)');
+  const { scripts, functions, allowWrites } = optIn.scripts;
+  if (scripts.length > 0) rules.push(allowWrites ? '+eval' : '+eval_ro');
+  if (functions.length > 0) rules.push(allowWrites ? '+fcall' : '+fcall_ro');
+  return rules;
+}
+
 export const SENTINEL_COMMANDS = [
   'info',
   'sentinel|masters',
@@ -49,7 +108,10 @@ export const SENTINEL_COMMANDS = [
 ] as const;
 
 /** `ACL SETUSER` arguments for a data node (master or replica). */
-export function dataNodeAclRules(password: string, options: { lfu?: boolean } = {}): string[] {
+export function dataNodeAclRules(
+  password: string,
+  options: { lfu?: boolean; optIn?: OptInConfig } = {},
+): string[] {
   return [
     'reset',
     'on',
@@ -58,6 +120,7 @@ export function dataNodeAclRules(password: string, options: { lfu?: boolean } = 
     ...DATA_NODE_COMMANDS.map((c) => `+${c}`),
     ...DATA_NODE_KEY_PATTERNS,
     ...(options.lfu ? [LFU_SAMPLER_SELECTOR] : []),
+    ...(options.optIn ? optInAclRules(options.optIn) : []),
   ];
 }
 

@@ -13,16 +13,21 @@ import { registerWarmingMetrics } from '../client/warming/warming-metrics.js';
 import {
   dataNodeAclRules,
   EXPORTER_ACL_USER,
+  KEY_CHECK_COMMANDS,
   LFU_SAMPLER_SELECTOR,
+  optInAclRules,
+  STREAM_COMMANDS,
   sentinelAclRules,
 } from './acl.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker } from './collectors/sentinel-events.js';
 import { DEFAULTS } from './config.js';
 import type { FamilySpec } from './exposition.js';
+import { optInConfig } from './opt-in-config.js';
 import { packageRoot } from './package-root.js';
 import { processFamilies } from './process-metrics.js';
 import { selfFamilies } from './self-metrics.js';
+import { DroppedSeries } from './series-cap.js';
 
 /** Roles of a target, for the exclusion list. */
 export type TargetRole = 'master' | 'replica' | 'sentinel';
@@ -49,7 +54,14 @@ export const REDIS_EXPORTER_EXCLUSIONS: readonly {
     match: /^redis_last_key_groups_scrape_duration_milliseconds$/,
     roles: ['master', 'replica', 'sentinel'],
     reason:
-      'key-group scanning (--check-key-groups) is not implemented; redis_exporter reports a constant 0 without it',
+      'exported only with --check-key-groups (the key_groups collector); redis_exporter reports a constant 0 without it',
+  },
+  {
+    families: 'redis_script_values',
+    match: /^redis_script_values$/,
+    roles: ['master', 'replica'],
+    reason:
+      'labelled `{filename,key}` as newer redis_exporter versions do, so several scripts may return the same key; 1.45 runs one script and labels `{key}` only',
   },
   {
     families: 'redis_db_keys, redis_db_keys_expiring',
@@ -74,6 +86,27 @@ function familyRow(spec: FamilySpec, collector: string): string {
   return `| \`${spec.name}\` | ${spec.type} | ${labels} | ${collector} | ${cell(spec.source)} | ${compat} |`;
 }
 
+/** The opt-in collectors, all on, for the docs: a script and a function stand for the lists. */
+const DOC_OPT_IN = optInConfig(
+  {
+    // Every key collector: a pattern and a single key or stream of each kind.
+    key_checks: {
+      keys: ['queue:*'],
+      single_keys: ['config:version'],
+      streams: ['events:*'],
+      single_streams: ['events'],
+      count_keys: ['session:*'],
+      key_groups: ['^(%a+):'],
+    },
+    scripts: ['example.lua'],
+    functions: ['example'],
+    client_list: { enabled: true },
+    config_metrics: { enabled: true },
+  },
+  (key) => key,
+  () => 'return {}',
+);
+
 /** docs/metrics.md, generated from the families the collectors declare. */
 export function renderMetricsDoc(): string {
   // Names, commands and families do not depend on what a tracker has seen: a fresh one will do.
@@ -88,6 +121,7 @@ export function renderMetricsDoc(): string {
         redactor: new KeyRedactor({ secret: 'metrics-doc-only-secret' }),
       },
     },
+    optIn: DOC_OPT_IN,
   });
   const lines: string[] = [
     '# redscope exporter metrics',
@@ -117,6 +151,7 @@ export function renderMetricsDoc(): string {
   }
   lines.push('## Exporter self-metrics', '', ...header);
   for (const spec of selfFamilies) lines.push(familyRow(spec, '(scrape)'));
+  lines.push(familyRow(DroppedSeries.family, '(capped collectors)'));
   lines.push('', 'On `/metrics` only, the exporter process itself:', '', ...header);
   for (const spec of processFamilies) lines.push(familyRow(spec, '(process)'));
   lines.push('', '## Deliberate differences from redis_exporter 1.45', '');
@@ -163,6 +198,27 @@ export function renderMetricsDoc(): string {
     '',
     '```',
     `ACL SETUSER ${EXPORTER_ACL_USER} "${LFU_SAMPLER_SELECTOR}"`,
+    '```',
+    '',
+    'The opt-in collectors need rules that follow their configuration; each adds exactly',
+    'what it sends, on the keys it is configured for, and nothing when it is off:',
+    '',
+    '| collector | commands | keys |',
+    '|---|---|---|',
+    `| \`key_checks\` | \`+scan\` (patterns only), ${KEY_CHECK_COMMANDS.map((c) => `\`+${c.replace('|', '\\|')}\``).join(' ')} | the patterns and single keys (\`%R~\`) |`,
+    `| \`streams\` | \`+scan\` (patterns only), ${STREAM_COMMANDS.map((c) => `\`+${c.replace('|', '\\|')}\``).join(' ')} | the stream patterns and keys |`,
+    '| `count_keys` | `+scan` | none: SCAN names no key |',
+    '| `key_groups` | `+scan`, `+memory\\|usage` | every key (`%R~*`) |',
+    '| `scripts` | `+eval_ro` / `+fcall_ro` (`+eval` / `+fcall` with `--script-allow-writes`) | plus every command and key your scripts use |',
+    '| `client_list`, `config_values` | `client\\|list`, `config\\|get`: already above | none |',
+    '',
+    '`dataNodeAclRules(password, { optIn })` in `exporter/acl.ts` builds them from a config;',
+    'for the example configuration used for this page they are:',
+    '',
+    '```',
+    `ACL SETUSER ${EXPORTER_ACL_USER} ${optInAclRules(DOC_OPT_IN)
+      .map((r) => (r.startsWith('(') ? `"${r}"` : r))
+      .join(' ')}`,
     '```',
     '',
     'Then give the exporter `--username redscope-exporter --password-file FILE` (or, for',

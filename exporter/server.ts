@@ -44,11 +44,19 @@ export async function startExporter(
   // This exporter's own: a second exporter in the process counts its own failovers.
   const sentinelEvents = new SentinelEventTracker();
   const pool = new TargetPool(config.tls, logger);
+  // One redactor for every key name this exporter exports (LFU sampler, key checks, streams).
+  const redactor = deploymentRedactor(config);
   const credentials = new TargetCredentials(config, pool);
   const scraper = new Scraper(
     pool,
     telemetry,
-    createCollectors({ sentinelEvents, hotKeys: hotKeysDependencies(config) }),
+    createCollectors({
+      sentinelEvents,
+      hotKeys: hotKeysDependencies(config, redactor),
+      ...(redactor ? { keyRedactor: redactor } : {}),
+      optIn: config.optIn,
+      logger,
+    }),
     { clientNameCap: config.clientNameCap },
     logger,
   );
@@ -241,13 +249,19 @@ export async function startExporter(
   };
 }
 
-/** The hot-key collectors' settings; the LFU sampler gets a redactor of its own. */
-function hotKeysDependencies(config: ExporterConfig) {
+/** The hot-key collectors' settings; the LFU sampler gets the deployment's redactor. */
+function hotKeysDependencies(config: ExporterConfig, redactor: KeyRedactor | undefined) {
   const { top, lfu } = config.hotKeys;
-  if (!lfu) return { top };
-  const { secret, patterns, ...sampling } = lfu;
-  const redactor = new KeyRedactor({ secret, ...(patterns ? { patterns } : {}) });
+  if (!lfu || !redactor) return { top };
+  const { secret: _secret, patterns: _patterns, ...sampling } = lfu;
   return { top, lfu: { ...sampling, redactor } };
+}
+
+/** Redacts key names as the clients do, when the deployment's secret is configured. */
+function deploymentRedactor(config: ExporterConfig): KeyRedactor | undefined {
+  if (config.redactionSecret === undefined) return undefined;
+  const patterns = config.redactionPatterns;
+  return new KeyRedactor({ secret: config.redactionSecret, ...(patterns ? { patterns } : {}) });
 }
 
 /** Subscribes to the --sentinels' event channels with the same TLS settings and credentials as scrapes. */

@@ -70,6 +70,13 @@ describe('redscope exporter on the command line', () => {
       expect(err).toMatch(new RegExp(`--config: ${file} is not valid YAML at line \\d+`));
     });
 
+    it('exits 2 on a --script file that does not exist, naming the flag item and the path', async () => {
+      const missing = join(dir, 'no-such-script.lua');
+      const { code, err } = await run(['--script', missing]);
+      expect(code).toBe(2);
+      expect(err).toContain(`--script (item 1): cannot read ${missing}: ENOENT`);
+    });
+
     it('exits 2 on an unknown key in the web config file', async () => {
       const file = join(dir, 'web.yaml');
       writeFileSync(file, 'basic_auth_user:\n  alice: x\n');

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataNodeAclRules, EXPORTER_ACL_USER, sentinelAclRules } from '../../exporter/acl.js';
-import { REDIS_EXPORTER_EXCLUSIONS, type TargetRole } from '../../exporter/metrics-doc.js';
+import type { TargetRole } from '../../exporter/metrics-doc.js';
 import { RedisTopology } from '../../stack/topology.js';
+import { familyDifferences } from './support/compare-families.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
-import { type ParsedFamily, parseExposition, sampleValue } from './support/parse-exposition.js';
+import { parseExposition, sampleValue } from './support/parse-exposition.js';
 import { promtoolFindings } from './support/promtool.js';
 import { type ReferenceExporter, startRedisExporter } from './support/redis-exporter.js';
 
@@ -34,30 +35,6 @@ let topology: RedisTopology;
 let reference: ReferenceExporter;
 let ours: TestExporter;
 const outputs = new Map<TargetRole, { theirs: string; ours: string }>();
-
-/** Differences in name, type or label names between redis_exporter's families and ours. */
-function differences(
-  role: TargetRole,
-  theirs: Map<string, ParsedFamily>,
-  mine: Map<string, ParsedFamily>,
-) {
-  const problems: string[] = [];
-  for (const [name, family] of theirs) {
-    if (REDIS_EXPORTER_EXCLUSIONS.some((e) => e.match.test(name) && e.roles.includes(role)))
-      continue;
-    const other = mine.get(name);
-    if (!other) {
-      problems.push(`${role}: missing ${name} (${family.type})`);
-      continue;
-    }
-    if (other.type !== family.type)
-      problems.push(`${role}: ${name} is ${other.type}, theirs ${family.type}`);
-    const a = [...family.labelNames].sort().join(',');
-    const b = [...other.labelNames].sort().join(',');
-    if (a !== b) problems.push(`${role}: ${name} labels {${b}}, theirs {${a}}`);
-  }
-  return problems;
-}
 
 beforeAll(async () => {
   // ACL off: both exporters talk to the same open `default` user (the least-privilege
@@ -131,7 +108,7 @@ describe('compatibility with redis_exporter 1.45', () => {
             expect(theirs.has(name), `redis_exporter should export ${name}`).toBe(true);
           }
         }
-        expect(differences(role, theirs, mine)).toEqual([]);
+        expect(familyDifferences(role, theirs, mine)).toEqual([]);
         expect(sampleValue(mine, 'redis_up')).toBe(1);
       },
     );

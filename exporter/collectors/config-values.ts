@@ -1,0 +1,114 @@
+import { ReplyError } from 'ioredis';
+import { compatFamily, type MetricSink } from '../exposition.js';
+import { settledValue } from '../indexed-records.js';
+import {
+  type ConfigMetricsConfig,
+  DEFAULT_CONFIG_PARAMETERS,
+  SECRET_CONFIG_PARAMETERS,
+} from '../opt-in-config.js';
+import { parseGoFloat } from './go-float.js';
+import type { CollectContext, Collector, RedisCommand } from './types.js';
+
+const ALL_PARAMETERS =
+  'redis_exporter 1.45 exports every parameter (CONFIG GET *) but four secrets; redscope exports ' +
+  'the listed ones only (`config_metrics.parameters`, default in the collector above) and never ' +
+  `${SECRET_CONFIG_PARAMETERS.join(', ')}`;
+
+const keyValue = compatFamily({
+  name: 'redis_config_key_value',
+  type: 'gauge',
+  help: 'Config key and value: 1 for every exported CONFIG parameter, its value as a label',
+  labels: ['key', 'value'],
+  source: 'CONFIG GET <config_metrics.parameters>',
+  difference: ALL_PARAMETERS,
+});
+
+const value = compatFamily({
+  name: 'redis_config_value',
+  type: 'gauge',
+  help: 'Config key and value as metric: the exported CONFIG parameters whose value is a number',
+  labels: ['key'],
+  source: 'CONFIG GET <config_metrics.parameters>, values Go strconv.ParseFloat reads',
+  difference:
+    `${ALL_PARAMETERS}; a value of inf or nan (which Go also reads as a number) has ` +
+    'redis_config_key_value only',
+});
+
+/** The CONFIG parameters of a CONFIG GET reply (a flat name, value list) that may be exported. */
+export function configParameters(reply: unknown): Map<string, string> {
+  if (!Array.isArray(reply) || reply.length % 2 !== 0) {
+    throw new Error('CONFIG GET did not answer with a list of names and values');
+  }
+  const out = new Map<string, string>();
+  for (let i = 0; i < reply.length; i += 2) {
+    const name = String(reply[i]);
+    // Defence in depth: the configuration rejects a secret, but an alias or a fork may still send one.
+    if (SECRET_CONFIG_PARAMETERS.includes(name.toLowerCase())) continue;
+    out.set(name, String(reply[i + 1]));
+  }
+  return out;
+}
+
+/** Writes both families for the parameters of one scrape. */
+export function writeConfigValues(sink: MetricSink, parameters: ReadonlyMap<string, string>): void {
+  for (const [name, text] of parameters) {
+    sink.add(keyValue, 1, name, text);
+    const number = parseGoFloat(text);
+    if (number !== undefined && Number.isFinite(number)) sink.add(value, number, name);
+  }
+}
+
+/** Redis before 7 takes one name per CONFIG GET. */
+function isOneNameOnly(error: unknown): boolean {
+  return error instanceof ReplyError && /wrong number of arguments/i.test((error as Error).message);
+}
+
+/**
+ * redis_exporter's `-include-config-metrics`: chosen CONFIG parameters as
+ * `redis_config_key_value{key,value} 1` and, when numeric, `redis_config_value{key}`.
+ * Off by default (`config_metrics.enabled`). One CONFIG GET with every name
+ * (one per name on a Redis before 7). Where CONFIG is renamed away (managed
+ * Redis), the command errors and only this collector (and `config`) fails.
+ */
+export function createConfigValuesCollector(settings: ConfigMetricsConfig): Collector {
+  const names = settings.parameters.filter((name) => !SECRET_CONFIG_PARAMETERS.includes(name));
+  const command: RedisCommand = ['CONFIG', 'GET', ...names];
+  return {
+    name: 'config_values',
+    modes: ['redis'],
+    commands: names.length > 0 ? [command] : [],
+    families: [keyValue, value],
+    description:
+      'Off by default (`config_metrics.enabled`, `--include-config-metrics`). Exports the ' +
+      'parameters in `config_metrics.parameters` (`--config-metrics`); without a list: ' +
+      `${DEFAULT_CONFIG_PARAMETERS.map((p) => `\`${p}\``).join(', ')}. ` +
+      `${SECRET_CONFIG_PARAMETERS.map((p) => `\`${p}\``).join(', ')} are never exported. ` +
+      'A value is numeric when Go `strconv.ParseFloat` reads it as redis_exporter does ' +
+      '(`yes`/`no` and `save` are not). Without `config|get` (or with CONFIG renamed away) ' +
+      'the collector reports success 0 and the rest of the scrape is unaffected.',
+    async collect(context, sink) {
+      if (names.length === 0) return;
+      let reply: unknown;
+      try {
+        reply = context.reply(command);
+      } catch (error) {
+        if (!isOneNameOnly(error) || names.length === 1) throw error;
+        reply = await oneByOne(context, names);
+      }
+      writeConfigValues(sink, configParameters(reply));
+    },
+  };
+}
+
+/** CONFIG GET name by name, in one round trip; the replies concatenated. */
+async function oneByOne(context: CollectContext, names: readonly string[]): Promise<unknown[]> {
+  const results = await context.roundTrip(names.map((name) => ['CONFIG', 'GET', name]));
+  const out: unknown[] = [];
+  for (const result of results) {
+    const reply = settledValue(result);
+    if (reply instanceof Error) throw reply;
+    if (!Array.isArray(reply)) throw new Error('CONFIG GET did not answer with a list');
+    out.push(...reply);
+  }
+  return out;
+}

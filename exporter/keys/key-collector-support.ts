@@ -1,0 +1,121 @@
+import type { KeyRedactor } from '../../client/common/key-redaction.js';
+import type { CollectContext } from '../collectors/types.js';
+import { family, type MetricSink } from '../exposition.js';
+import type { KeyChecksConfig, KeySpec } from '../opt-in-config.js';
+
+/**
+ * What the key collectors (key_checks, count_keys, key_groups, streams) share:
+ * the read-from-replica switch, the key-name labels, the wrong-type gauge.
+ */
+
+export const keyChecksSkipped = family({
+  name: 'redscope_key_checks_skipped',
+  type: 'gauge',
+  help: 'Whether a key collector left this target alone: with --check-keys-read-from replica, 1 (reason="master") on a master, whose replicas it reads instead, and 0 on a replica; absent with read_from any',
+  labels: ['collector', 'reason'],
+  source: 'INFO replication role',
+});
+
+export const keyCheckWrongType = family({
+  name: 'redscope_key_check_wrong_type',
+  type: 'gauge',
+  help: 'A configured key that holds another type than the collector reads (e.g. a --check-single-streams key that is a list): 1, with the type it holds; the collector skips it and sends it no command of the wrong type',
+  labels: ['collector', 'db', 'key', 'type'],
+  source: 'TYPE',
+});
+
+/**
+ * Whether `collector` must leave this target alone: `read_from: replica` and
+ * the target is a master. Writes `redscope_key_checks_skipped` whenever
+ * read_from is replica, so a missing series has a visible reason.
+ */
+export function skippedOnMaster(
+  context: CollectContext,
+  readFrom: KeyChecksConfig['readFrom'],
+  collector: string,
+  sink: MetricSink,
+): boolean {
+  if (readFrom !== 'replica') return false;
+  const role = context.info().sections.get('replication')?.get('role');
+  const skip = role === 'master';
+  sink.add(keyChecksSkipped, skip ? 1 : 0, collector, 'master');
+  return skip;
+}
+
+/**
+ * A key pattern without glob characters names one key: redis_exporter 1.45
+ * reads such an entry of `-check-keys` or `-check-streams` directly instead
+ * of SCANning for it (same character set as its `globPattern`).
+ */
+export function isLiteralPattern(pattern: string): boolean {
+  return !/[?*[\]^]/.test(pattern);
+}
+
+/** Specs grouped by database, in first-seen order, each key once. */
+export function byDatabase(specs: readonly KeySpec[]): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const { db, key } of specs) {
+    let keys = out.get(db);
+    if (keys === undefined) {
+      keys = [];
+      out.set(db, keys);
+    }
+    if (!keys.includes(key)) keys.push(key);
+  }
+  return out;
+}
+
+/** Specs each once (the same db and pattern listed twice is one job). */
+export function uniqueSpecs(specs: readonly KeySpec[]): KeySpec[] {
+  const seen = new Set<string>();
+  return specs.filter((spec) => {
+    const id = `${spec.db}\n${spec.key}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/**
+ * How a key found by a pattern is labelled: as it is with raw key names,
+ * else redacted (it comes from data: a session id would be a bearer secret in
+ * a Grafana label). Keys the operator named in the configuration stay as they are.
+ */
+export function patternKeyLabel(
+  rawKeyNames: boolean,
+  redactor: KeyRedactor,
+): (key: string) => string {
+  return rawKeyNames ? (key) => key : (key) => redactor.redact(key);
+}
+
+/**
+ * The series identities a collector has written at one scrape, so a key that
+ * a single-key entry and a pattern (or two patterns) both name is written
+ * once: by raw name and by label (two raw names could redact alike).
+ */
+export class WrittenKeys {
+  private readonly raw = new Set<string>();
+  private readonly labels = new Set<string>();
+
+  /** Whether (db, raw key, label) is new; records it when it is. */
+  claim(db: number, raw: string, label: string): boolean {
+    const rawId = `${db}\n${raw}`;
+    const labelId = `${db}\n${label}`;
+    if (this.raw.has(rawId) || this.labels.has(labelId)) return false;
+    this.raw.add(rawId);
+    this.labels.add(labelId);
+    return true;
+  }
+}
+
+/** Logical databases that hold keys, from INFO keyspace (`db3:keys=12,...`), ascending. */
+export function databasesWithKeys(context: CollectContext): number[] {
+  const keyspace = context.info().sections.get('keyspace');
+  const out: number[] = [];
+  for (const [name, value] of keyspace ?? []) {
+    const db = /^db(\d+)$/.exec(name)?.[1];
+    const keys = /(?:^|,)keys=(\d+)/.exec(value)?.[1];
+    if (db !== undefined && keys !== undefined && Number(keys) > 0) out.push(Number(db));
+  }
+  return out.sort((a, b) => a - b);
+}

@@ -1,0 +1,198 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisTopology } from '../../stack/topology.js';
+import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { parseExposition, sampleValue } from './support/parse-exposition.js';
+
+/**
+ * The key collectors on a large keyspace (100,000 matching keys and 20,000
+ * others) under a 2 s scrape timeout: every scrape answers in time, the scan
+ * converges over successive scrapes, Redis never runs one of the exporter's
+ * commands for 10 ms or more, and no command meets an error.
+ */
+const MATCHING = 100_000;
+const NOISE = 20_000;
+const TIMEOUT_HEADER = { 'X-Prometheus-Scrape-Timeout-Seconds': '2' };
+/** What a 2 s scrape may take here: the timeout, plus the response's way over loopback. */
+const ANSWER_WITHIN_MS = 2000 + 250;
+/** The commands the key collectors send on this keyspace. */
+const COMMANDS = ['scan', 'type', 'strlen', 'getrange', 'memory'];
+
+let topology: RedisTopology;
+let redis: Redis;
+let all: TestExporter;
+let capped: TestExporter;
+/** Measured, for the report printed at the end. */
+const measured: Record<string, number> = {};
+
+type Metrics = ReturnType<typeof parseExposition>;
+
+async function scrape(on: TestExporter): Promise<{ ms: number; metrics: Metrics }> {
+  const target = encodeURIComponent(`redis://127.0.0.1:${topology.port('redis-0')}`);
+  const response = await on.get(`/scrape?target=${target}`, TIMEOUT_HEADER);
+  expect(response.status).toBe(200);
+  return { ms: response.ms, metrics: parseExposition(response.text) };
+}
+
+const scanStatus = (metrics: Metrics, family: string) =>
+  sampleValue(metrics, family, { collector: 'key_checks', db: 'db0', pattern: 'bulk:*' });
+
+const seriesCount = (metrics: Metrics, name: string) =>
+  (metrics.get(name)?.samples ?? []).filter((s) => s.name === name).length;
+
+/** Scrapes until the key_checks pass has ended once; every scrape must answer in time. */
+async function converge(on: TestExporter, label: string): Promise<Metrics> {
+  let slowest = 0;
+  let progressSeen = 0;
+  for (let scrapes = 1; scrapes <= 40; scrapes++) {
+    const { ms, metrics } = await scrape(on);
+    slowest = Math.max(slowest, ms);
+    expect(ms, `scrape ${scrapes} took ${ms} ms`).toBeLessThan(ANSWER_WITHIN_MS);
+    expect(sampleValue(metrics, 'redis_up')).toBe(1);
+    expect(
+      sampleValue(metrics, 'redscope_exporter_collector_success', { collector: 'key_checks' }),
+    ).toBe(1);
+    const progress = scanStatus(metrics, 'redscope_key_scan_progress_ratio') ?? 0;
+    if ((scanStatus(metrics, 'redscope_key_scan_passes_total') ?? 0) >= 1) {
+      expect(progress).toBe(1);
+      measured[`${label} scrapes to converge`] = scrapes;
+      measured[`${label} slowest scrape ms`] = Math.round(slowest);
+      return metrics;
+    }
+    // Before the first pass ends: no key series yet, and the estimate moves forward.
+    expect(seriesCount(metrics, 'redis_key_size')).toBe(0);
+    expect(progress).toBeGreaterThanOrEqual(progressSeen);
+    progressSeen = progress;
+  }
+  throw new Error(`${label}: the pass did not end within 40 scrapes`);
+}
+
+async function errorstats(): Promise<string> {
+  return String(await redis.info('errorstats'))
+    .split('\r\n')
+    .filter((line) => line.startsWith('errorstat_'))
+    .join('\n');
+}
+
+/**
+ * Per command, the LATENCY HISTOGRAM bucket (µs, an upper bound) of the slowest
+ * call and of the 99th percentile since the last RESETSTAT, into `measured`.
+ */
+async function commandMicros(commands: readonly string[]): Promise<void> {
+  const reply = (await redis.call('LATENCY', 'HISTOGRAM', ...commands)) as unknown[];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const fields = reply[i + 1] as unknown[];
+    const calls = Number(fields[fields.indexOf('calls') + 1]);
+    // Cumulative counts by bucket.
+    const buckets = fields[fields.indexOf('histogram_usec') + 1] as number[];
+    let max = 0;
+    let p99: number | undefined;
+    for (let j = 0; j + 1 < buckets.length; j += 2) {
+      max = Math.max(max, Number(buckets[j]));
+      if (p99 === undefined && Number(buckets[j + 1]) >= 0.99 * calls) p99 = Number(buckets[j]);
+    }
+    measured[`${String(reply[i])} calls`] = calls;
+    measured[`${String(reply[i])} p99 us`] = p99 ?? 0;
+    measured[`${String(reply[i])} max us`] = max;
+  }
+}
+
+beforeAll(async () => {
+  topology = await RedisTopology.start({
+    tls: false,
+    acl: false,
+    replicas: 0,
+    sentinels: 0,
+    redisOverrides: { 'min-replicas-to-write': '0' },
+  });
+  redis = topology.connect(topology.port('redis-0'));
+  // No fork or fsync in the measurements: what is measured is the exporter's commands.
+  await redis.config('SET', 'appendonly', 'no');
+  await redis.config('SET', 'save', '');
+  const load = redis.pipeline();
+  for (let start = 0; start < MATCHING; start += 1000) {
+    const chunk: string[] = [];
+    for (let i = start; i < start + 1000; i++) chunk.push(`bulk:${i}`, 'v');
+    load.mset(...chunk);
+  }
+  for (let start = 0; start < NOISE; start += 1000) {
+    const chunk: string[] = [];
+    for (let i = start; i < start + 1000; i++) chunk.push(`noise:${i}`, 'n');
+    load.mset(...chunk);
+  }
+  await load.exec();
+  expect(await redis.dbsize()).toBe(MATCHING + NOISE);
+  const common = {
+    'allow-target': ['redis://127.0.0.1:*'],
+    'check-keys': ['db0=bulk:*'],
+    'count-keys': ['db0=bulk:*'],
+    'check-keys-budget': '0.3',
+  };
+  all = await startTestExporter({ ...common, 'check-keys-max-series': '200000' } as never);
+  capped = await startTestExporter({ ...common, 'check-keys-max-series': '1000' } as never);
+  await redis.config('SET', 'latency-monitor-threshold', '10');
+  await redis.config('SET', 'slowlog-log-slower-than', '10000');
+  await redis.call('LATENCY', 'RESET');
+  await redis.call('SLOWLOG', 'RESET');
+  await redis.config('RESETSTAT');
+}, 60_000);
+
+afterAll(async () => {
+  await all?.close();
+  await capped?.close();
+  redis?.disconnect();
+  await topology?.stop();
+  if (Object.keys(measured).length > 0) console.log('keys budget:', JSON.stringify(measured));
+});
+
+describe('the key collectors on 100,000 matching keys within a 2 s scrape', () => {
+  describe('happy', () => {
+    it('answers every scrape in time and converges on every key', async () => {
+      const before = await errorstats();
+      const metrics = await converge(all, 'all keys');
+      expect(seriesCount(metrics, 'redis_key_size')).toBe(MATCHING);
+      expect(seriesCount(metrics, 'redis_key_memory_usage_bytes')).toBe(MATCHING);
+      expect(sampleValue(metrics, 'redis_key_size', { db: 'db0', key: 'bulk:99999' })).toBe(1);
+      expect(
+        sampleValue(metrics, 'redscope_exporter_series_dropped_total', { collector: 'key_checks' }),
+      ).toBe(0);
+      // The count converges too (it shares the scan budget).
+      let count = sampleValue(metrics, 'redis_keys_count', { db: 'db0', key: 'bulk:*' });
+      for (let i = 0; count === undefined && i < 40; i++) {
+        count = sampleValue((await scrape(all)).metrics, 'redis_keys_count', {
+          db: 'db0',
+          key: 'bulk:*',
+        });
+      }
+      expect(count).toBe(MATCHING);
+      expect(await errorstats()).toBe(before);
+    });
+
+    it('checks at most max_series keys and counts the rest as dropped at every scrape', async () => {
+      const metrics = await converge(capped, 'capped');
+      expect(seriesCount(metrics, 'redis_key_size')).toBe(1000);
+      const dropped = (m: Metrics) =>
+        sampleValue(m, 'redscope_exporter_series_dropped_total', { collector: 'key_checks' }) ?? 0;
+      const first = dropped(metrics);
+      expect(first).toBe(MATCHING - 1000);
+      const next = await scrape(capped);
+      expect(dropped(next.metrics) - first).toBe(MATCHING - 1000);
+      expect(seriesCount(next.metrics, 'redis_key_size')).toBe(1000);
+    });
+  });
+
+  describe('unhappy', () => {
+    it('never ran one of its commands for 10 ms or more in Redis (slow log, latency monitor)', async () => {
+      // Runs after the scrapes above (vitest keeps the file's order).
+      expect(measured['all keys scrapes to converge']).toBeGreaterThan(1);
+      const latest = (await redis.call('LATENCY', 'LATEST')) as unknown[][];
+      expect(latest.filter(([event]) => /command/.test(String(event)))).toEqual([]);
+      const slow = (await redis.call('SLOWLOG', 'GET', '128')) as unknown[][];
+      expect(slow.map((entry) => (entry[3] as string[]).join(' '))).toEqual([]);
+      // For the record: the slowest call can be the machine's scheduling, not the command.
+      await commandMicros(COMMANDS);
+      expect(measured['scan calls']).toBeGreaterThan(1000);
+      expect(measured['memory|usage calls']).toBeGreaterThanOrEqual(MATCHING);
+    });
+  });
+});
