@@ -155,7 +155,8 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
       'redis_exporter). Each key costs TYPE, then its size command, MEMORY USAGE and, for a ' +
       'string, GETRANGE of its first 64 bytes, pipelined per SCAN batch; never a command of ' +
       'the wrong type. Pattern keys are labelled redacted (the HMAC secret of ' +
-      '`hotkeys.secret_file` when the LFU sampler has one, else a random one per process, so ' +
+      "`hotkeys.secret_file` or env REDSCOPE_HOTKEYS_SECRET, the clients' secret, when given; " +
+      'else a random one per process, so ' +
       'labels change when the exporter restarts) unless `key_checks.raw_key_names`. At most ' +
       '`key_checks.max_series` pattern keys are checked per scrape; the rest count in ' +
       '`redscope_exporter_series_dropped_total{collector="key_checks"}`. The `redscope_key_scan_*` ' +

@@ -35,7 +35,7 @@ export function createKeyCollectors(
     scanning > 0 ? new KeyScanner(config.batchSize, config.budgetMs, scanning) : undefined;
   const names =
     redactor ??
-    // No deployment secret without the LFU sampler: labels stay stable until the exporter restarts.
+    // No deployment secret configured: labels stay stable until the exporter restarts.
     new KeyRedactor({ secret: randomBytes(24).toString('hex') });
   const out: Collector[] = [];
   if (keyChecks) {
