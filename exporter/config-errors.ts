@@ -1,5 +1,6 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import yaml from 'js-yaml';
+import { PATTERN_DESCRIPTIONS } from './config-schema.js';
 
 /**
  * A setting is wrong. The message names the key (as the user spelled it: flag,
@@ -33,6 +34,10 @@ export function configErrorFrom(
   let allowed = error.message ?? 'a different value';
   if (error.keyword === 'enum') {
     allowed = `one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  } else if (error.keyword === 'pattern') {
+    // A regex says what is allowed to a machine; the schema's description says it to a person.
+    const pattern = String((error.params as { pattern?: unknown }).pattern);
+    allowed = PATTERN_DESCRIPTIONS.get(pattern) ?? allowed;
   } else if (error.keyword === 'required') {
     const missing = String((error.params as { missingProperty: string }).missingProperty);
     return new ConfigError(`${describeKey(path ? `${path}.${missing}` : missing)}: is required`);

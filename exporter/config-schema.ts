@@ -19,7 +19,7 @@ export const exporterConfigSchema = {
     redis_url: {
       type: 'string',
       pattern: '^(rediss?://)?[^\\s]+$',
-      description: 'The target of /metrics: redis://host:port or rediss://host:port',
+      description: 'redis://HOST:PORT or rediss://HOST:PORT, the target of /metrics',
     },
     username: { type: 'string', minLength: 1, description: 'ACL user for --redis-url' },
     password_file: {
@@ -29,8 +29,14 @@ export const exporterConfigSchema = {
     },
     sentinels: {
       type: 'array',
-      items: { type: 'string', pattern: '^(rediss?://)?[^\\s:/]+:[0-9]{1,5}$' },
-      description: 'Sentinels as host:port, to find the master of --master-name',
+      items: {
+        type: 'string',
+        pattern: '^(rediss?://)?(\\[[0-9a-fA-F:.]+\\]|[^\\s:/\\[\\]]+):[0-9]{1,5}$',
+        description:
+          '[rediss://]HOST:PORT, HOST a DNS name, an IPv4 address or an IPv6 address in brackets (rediss://[fd00::5]:26379)',
+      },
+      description:
+        'Sentinels as host:port (a DNS name, an IPv4 address or [IPv6]), to find the master of --master-name',
     },
     master_name: { type: 'string', minLength: 1 },
     listen: {
@@ -156,6 +162,24 @@ export const exporterConfigSchema = {
     },
   },
 } as const;
+
+/**
+ * The description of each string pattern of the settings schema, by pattern:
+ * what a refused value is told it should look like (ajv's own message is the regex).
+ */
+export const PATTERN_DESCRIPTIONS: ReadonlyMap<string, string> = (() => {
+  const found = new Map<string, string>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const { pattern, description } = node as { pattern?: unknown; description?: unknown };
+    if (typeof pattern === 'string' && typeof description === 'string') {
+      found.set(pattern, description);
+    }
+    for (const child of Object.values(node)) walk(child);
+  };
+  walk(exporterConfigSchema);
+  return found;
+})();
 
 /** The per-target credentials file. */
 export const credentialsSchema = {

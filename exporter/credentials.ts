@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv';
-import { globToRegex } from './allow-list.js';
+import { globToRegex, normalisePattern } from './allow-list.js';
 import type { RedisAuth } from './config.js';
 import { ConfigError, loadYamlFile } from './config-errors.js';
 import { credentialsSchema } from './config-schema.js';
@@ -57,10 +57,7 @@ export function loadCredentials(
     () => ['match', 'username', 'password', 'password_file'],
   );
   const entries = parsed.targets.map((t, i) => {
-    const match = t.match as string;
-    const normalised = match.includes('://')
-      ? match.toLowerCase()
-      : `redis://${match.toLowerCase()}`;
+    const normalised = normalisePattern(t.match as string);
     let password = t.password;
     if (t.password_file) {
       try {

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { redactUrlCredentials } from '../client/common/redaction.js';
 
 /** A Redis or Sentinel endpoint, normalised so that equal targets compare equal. */
@@ -19,8 +20,11 @@ const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
 
 /**
  * Parses `redis://host:port`, `rediss://host:port` or a bare `host:port`
- * (redis_exporter accepts those). Credentials, paths other than a DB index 0,
- * and query strings are refused: the only thing a request may choose is where.
+ * (redis_exporter accepts those); the host is a DNS name, an IPv4 address or
+ * an IPv6 address in brackets (`rediss://[fd00::5]:6379`), written back in
+ * one spelling (`[0:0::1]` is `[::1]`). Names are not resolved here.
+ * Credentials, paths other than a DB index 0, and query strings are refused:
+ * the only thing a request may choose is where.
  */
 export function parseTarget(input: string): Target {
   const text = input.trim();
@@ -30,9 +34,12 @@ export function parseTarget(input: string): Target {
   try {
     url = new URL(withScheme);
   } catch {
+    // `redis://::1:6379` cannot be split into host and port: say how to write it.
+    const hostPart = withScheme.replace(/^[a-z]+:\/\//i, '');
+    const unbracketed = isIPv6(hostPart) || isIPv6(hostPart.replace(/:\d+$/, ''));
     // Redacted before printable() cuts it: a cut could drop the `@` that ends the password.
     throw new InvalidTargetError(
-      `"${printable(redactUrlCredentials(text))}" is not a URL; expected redis://host:port or rediss://host:port`,
+      `"${printable(redactUrlCredentials(text))}" is not a URL; expected redis://host:port or rediss://host:port${unbracketed ? ', with an IPv6 address in brackets: rediss://[::1]:6379' : ''}`,
     );
   }
   const scheme = url.protocol.slice(0, -1);

@@ -17,6 +17,7 @@ declare -A PACKAGE_OF=(
   [prometheus-redis-exporter]=prometheus-redis-exporter
   [openssl]=openssl
   [nft]=nftables
+  [ip]=iproute2
 )
 
 declare -A missing=()
@@ -32,7 +33,7 @@ fi
 
 # In a fixed order, so the printed command is the same every time.
 missing_packages=()
-for package in nftables openssl prometheus prometheus-alertmanager prometheus-redis-exporter \
+for package in iproute2 nftables openssl prometheus prometheus-alertmanager prometheus-redis-exporter \
   redis-sentinel redis-server redis-tools; do
   if [ -n "${missing[$package]:-}" ]; then missing_packages+=("$package"); fi
 done

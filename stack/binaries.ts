@@ -15,6 +15,8 @@ export const DEBIAN_PACKAGE_OF = {
   openssl: 'openssl',
   // Network partitions in the HA tests and the failover bench (stack/network-partition.ts).
   nft: 'nftables',
+  // The network namespace in which the hostname topology's names resolve (stack/name-namespace.ts).
+  ip: 'iproute2',
 } as const;
 
 export type SystemBinary = keyof typeof DEBIAN_PACKAGE_OF;

@@ -135,11 +135,36 @@ export interface TopologyCertificates {
  */
 const TOPOLOGY_CERTIFICATE_DAYS = 30;
 
+/** What the server certificate of a topology names: the addresses or the names clients dial. */
+export interface ServerNames {
+  /** Loopback addresses the nodes listen on besides 127.0.0.1 (a topology with an address per node). */
+  readonly addresses?: readonly string[];
+  /**
+   * DNS names the nodes are dialled by (a hostname topology). When given, the
+   * certificate names only these (DNS SANs, no IP): a client that dials an IP
+   * or another name fails verification, so a working connection proves the
+   * name was checked.
+   */
+  readonly hostnames?: readonly string[];
+}
+
+/** The subjectAltName entries of a topology's server certificate. */
+export function serverSubjectAltNames(names: ServerNames = {}): string[] {
+  if (names.hostnames !== undefined && names.hostnames.length > 0) {
+    return names.hostnames.map((name) => `DNS:${name}`);
+  }
+  return [
+    'DNS:localhost',
+    'DNS:redis-master',
+    'IP:127.0.0.1',
+    ...(names.addresses ?? []).map((address) => `IP:${address}`),
+  ];
+}
+
 export async function createTopologyCertificates(
   dir: string,
   caName = 'redscope-ca',
-  /** Loopback addresses the nodes listen on besides 127.0.0.1 (a topology with an address per node). */
-  extraAddresses: readonly string[] = [],
+  names: ServerNames = {},
 ): Promise<TopologyCertificates> {
   const days = TOPOLOGY_CERTIFICATE_DAYS;
   const ca = await createCertificateAuthority(dir, caName, days);
@@ -147,12 +172,7 @@ export async function createTopologyCertificates(
     issueCertificate(ca, dir, {
       name: 'redis',
       usage: 'server',
-      subjectAltNames: [
-        'DNS:localhost',
-        'DNS:redis-master',
-        'IP:127.0.0.1',
-        ...extraAddresses.map((address) => `IP:${address}`),
-      ],
+      subjectAltNames: serverSubjectAltNames(names),
       days,
     }),
     issueCertificate(ca, dir, { name: 'client', usage: 'client', days }),

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import {
   ACL_USERS,
@@ -13,6 +14,61 @@ import { type ConfigOverrides, TLS_DIRECTIVES } from './redis-config.js';
 
 /** Every node of a local topology listens here, and announces this address. */
 export const TOPOLOGY_HOST = '127.0.0.1';
+
+/** Where the nodes of a hostname topology (`addresses: 'hostnames'`) listen: IPv6 loopback. */
+export const TOPOLOGY_HOST_V6 = '::1';
+
+/** The DNS domain of the names a hostname topology gives its nodes (`.test` is reserved, RFC 2606). */
+export const TOPOLOGY_DOMAIN = 'redscope.test';
+
+/**
+ * How a topology addresses its nodes: every node on 127.0.0.1 (`shared`), each
+ * on its own 127.a.b.x (`per-node`), or each by a DNS name that resolves to
+ * `::1` (`hostnames`: the names must resolve where the topology runs, see
+ * stack/name-namespace.ts).
+ */
+export type AddressMode = 'shared' | 'per-node' | 'hostnames';
+
+/** Where one node is reached and where it listens. */
+export interface NodeAddress {
+  /** What clients and the other nodes dial, and what the node announces: an IP or a DNS name. */
+  readonly host: string;
+  /** The address it listens on (`bind`). */
+  readonly listen: string;
+  /** The address its outgoing links leave from, when it must be its own (partitions cut by address). */
+  readonly source?: string;
+}
+
+/** The DNS name of node `name` (`redis-0`, `sentinel-1`) in a hostname topology. */
+export function hostnameOf(name: string, domain = TOPOLOGY_DOMAIN): string {
+  return `${name}.${domain}`;
+}
+
+/** The node names of a topology, in start order: `redis-0` (the master), the replicas, the Sentinels. */
+export function topologyNodeNames(replicas: number, sentinels: number): string[] {
+  return [
+    ...Array.from({ length: 1 + replicas }, (_, i) => `redis-${i}`),
+    ...Array.from({ length: sentinels }, (_, i) => `sentinel-${i}`),
+  ];
+}
+
+/**
+ * The address of each node, in the order of topologyNodeNames(): all on
+ * 127.0.0.1, one each in a random 127.a.b.0/24, or a name each on `::1`.
+ */
+export function nodeAddresses(mode: AddressMode, names: readonly string[]): NodeAddress[] {
+  if (mode === 'shared') return names.map(() => ({ host: TOPOLOGY_HOST, listen: TOPOLOGY_HOST }));
+  if (mode === 'hostnames') {
+    return names.map((name) => ({ host: hostnameOf(name), listen: TOPOLOGY_HOST_V6 }));
+  }
+  // Random per topology, so concurrent topologies (and their partition rules) never share one.
+  const a = 1 + Math.floor(Math.random() * 250);
+  const b = 1 + Math.floor(Math.random() * 250);
+  return names.map((_, i) => {
+    const host = `127.${a}.${b}.${10 + i}`;
+    return { host, listen: host, source: host };
+  });
+}
 
 /** Where a topology keeps its files, and its certificates when it runs TLS. */
 export interface TopologyFiles {
@@ -52,14 +108,14 @@ function commonDirectives(
   files: TopologyFiles,
   port: number,
   name: string,
-  host: string,
+  address: NodeAddress,
 ): ConfigOverrides {
   const nodeDir = join(files.dir, name);
   const base: Record<string, string | null> = {
-    bind: host,
+    bind: address.listen,
     // Outgoing links (replication, Sentinel to node) leave from the node's own address, so a
-    // partition can cut them by address; on the shared address this changes nothing.
-    'bind-source-addr': host === TOPOLOGY_HOST ? null : host,
+    // partition can cut them by address; elsewhere the kernel picks.
+    'bind-source-addr': address.source ?? null,
     daemonize: 'no',
     dir: nodeDir,
     logfile: join(nodeDir, 'redis.log'),
@@ -86,9 +142,9 @@ export function dataNodeDirectives(
   files: TopologyFiles,
   node: {
     readonly name: string;
-    readonly host: string;
+    readonly address: NodeAddress;
     readonly port: number;
-    /** The master's address, for a replica. */
+    /** The master's address (its name in a hostname topology), for a replica. */
     readonly replicaOf: { readonly host: string; readonly port: number } | undefined;
     readonly aclFile: string | undefined;
     readonly passwords: AclPasswords | undefined;
@@ -96,10 +152,12 @@ export function dataNodeDirectives(
   },
 ): ConfigOverrides {
   return {
-    ...commonDirectives(files, node.port, node.name, node.host),
+    ...commonDirectives(files, node.port, node.name, node.address),
     replicaof:
       node.replicaOf === undefined ? null : `${node.replicaOf.host} ${node.replicaOf.port}`,
-    'replica-announce-ip': node.host,
+    // The master lists the replica under this address, and the Sentinels learn it from there:
+    // a name makes them announce the name, which clients then dial (and TLS checks).
+    'replica-announce-ip': node.address.host,
     aclfile: node.aclFile ?? null,
     masteruser: node.passwords ? REPLICATION_USER : null,
     masterauth: node.passwords ? node.passwords.replica : null,
@@ -112,7 +170,7 @@ export function sentinelDirectives(
   files: TopologyFiles,
   node: {
     readonly name: string;
-    readonly host: string;
+    readonly address: NodeAddress;
     readonly port: number;
     readonly masterName: string;
     readonly masterHost: string;
@@ -123,10 +181,17 @@ export function sentinelDirectives(
   },
 ): ConfigOverrides {
   const { masterName, passwords } = node;
+  const byName = isIP(node.address.host) === 0;
   return {
-    ...commonDirectives(files, node.port, node.name, node.host),
+    ...commonDirectives(files, node.port, node.name, node.address),
+    // Names in `sentinel monitor`, in the replicas' announcements and in the other Sentinels'
+    // hellos need resolve-hostnames (set in place: it must come before the monitor line);
+    // announce-hostnames makes Sentinel hand those names, not their IPs, to clients.
+    ...(byName
+      ? { 'sentinel resolve-hostnames': 'yes', 'sentinel announce-hostnames': 'yes' }
+      : {}),
     'sentinel monitor': `${masterName} ${node.masterHost} ${node.masterPort} ${node.quorum}`,
-    'sentinel announce-ip': node.host,
+    'sentinel announce-ip': node.address.host,
     'sentinel auth-user': passwords ? `${masterName} ${SENTINEL_USER}` : null,
     'sentinel auth-pass': passwords ? `${masterName} ${passwords.sentinel}` : null,
     ...node.extra,

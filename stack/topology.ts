@@ -18,10 +18,14 @@ import { SupervisedProcess, tailOf } from './processes.js';
 import { type ConfigOverrides, renderRedisConfig } from './redis-config.js';
 import { sentinelConfigDir } from './repo-paths.js';
 import {
+  type AddressMode,
   dataNodeDirectives,
   monitoredMaster,
+  type NodeAddress,
+  nodeAddresses,
   sentinelDirectives,
   TOPOLOGY_HOST,
+  topologyNodeNames,
   writeAclFiles,
 } from './topology-node-config.js';
 
@@ -54,9 +58,15 @@ export interface TopologyOptions {
    * `per-node` gives every node its own loopback address (127.a.b.x, random a
    * and b per topology), listening and connecting out from it, so a test can
    * cut the links between nodes by address (test/ha/support/partition.ts).
+   * `hostnames` runs every node on IPv6 loopback (`::1`) addressed by a DNS
+   * name (`redis-0.redscope.test`, `sentinel-0.redscope.test`: hostnameOf()):
+   * replicas announce their name, Sentinels resolve and announce names, and
+   * the server certificate names exactly those names. The names must resolve
+   * to `::1` where the topology runs (stack/name-namespace.ts does that without
+   * touching the machine's resolver).
    * Default `shared`: every node on 127.0.0.1.
    */
-  readonly addresses?: 'shared' | 'per-node';
+  readonly addresses?: AddressMode;
   /** How long start() may take before it gives up (default 30 s). */
   readonly startTimeoutMs?: number;
   /** Progress messages (the CLI prints them; tests leave it off). */
@@ -66,10 +76,15 @@ export interface TopologyOptions {
 /** A plain-data view of a running topology: what tests and other processes need to connect. */
 export interface TopologyDescription {
   readonly masterName: string;
+  /**
+   * An address that reaches every node's port: 127.0.0.1, or in a hostname
+   * topology the master's name at start (every name resolves to `::1`, and the
+   * certificate names them all).
+   */
   readonly host: string;
   /**
    * `host` is the node's own address (`host` above unless the topology runs an
-   * address per node); `pid` its process id when describe() was called.
+   * address or a name per node); `pid` its process id when describe() was called.
    */
   readonly nodes: readonly {
     name: string;
@@ -93,6 +108,7 @@ export interface TopologyDescription {
 interface NodeEntry {
   readonly name: string;
   readonly role: NodeRole;
+  /** What clients dial: an IP, or a name in a hostname topology. */
   readonly host: string;
   readonly port: number;
   readonly configFile: string;
@@ -102,15 +118,6 @@ interface NodeEntry {
 
 const HOST = TOPOLOGY_HOST;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The address of each node: all on 127.0.0.1, or one each in a random 127.a.b.0/24. */
-function nodeHosts(addresses: 'shared' | 'per-node', count: number): string[] {
-  if (addresses === 'shared') return Array.from({ length: count }, () => HOST);
-  // Random per topology, so concurrent topologies (and their partition rules) never share one.
-  const a = 1 + Math.floor(Math.random() * 250);
-  const b = 1 + Math.floor(Math.random() * 250);
-  return Array.from({ length: count }, (_, i) => `127.${a}.${b}.${10 + i}`);
-}
 
 /**
  * A Redis master, its replicas and the Sentinels that watch it, each a real
@@ -132,6 +139,8 @@ export class RedisTopology {
     readonly masterName: string,
     readonly certificates: TopologyCertificates | undefined,
     private readonly options: TopologyOptions,
+    /** An address that reaches every node's port (see TopologyDescription.host). */
+    private readonly sharedHost: string,
   ) {}
 
   static async start(options: TopologyOptions = {}): Promise<RedisTopology> {
@@ -142,23 +151,35 @@ export class RedisTopology {
     const templates = options.configDir ?? sentinelConfigDir();
     const sentinelTemplate = readFileSync(join(templates, 'sentinel.conf'), 'utf8');
     const { masterName, quorum } = monitoredMaster(templates);
+    const mode = options.addresses ?? 'shared';
+    if (mode === 'hostnames' && sentinelCount > 0) requireResolveHostnames(templates);
 
     const dir = mkdtempSync(join(tmpdir(), 'redscope-topology-'));
     const tls = options.tls ?? true;
     const replicaCount = options.replicas ?? 2;
     const nodeCount = 1 + replicaCount + sentinelCount;
-    const hosts = nodeHosts(options.addresses ?? 'shared', nodeCount);
+    const addresses = nodeAddresses(mode, topologyNodeNames(replicaCount, sentinelCount));
+    const hosts = addresses.map((address) => address.host);
     let topology: RedisTopology | undefined;
     try {
-      const extra = hosts.filter((host) => host !== HOST);
       const certificates = tls
-        ? await createTopologyCertificates(join(dir, 'tls'), undefined, extra)
+        ? await createTopologyCertificates(
+            join(dir, 'tls'),
+            undefined,
+            mode === 'hostnames'
+              ? { hostnames: hosts }
+              : { addresses: hosts.filter((host) => host !== HOST) },
+          )
         : undefined;
-      topology = new RedisTopology(dir, masterName, certificates, options);
+      // Every name resolves to ::1 and the certificate names them all: the master's reaches any port.
+      const sharedHost = mode === 'hostnames' ? (hosts[0] as string) : HOST;
+      topology = new RedisTopology(dir, masterName, certificates, options, sharedHost);
       const files = { dir, certificates };
       const acl = (options.acl ?? true) ? writeAclFiles(dir, templates) : undefined;
       topology.passwords = acl?.passwords;
-      const ports = options.ports ? [...options.ports] : await freePorts(nodeCount);
+      const ports = options.ports
+        ? [...options.ports]
+        : await freePorts(nodeCount, (addresses[0] as NodeAddress).listen);
       if (ports.length !== nodeCount) {
         throw new Error(
           `ports: expected ${nodeCount} ports (master, replicas, Sentinels), got ${ports.length}`,
@@ -174,10 +195,10 @@ export class RedisTopology {
       for (const [index, port] of dataPorts.entries()) {
         const role: NodeRole = index === 0 ? 'master' : 'replica';
         const name = `redis-${index}`;
-        const host = hosts[index] as string;
+        const address = addresses[index] as NodeAddress;
         const directives = dataNodeDirectives(files, {
           name,
-          host,
+          address,
           port,
           replicaOf: role === 'replica' ? { host: masterHost, port: masterPort } : undefined,
           aclFile: acl?.aclFile,
@@ -185,14 +206,19 @@ export class RedisTopology {
           extra: options.redisOverrides,
         });
         const template = role === 'master' ? masterTemplate : replicaTemplate;
-        topology.addNode({ name, role, host, port }, redisServer, template, directives);
+        topology.addNode(
+          { name, role, host: address.host, port },
+          redisServer,
+          template,
+          directives,
+        );
       }
       for (const [index, port] of sentinelPorts.entries()) {
         const name = `sentinel-${index}`;
-        const host = hosts[1 + replicaCount + index] as string;
+        const address = addresses[1 + replicaCount + index] as NodeAddress;
         const directives = sentinelDirectives(files, {
           name,
-          host,
+          address,
           port,
           masterName,
           masterHost,
@@ -202,7 +228,7 @@ export class RedisTopology {
           extra: options.sentinelOverrides,
         });
         topology.addNode(
-          { name, role: 'sentinel', host, port },
+          { name, role: 'sentinel', host: address.host, port },
           redisSentinel,
           sentinelTemplate,
           directives,
@@ -374,7 +400,11 @@ export class RedisTopology {
    * port use connect(), which leaves them out, or drop `username`/`password`.
    */
   connectionOptions(): RedisOptions {
-    const options: RedisOptions = { host: HOST, lazyConnect: false, maxRetriesPerRequest: 1 };
+    const options: RedisOptions = {
+      host: this.sharedHost,
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+    };
     const tls = this.clientTlsFiles();
     if (tls) {
       options.tls = {
@@ -416,7 +446,7 @@ export class RedisTopology {
     const client = new Redis({
       ...options,
       ...(isSentinel ? {} : { username, password }),
-      host: node?.host ?? HOST,
+      host: node?.host ?? this.sharedHost,
       port,
       retryStrategy: () => null,
       enableOfflineQueue: true,
@@ -430,7 +460,7 @@ export class RedisTopology {
   describe(): TopologyDescription {
     const description: TopologyDescription = {
       masterName: this.masterName,
-      host: HOST,
+      host: this.sharedHost,
       dir: this.dir,
       nodes: [...this.nodes.values()].map(({ name, role, host, port, process }) => ({
         name,
@@ -459,7 +489,10 @@ export class RedisTopology {
     };
   }
 
-  /** Address of a node by name: 127.0.0.1, or its own with `addresses: 'per-node'`. */
+  /**
+   * Address of a node by name: 127.0.0.1, its own with `addresses: 'per-node'`,
+   * or its DNS name with `addresses: 'hostnames'`.
+   */
   host(name: string): string {
     return this.node(name).host;
   }
@@ -476,13 +509,21 @@ export class RedisTopology {
 
   /** The master's port as the Sentinels currently report it (follows failovers). */
   async currentMasterPort(): Promise<number> {
+    return (await this.currentMasterAddress()).port;
+  }
+
+  /**
+   * The master's address as the first answering Sentinel reports it (follows
+   * failovers): an IP, or the node's name in a hostname topology.
+   */
+  async currentMasterAddress(): Promise<{ host: string; port: number }> {
     for (const sentinel of this.byRole('sentinel')) {
       if (!sentinel.process.running || sentinel.process.isPaused) continue;
       try {
         const addr = (await this.query(sentinel.port, (c) =>
           c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName),
         )) as [string, string] | null;
-        if (addr) return Number(addr[1]);
+        if (addr) return { host: addr[0], port: Number(addr[1]) };
       } catch {
         // try the next Sentinel
       }
@@ -536,6 +577,23 @@ export class RedisTopology {
     this.stopped = true;
     await Promise.all([...this.nodes.values()].map((n) => n.process.stop()));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Sentinel resolves `sentinel monitor <name> ...` when it reads that line, so
+ * `sentinel resolve-hostnames yes` must come before it in the template: the
+ * launcher sets it in place, and appending it after would be too late.
+ */
+function requireResolveHostnames(templates: string): void {
+  const file = join(templates, 'sentinel.conf');
+  const text = readFileSync(file, 'utf8');
+  const resolve = text.search(/^\s*sentinel\s+resolve-hostnames\b/m);
+  const monitor = text.search(/^\s*sentinel\s+monitor\b/m);
+  if (resolve === -1 || resolve > monitor) {
+    throw new Error(
+      `${file}: addresses 'hostnames' needs a "sentinel resolve-hostnames" line before "sentinel monitor"`,
+    );
   }
 }
 

@@ -1,8 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP, isIPv6 } from 'node:net';
 import { redactUrlCredentials } from '../common/redaction.js';
 import { ConfigError } from '../errors.js';
 
-/** A `host:port` string (`[::1]:26379` for IPv6) or an object. */
+/**
+ * A `host:port` string or an object; the host a DNS name
+ * (`sentinel-1.railway.internal:26379`), an IPv4 address or an IPv6 address,
+ * in brackets in the string form (`[fd12::5]:26379`).
+ */
 export type AddressInput = string | { readonly host: string; readonly port: number };
 
 /**
@@ -51,7 +56,10 @@ export interface PreferredReplica {
  * Sentinel) or `sentinels` + `masterName`.
  */
 export interface RedisClientsConfig {
-  /** Standalone Redis: `rediss://[user:password@]host[:port][/db]` (or `redis://` for plain TCP). */
+  /**
+   * Standalone Redis: `rediss://[user:password@]host[:port][/db]` (or `redis://`
+   * for plain TCP); the host a DNS name, an IPv4 address or `[IPv6]`.
+   */
   readonly url?: string;
   /** Sentinel addresses; one reachable Sentinel is enough, the others are discovered. */
   readonly sentinels?: readonly AddressInput[];
@@ -387,19 +395,33 @@ function prefixed(creds: { username?: string; password?: string }): {
   };
 }
 
-/** Parses `host:port`, `[v6]:port` or `{ host, port }`. */
+/**
+ * Parses `host:port`, `[v6]:port` or `{ host, port }`; the host is a DNS name,
+ * an IPv4 address or an IPv6 address (bracketed in the string form; the
+ * brackets are dropped). Names are not resolved here: a name that does not
+ * resolve is reported when connecting, naming it.
+ */
 export function parseAddress(input: AddressInput, option: string): Address {
   let host: string;
   let port: number;
   if (typeof input === 'string') {
-    const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(input.trim());
+    const text = input.trim();
+    const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
     if (!match) {
-      throw new ConfigError(option, `"${input}" is not host:port (e.g. 10.0.0.5:26379)`);
+      // `::1:26379` cannot be split: say how to write it instead of "not host:port".
+      const hint =
+        isIPv6(text.replace(/:\d{1,5}$/, '')) || isIPv6(text)
+          ? '; an IPv6 address goes in brackets: [::1]:26379'
+          : ' (e.g. 10.0.0.5:26379, redis-1.internal:26379 or [fd00::5]:26379)';
+      throw new ConfigError(option, `"${input}" is not host:port${hint}`);
     }
     host = (match[1] ?? match[2]) as string;
     port = Number(match[3]);
+    if (match[1] !== undefined && !isIPv6(host)) {
+      throw new ConfigError(option, `"[${host}]" is not an IPv6 address`);
+    }
   } else if (input && typeof input === 'object') {
-    host = input.host;
+    host = typeof input.host === 'string' ? input.host.replace(/^\[(.*)\]$/, '$1') : input.host;
     port = input.port;
   } else {
     throw new ConfigError(option, 'expected "host:port" or { host, port }');
@@ -407,10 +429,29 @@ export function parseAddress(input: AddressInput, option: string): Address {
   if (typeof host !== 'string' || host.trim() === '') {
     throw new ConfigError(option, 'has an empty host');
   }
+  checkHost(host, option);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(option, `port must be 1-65535, got ${String(port)}`);
   }
   return { host, port };
+}
+
+/**
+ * A host is an IP address or a DNS name (letters, digits, `-`, `_`, dots).
+ * Anything else (a URL, a space, `host:port` in the host field) would only
+ * fail later as an unresolvable name: refuse it now, naming it.
+ */
+function checkHost(host: string, option: string): void {
+  if (isIP(host) !== 0) return;
+  if (host.includes(':')) {
+    throw new ConfigError(option, `host "${host}" is neither a DNS name nor an IP address`);
+  }
+  if (!/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/.test(host) || host.includes('..')) {
+    throw new ConfigError(
+      option,
+      `host "${host}" is not a DNS name or IP address (letters, digits, "-", "_" and dots)`,
+    );
+  }
 }
 
 type PemField = 'ca' | 'cert' | 'key';

@@ -12,6 +12,7 @@ import {
   resolveClientsConfig,
 } from './config.js';
 import { ConnectHealth, RedisConnectError, whenReady } from './connect-errors.js';
+import { peerOf } from './dialed-address.js';
 import { dropSocket } from './drop-socket.js';
 import { DurabilityStats } from './durability-stats.js';
 import {
@@ -194,10 +195,9 @@ export function createRedisClients(
       : undefined;
   if (fence !== undefined) {
     writer.on('ready', () => {
-      const socket = writer.stream as Socket | undefined;
-      if (socket?.remoteAddress !== undefined && socket.remotePort !== undefined) {
-        fence.writerOn({ host: socket.remoteAddress, port: socket.remotePort });
-      }
+      // In the Sentinels' terms (a name when they announce names), as the fence compares them.
+      const peer = peerOf(writer.stream as Socket | undefined);
+      if (peer !== undefined) fence.writerOn(peer);
     });
   }
   let closing: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { exponentialBackoff } from '../common/backoff.js';
 import { parseSwitchMaster } from '../common/sentinel-messages.js';
 import type { Address, ResolvedSentinel } from './config.js';
+import { type PeerSocket, socketGoesTo } from './dialed-address.js';
 import { dropSocket } from './drop-socket.js';
 import type { SentinelView } from './failover-fence.js';
 import { DISCONNECT_TIMEOUT_MS } from './ioredis-options.js';
@@ -70,6 +71,8 @@ export class FailoverWatcher {
         disableClientInfo: true,
         disconnectTimeout: DISCONNECT_TIMEOUT_MS,
         connectionName: `${config.connectionName}-failover-watch`,
+        // IPv4 and IPv6 alike: a Sentinel named by a DNS name may have only an AAAA record.
+        family: 0,
         ...(config.sentinelTls ? { tls: { ...config.sentinelTls } } : {}),
         ...(config.sentinelUsername !== undefined ? { username: config.sentinelUsername } : {}),
         ...(config.sentinelPassword !== undefined ? { password: config.sentinelPassword } : {}),
@@ -182,10 +185,9 @@ export class FailoverWatcher {
 /**
  * Whether `client`'s socket goes to `address` (connected or still in its
  * handshake). ioredis' Sentinel connector hides the resolved address, but the
- * socket knows its peer.
+ * socket knows its peer, and the name it dialled when Sentinel announces names.
  */
 export function isConnectedTo(client: Redis, address: Address): boolean {
-  const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
   const live = client.status === 'ready' || client.status === 'connect';
-  return live && stream?.remotePort === address.port && stream.remoteAddress === address.host;
+  return live && socketGoesTo(client.stream as PeerSocket | undefined, address);
 }

@@ -42,6 +42,11 @@ function common(config: ResolvedClientsConfig): RedisOptions {
     ...(config.username !== undefined ? { username: config.username } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
     connectTimeout: config.connectTimeoutMs,
+    // Both address families, for the data nodes and the Sentinels (ioredis hands `family` to
+    // its Sentinel connections): a private-network name may have only an AAAA record (Railway's
+    // `*.railway.internal`), and ioredis 5 defaulted to IPv4 only. A data node found through
+    // Sentinel is dialled by Node's default lookup, which takes both families as well.
+    family: 0,
     retryStrategy: retry,
     // Bounded: fail commands instead of queueing them forever while there is no connection.
     maxRetriesPerRequest: config.maxRetriesPerRequest,

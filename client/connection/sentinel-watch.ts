@@ -7,6 +7,7 @@ import { errorFields } from '../logging/logger.js';
 import { runDetached } from '../logging/request-context.js';
 import type { Address, ResolvedSentinel } from './config.js';
 import type { ConnectHealth } from './connect-errors.js';
+import { socketGoesTo } from './dialed-address.js';
 import { dropSocket } from './drop-socket.js';
 import type { FailoverFence, FenceState } from './failover-fence.js';
 import { FailoverWatcher, isConnectedTo } from './failover-watcher.js';
@@ -141,14 +142,10 @@ function followNewMaster(
     // resends. disconnect() would wait for a hung peer to acknowledge the close
     // (and, during the Sentinel lookup, end the client for good).
     const socket = writer.stream as Socket | undefined;
-    if (socket?.remotePort !== undefined && !isAddress(socket, master)) dropSocket(socket);
+    if (socket?.remotePort !== undefined && !socketGoesTo(socket, master)) dropSocket(socket);
   };
   const timer = setInterval(steer, 50);
   timer.unref();
   steer();
   return () => clearInterval(timer);
-}
-
-function isAddress(socket: Socket, address: Address): boolean {
-  return socket.remotePort === address.port && socket.remoteAddress === address.host;
 }

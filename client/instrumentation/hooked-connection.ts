@@ -1,12 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
+import { type PeerSocket, peerOf } from '../connection/dialed-address.js';
 import type { CommandEntry } from './command-stats.js';
 import type { Endpoint } from './lifecycle.js';
 import type { ConnectionRole } from './metrics.js';
 
 /**
  * What the hook knows about one instrumented ioredis connection: its role,
- * where it points (the socket's peer for Sentinel clients), its db index,
+ * where it points (the node Sentinel named, for Sentinel clients), its db index,
  * its reconnects, and the span attributes of its commands, cached per
  * command so no span builds its own.
  */
@@ -36,12 +37,12 @@ export class HookedConnection {
   refresh(): void {
     const { options, stream } = this.redis;
     const viaSentinel = (options.sentinels?.length ?? 0) > 0;
-    const peerAddress = stream?.remoteAddress;
-    const peerPort = stream?.remotePort;
+    // The node as Sentinel named it (a DNS name with `announce-hostnames yes`), else its IP.
+    const peer = peerOf(stream as PeerSocket | undefined);
     this.endpoint = viaSentinel
-      ? peerAddress === undefined
+      ? peer === undefined
         ? undefined
-        : { address: peerAddress, port: peerPort }
+        : { address: peer.host, port: peer.port }
       : { address: options.host ?? 'localhost', port: options.port ?? 6379 };
     const attributes: Attributes = {
       'db.system.name': 'redis',

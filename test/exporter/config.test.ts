@@ -47,6 +47,34 @@ describe('loading the exporter configuration', () => {
       expect(fromEnv.redisAuth.password).toBe('e');
     });
 
+    it('takes Sentinels and --redis-url by DNS name, IPv4 or bracketed IPv6, resolving nothing', () => {
+      const config = loadExporterConfig({
+        flags: {
+          sentinels:
+            'rediss://sentinel-0.railway.internal:26379,rediss://[fd12::5]:26379,[::1]:26380,10.0.0.3:26379',
+          'master-name': 'redscope',
+        },
+        env: {},
+      });
+      expect(config.sentinels.map((s) => [s.host, s.port, s.key])).toEqual([
+        ['sentinel-0.railway.internal', 26379, 'rediss://sentinel-0.railway.internal:26379'],
+        ['fd12::5', 26379, 'rediss://[fd12::5]:26379'],
+        ['::1', 26380, 'redis://[::1]:26380'],
+        ['10.0.0.3', 26379, 'redis://10.0.0.3:26379'],
+      ]);
+      // A name that resolves nowhere loads: it is looked up (and reported) when scraped.
+      const nope = loadExporterConfig({
+        flags: { 'redis-url': 'rediss://redis-nope.invalid', 'allow-target': ['rediss://[::1]:*'] },
+        env: {},
+      });
+      expect(nope.redisTarget?.key).toBe('rediss://redis-nope.invalid:6379');
+      expect(nope.allowTargets).toEqual(['rediss://[::1]:*']);
+      expect(loadExporterConfig({ flags: { listen: '[::1]:9121' }, env: {} }).listen).toEqual({
+        host: '::1',
+        port: 9121,
+      });
+    });
+
     it('maps credentials file patterns to users and passwords, first match wins', () => {
       const config = loadExporterConfig({
         flags: { 'credentials-file': '/creds.yaml' },
@@ -103,7 +131,18 @@ describe('loading the exporter configuration', () => {
         /^--allow-target \(item 2\): value "" is not allowed/,
       );
       expect(fails({ flags: {}, env: { REDSCOPE_SENTINELS: 'nohost' } })).toMatch(
-        /^REDSCOPE_SENTINELS \(item 1\): value "nohost" is not allowed; expected must match/,
+        /^REDSCOPE_SENTINELS \(item 1\): value "nohost" is not allowed; expected \[rediss:\/\/\]HOST:PORT, HOST a DNS name/,
+      );
+    });
+
+    it('explains how to write a Sentinel address it refuses (an IPv6 address without brackets, no port)', () => {
+      for (const sentinel of ['::1:26379', 'fd12::5', 'sentinel-0.internal']) {
+        expect(fails({ flags: { sentinels: sentinel, 'master-name': 'm' }, env: {} })).toMatch(
+          /^--sentinels \(item 1\): value ".*" is not allowed; expected \[rediss:\/\/\]HOST:PORT, HOST a DNS name, an IPv4 address or an IPv6 address in brackets/,
+        );
+      }
+      expect(fails({ flags: { 'redis-url': 'rediss://::1:6379' }, env: {} })).toMatch(
+        /--redis-url: .*IPv6 address in brackets: rediss:\/\/\[::1\]:6379/,
       );
     });
 

@@ -51,6 +51,28 @@ describe('the production configs in sentinel/', () => {
     expect(conf.get('sentinel parallel-syncs')).toBe('redscope 1');
   });
 
+  it('listens on IPv4 and IPv6 and works with DNS names: Sentinel resolves and announces hostnames', () => {
+    for (const file of ['redis-master.conf', 'redis-replica.conf', 'sentinel.conf']) {
+      expect(directives(file).get('bind'), file).toBe('* -::*');
+    }
+    const sentinel = parseRedisConfig(read('sentinel.conf'));
+    const keys = sentinel.map((d) => `${d.key} ${d.args}`);
+    expect(keys).toContain('sentinel resolve-hostnames yes');
+    expect(keys).toContain('sentinel announce-hostnames yes');
+    // Sentinel resolves the monitor line as it reads it: the setting must come first.
+    expect(keys.indexOf('sentinel resolve-hostnames yes')).toBeLessThan(
+      sentinel.findIndex((d) => d.key === 'sentinel monitor'),
+    );
+    // The master is named, not addressed, in the shipped files.
+    expect(directives('redis-replica.conf').get('replicaof')).toBe('redis-master 6379');
+    expect(directives('sentinel.conf').get('sentinel monitor')).toMatch(/^redscope redis-master /);
+    // The per-node announcement is documented where it goes, not set to one value for all nodes.
+    for (const file of ['redis-master.conf', 'redis-replica.conf']) {
+      expect(directives(file).has('replica-announce-ip'), file).toBe(false);
+      expect(read(file)).toMatch(/^#\s+replica-announce-ip <this node's DNS name>/m);
+    }
+  });
+
   it('holds no password in any committed file', () => {
     for (const file of ['redis-master.conf', 'redis-replica.conf', 'sentinel.conf']) {
       const keys = parseRedisConfig(read(file)).map((d) => d.key);

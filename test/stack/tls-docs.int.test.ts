@@ -108,3 +108,97 @@ describe('the certificate commands in docs/tls.md', () => {
     }
   });
 });
+
+describe('the hostname certificate commands in docs/tls.md', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'redscope-tls-docs-names-'));
+  let output = '';
+  beforeAll(() => {
+    // The block uses issue_node and the CA of the create-pki block: one shell, as the doc says.
+    output = execFileSync(
+      'bash',
+      ['-c', `${documentedScript('create-pki')}\n${documentedScript('hostname-certificates')}`],
+      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('issue node certificates that name the nodes by DNS name, and verify', () => {
+    expect(output).toMatch(/redis-2\.crt: OK/);
+    expect(output).toMatch(/sentinel-2\.crt: OK/);
+    expect(output).toContain('DNS:redis-2.railway.internal, DNS:redis-2.internal');
+    const node = new X509Certificate(readFileSync(join(dir, 'redis-2.crt')));
+    expect(node.checkHost('redis-2.railway.internal')).toBe('redis-2.railway.internal');
+    expect(node.checkHost('redis-1.railway.internal')).toBeUndefined();
+    expect(node.checkIP('::1')).toBeUndefined();
+  });
+
+  it('give a Redis on IPv6 that a client verifying the name accepts, and one expecting another name refuses', async () => {
+    const port = await freePort('::1');
+    const server = new SupervisedProcess({
+      name: 'docs-redis-v6',
+      command: requireBinary('redis-server'),
+      args: [
+        '--bind',
+        '::1',
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        join(dir, 'redis-2.crt'),
+        '--tls-key-file',
+        join(dir, 'redis-2.key'),
+        '--tls-ca-cert-file',
+        join(dir, 'ca.crt'),
+        '--tls-auth-clients',
+        'yes',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      outputFile: join(dir, 'redis.out'),
+    });
+    const tls = {
+      ca: readFileSync(join(dir, 'ca.crt')),
+      cert: readFileSync(join(dir, 'checkout-app.crt')),
+      key: readFileSync(join(dir, 'checkout-app.key')),
+    };
+    /** PING over TLS to [::1]:port, checking the certificate against `servername`: PONG or the error code. */
+    const ping = async (servername: string): Promise<string> => {
+      const client = new Redis({
+        host: '::1',
+        port,
+        tls: { ...tls, servername },
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      let cause: { code?: string } | undefined;
+      client.on('error', (error: Error) => {
+        cause ??= error as { code?: string };
+      });
+      try {
+        return await client.ping();
+      } catch (error) {
+        return cause?.code ?? String(error);
+      } finally {
+        client.disconnect();
+      }
+    };
+    try {
+      await server.start();
+      let answer = '';
+      const deadline = Date.now() + 10_000;
+      while (answer !== 'PONG' && Date.now() < deadline) {
+        answer = await ping('redis-2.railway.internal');
+        if (answer !== 'PONG') await delay(100);
+      }
+      expect(answer).toBe('PONG');
+      expect(await ping('redis-1.railway.internal')).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      await server.stop();
+    }
+  });
+});

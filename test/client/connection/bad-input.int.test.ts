@@ -117,10 +117,48 @@ describe('bad input that retrying cannot fix fails fast, naming it', () => {
     expect(ms).toBeLessThan(FINAL_WITHIN_MS);
   });
 
-  it('a host that does not resolve: dns', async () => {
+  it('a host that does not resolve: dns, naming it', async () => {
     const { error, ms } = await attempt({ url: 'rediss://no-such-host.invalid:6379' });
     expect((error as RedisConnectError).reason).toBe('dns');
+    expect((error as Error).message).toMatch(
+      /^Redis no-such-host\.invalid:6379: getaddrinfo ENOTFOUND no-such-host\.invalid; the host name does not resolve/,
+    );
     expect(ms).toBeLessThan(FINAL_WITHIN_MS);
+  });
+
+  it('Sentinels whose names do not resolve: dns, naming one, each logged by name', async () => {
+    const names = ['sentinel-nope-1.invalid', 'sentinel-nope-2.invalid'];
+    const { error, ms, lines } = await attempt({
+      sentinels: names.map((name) => `${name}:26379`),
+      masterName: 'redscope',
+      tls: false,
+    });
+    expect((error as RedisConnectError).reason).toBe('dns');
+    expect((error as Error).message).toMatch(
+      /^Sentinel (sentinel-nope-\d\.invalid):26379: getaddrinfo ENOTFOUND \1; the host name does not resolve/,
+    );
+    expect(ms).toBeLessThan(FINAL_WITHIN_MS);
+    const logged = lines.filter((line) => line.event === 'redis.sentinel_error');
+    for (const name of names) {
+      expect(logged.some((line) => line.address === name)).toBe(true);
+    }
+  });
+});
+
+describe('a bad Sentinel among good ones', () => {
+  it('one whose name does not resolve is logged by name, and the others are used', async () => {
+    const config = shared();
+    const { error, lines } = await attempt({
+      ...config,
+      sentinels: [...(config.sentinels ?? []), 'sentinel-nope.invalid:26379'],
+    });
+    expect(error).toBeUndefined();
+    const logged = lines.find(
+      (line) => line.event === 'redis.sentinel_error' && line.address === 'sentinel-nope.invalid',
+    );
+    expect((logged?.err as { message?: string })?.message).toContain(
+      'getaddrinfo ENOTFOUND sentinel-nope.invalid',
+    );
   });
 });
 

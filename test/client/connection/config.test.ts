@@ -90,6 +90,52 @@ describe('the client connection config', () => {
       });
     });
 
+    it.each([
+      // [input, host, port]
+      ['sentinel-0.railway.internal:26379', 'sentinel-0.railway.internal', 26379],
+      ['sentinel_0.internal:26379', 'sentinel_0.internal', 26379],
+      ['10.0.0.5:26379', '10.0.0.5', 26379],
+      ['[::1]:26379', '::1', 26379],
+      ['[fd12:3::5]:26380', 'fd12:3::5', 26380],
+      [{ host: 'redis-1.internal', port: 26379 }, 'redis-1.internal', 26379],
+      [{ host: 'fd12::5', port: 26379 }, 'fd12::5', 26379],
+      [{ host: '[fd12::5]', port: 26379 }, 'fd12::5', 26379],
+    ])(
+      'takes the Sentinel address %j: a DNS name, IPv4 or IPv6, unresolved',
+      (input, host, port) => {
+        const resolved = resolveClientsConfig({ ...sentinelConfig, sentinels: [input] });
+        expect(resolved.mode === 'sentinel' && resolved.sentinels).toEqual([{ host, port }]);
+      },
+    );
+
+    it.each([
+      // [url, host, port]
+      ['rediss://redis.railway.internal', 'redis.railway.internal', 6379],
+      ['rediss://redis.railway.internal:6380', 'redis.railway.internal', 6380],
+      ['rediss://10.0.0.5', '10.0.0.5', 6379],
+      ['rediss://[::1]:6379', '::1', 6379],
+      ['rediss://app:pw@[fd12::5]/1', 'fd12::5', 6379],
+    ])(
+      'takes the url %j: a DNS name, IPv4 or bracketed IPv6, with or without a port',
+      (url, host, port) => {
+        const resolved = resolveClientsConfig({ url });
+        expect(resolved.mode === 'standalone' && resolved.address).toEqual({ host, port });
+      },
+    );
+
+    it('resolves names and IPv6 addresses of both families: family 0 for data nodes and Sentinels', () => {
+      const sentinel = resolveClientsConfig(sentinelConfig);
+      expect(writerOptions(sentinel).family).toBe(0);
+      expect(readerOptions(sentinel)?.family).toBe(0);
+      const standalone = resolveClientsConfig({ url: 'rediss://redis.railway.internal:6379' });
+      expect(writerOptions(standalone)).toMatchObject({
+        host: 'redis.railway.internal',
+        family: 0,
+      });
+      // No servername unless given: Node then checks the certificate against the host dialled.
+      expect((writerOptions(standalone).tls as { servername?: string }).servername).toBeUndefined();
+    });
+
     it('reconnects on READONLY and resends the write, and on nothing else', () => {
       expect(
         reconnectOnReadonly(new Error("READONLY You can't write against a read only replica.")),
@@ -132,6 +178,35 @@ describe('the client connection config', () => {
       expect(optionOf(() => resolveClientsConfig({ ...config, sentinels: ['h:70000'] }))).toBe(
         'sentinels[0]',
       );
+    });
+
+    it.each([
+      [
+        '::1:26379',
+        /"::1:26379" is not host:port; an IPv6 address goes in brackets: \[::1\]:26379/,
+      ],
+      ['fd12::5', /an IPv6 address goes in brackets/],
+      ['[not-v6]:26379', /"\[not-v6\]" is not an IPv6 address/],
+      [
+        'sentinel-0.internal',
+        /is not host:port \(e\.g\. 10\.0\.0\.5:26379, redis-1\.internal:26379 or \[fd00::5\]:26379\)/,
+      ],
+      ['rediss://sentinel-0:26379', /is not host:port/],
+    ])('refuses the Sentinel address %j, saying how to write it', (input, message) => {
+      expect(() => resolveClientsConfig({ ...sentinelConfig, sentinels: [input] })).toThrow(
+        message,
+      );
+      expect(optionOf(() => resolveClientsConfig({ ...sentinelConfig, sentinels: [input] }))).toBe(
+        'sentinels[0]',
+      );
+    });
+
+    it('refuses an object address whose host is not a name or an IP', () => {
+      for (const host of ['redis 1.internal', 'redis-1:6379', 'http://redis-1', 'a..b']) {
+        expect(() =>
+          resolveClientsConfig({ ...sentinelConfig, sentinels: [{ host, port: 26379 }] }),
+        ).toThrow(/sentinels\[0\]: host ".*" is (not a DNS name or IP address|neither)/);
+      }
     });
 
     it('names "masterName" when it is missing', () => {
