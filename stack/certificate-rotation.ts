@@ -301,7 +301,13 @@ async function sentinelViews(
     const view = await withClient(target, peer, tls, async (client) =>
       ((await client.call('SENTINEL', 'SENTINELS', target.masterName)) as string[][]).map(toRecord),
     );
-    const entry = view.find((s) => Number(s.port) === node.port);
+    // On one host the port tells Sentinels apart; where every Sentinel listens on 26379
+    // (one per machine or service, as on Railway) only the announced host does.
+    const samePort = view.filter((s) => Number(s.port) === node.port);
+    const entry =
+      samePort.length === 1
+        ? samePort[0]
+        : samePort.find((s) => s.ip?.toLowerCase() === node.host.toLowerCase());
     if (entry?.flags !== 'sentinel') return `${peer.name} sees it as ${entry?.flags ?? 'unknown'}`;
   }
   return true;
