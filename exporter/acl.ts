@@ -58,9 +58,30 @@ export const KEY_CHECK_COMMANDS = [
 /** What the stream collector adds on stream keys. */
 export const STREAM_COMMANDS = ['type', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers'] as const;
 
-/** A key name as an ACL key pattern that matches it alone (`*?[]\\` escaped). */
+/**
+ * A key name as an ACL key pattern that matches it (`*?[]\\` escaped).
+ * Redis splits ACL rules at whitespace, escaped or not, so a space, tab or
+ * newline becomes `?`: the pattern then also matches the same name with any
+ * other byte there, the closest Redis can express.
+ */
 export function exactKeyPattern(key: string): string {
-  return key.replace(/[*?[\]\\]/g, '\\$&');
+  return key.replace(/[*?[\]\\]/g, '\\$&').replace(/\s/g, '?');
+}
+
+/** A configured glob as an ACL key pattern: whitespace (escaped or not) becomes `?`, as in exactKeyPattern. */
+export function aclGlob(pattern: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    const next = pattern[i + 1];
+    if (c === '\\' && next !== undefined) {
+      out += /\s/.test(next) ? '?' : c + next;
+      i++;
+    } else {
+      out += /\s/.test(c) ? '?' : c;
+    }
+  }
+  return out;
 }
 
 /** The patterns and keys the opt-in collectors read, as ACL rules; empty when none is configured. */
@@ -72,8 +93,18 @@ export function optInAclRules(optIn: OptInConfig): string[] {
     0;
   // SCAN names no key, so no key pattern covers it; it lets the exporter see every key name.
   if (scans) rules.push('+scan');
+  // Keys in another database are read on a connection of their own that SELECTs it; key
+  // groups scan every database that holds keys.
+  const otherDb = [
+    ...checks.keys,
+    ...checks.singleKeys,
+    ...checks.streams,
+    ...checks.singleStreams,
+    ...checks.countKeys,
+  ].some((spec) => spec.db !== 0);
+  if (otherDb || checks.keyGroups.length > 0) rules.push('+select');
   const keyPatterns = [
-    ...checks.keys.map((k) => k.key),
+    ...checks.keys.map((k) => aclGlob(k.key)),
     ...checks.singleKeys.map((k) => exactKeyPattern(k.key)),
   ];
   if (keyPatterns.length > 0) {
@@ -82,7 +113,7 @@ export function optInAclRules(optIn: OptInConfig): string[] {
     );
   }
   const streamPatterns = [
-    ...checks.streams.map((k) => k.key),
+    ...checks.streams.map((k) => aclGlob(k.key)),
     ...checks.singleStreams.map((k) => exactKeyPattern(k.key)),
   ];
   if (streamPatterns.length > 0) {

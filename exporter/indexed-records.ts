@@ -113,3 +113,23 @@ export function settledValue(result: PromiseSettledResult<unknown> | undefined):
   if (result.status === 'fulfilled') return result.value;
   return result.reason instanceof Error ? result.reason : new Error(String(result.reason));
 }
+
+/** A settled result's value; throws its reason (a Redis error reply, a lost connection). */
+export function valueOrThrow(result: PromiseSettledResult<unknown> | undefined): unknown {
+  const value = settledValue(result);
+  if (value instanceof Error) throw value;
+  return value;
+}
+
+/**
+ * A RESP2 flat `[field, value, field, value...]` reply as a map (XINFO,
+ * LATENCY HISTOGRAM, SENTINEL MASTERS, CONFIG GET; RESP3 maps arrive as such
+ * arrays too with protocol 2). Anything but an array is an empty map; a
+ * trailing field without a value is left out.
+ */
+export function fieldsOf(reply: unknown): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (!Array.isArray(reply)) return out;
+  for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), reply[i + 1]);
+  return out;
+}

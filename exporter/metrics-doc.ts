@@ -155,8 +155,11 @@ export function renderMetricsDoc(): string {
   lines.push('', 'On `/metrics` only, the exporter process itself:', '', ...header);
   for (const spec of processFamilies) lines.push(familyRow(spec, '(process)'));
   lines.push('', '## Deliberate differences from redis_exporter 1.45', '');
-  const all = [...collectors.flatMap((c) => c.families), ...selfFamilies];
-  for (const spec of all) {
+  // The key collectors share their scan families: each difference once.
+  const all = new Map(
+    [...collectors.flatMap((c) => c.families), ...selfFamilies].map((spec) => [spec.name, spec]),
+  );
+  for (const spec of all.values()) {
     if (spec.difference) lines.push(`- \`${spec.name}\`: ${spec.difference}`);
   }
   lines.push(
@@ -208,7 +211,8 @@ export function renderMetricsDoc(): string {
     `| \`key_checks\` | \`+scan\` (patterns only), ${KEY_CHECK_COMMANDS.map((c) => `\`+${c.replace('|', '\\|')}\``).join(' ')} | the patterns and single keys (\`%R~\`) |`,
     `| \`streams\` | \`+scan\` (patterns only), ${STREAM_COMMANDS.map((c) => `\`+${c.replace('|', '\\|')}\``).join(' ')} | the stream patterns and keys |`,
     '| `count_keys` | `+scan` | none: SCAN names no key |',
-    '| `key_groups` | `+scan`, `+memory\\|usage` | every key (`%R~*`) |',
+    '| `key_groups` | `+scan`, `+memory\\|usage`, `+select` | every key (`%R~*`) |',
+    '| any key collector reading a database other than 0 (`dbN=`) | `+select` | none |',
     '| `scripts` | `+eval_ro` / `+fcall_ro` (`+eval` / `+fcall` with `--script-allow-writes`) | plus every command and key your scripts use |',
     '| `client_list`, `config_values` | `client\\|list`, `config\\|get`: already above | none |',
     '',

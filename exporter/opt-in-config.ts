@@ -37,7 +37,10 @@ export interface KeyChecksConfig {
   readonly batchSize: number;
   /** Time the key collectors together may take per scrape (also at most half of what is left of the scrape). */
   readonly budgetMs: number;
-  /** Series per key collector and target; past it, samples are dropped and counted. */
+  /**
+   * Keys (key_checks) or stream series (streams) per collector and target, all
+   * patterns together; past it, keys or streams are left out and counted.
+   */
   readonly maxSeries: number;
   /** `replica`: the key collectors run only on replicas, so the master is never scanned. */
   readonly readFrom: 'any' | 'replica';

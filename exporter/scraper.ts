@@ -154,15 +154,22 @@ export class Scraper {
         return parsedInfo;
       },
       roundTrip: (more) => pipelineRoundTrip(client, more, deadline, budgetMs),
-      roundTripOn: async (db, more) =>
-        pipelineRoundTrip(
-          db === 0 ? client : await connection.database(db, deadline, budgetMs),
-          more,
-          deadline,
-          budgetMs,
-        ),
+      roundTripOn: async (db, more, { until = deadline, buffers = false } = {}) => {
+        const by = Math.min(until, deadline);
+        // The share's own length names a timeout that ends before the scrape's.
+        const ms = by < deadline ? Math.max(0, Math.round(by - Date.now())) : budgetMs;
+        const on = db === 0 ? client : await connection.database(db, by, ms);
+        try {
+          return await pipelineRoundTrip(on, more, by, ms, buffers);
+        } catch (error) {
+          // A late reply would answer the next command sent on it: that connection goes.
+          if (db !== 0 && error instanceof ScrapeTimeoutError) connection.discardDatabase(db);
+          throw error;
+        }
+      },
       connection: connection.connection,
       target: connection.target.key,
+      scope: connection.scope,
       deadline,
       options: this.options,
       nowSeconds: Date.now() / 1000,

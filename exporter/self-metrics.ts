@@ -1,5 +1,6 @@
 import { BucketCounts } from '../client/common/bucket-counts.js';
 import { compatFamily, family, type MetricSink } from './exposition.js';
+import { RecentMap } from './recent-map.js';
 import { SCRAPE_ERROR_REASONS, type ScrapeErrorReason } from './scrape-errors.js';
 
 export const redisUp = compatFamily({
@@ -118,21 +119,14 @@ const MAX_TARGETS = 2000;
  * instance (no global registry) and rendered into each response by hand.
  */
 export class ExporterTelemetry {
-  private readonly targets = new Map<string, TargetStats>();
+  private readonly targets = new RecentMap<string, TargetStats>(MAX_TARGETS);
   requestErrors = 0;
 
   record(target: string, durationSeconds: number, reason: ScrapeErrorReason | undefined): void {
-    let stats = this.targets.get(target);
-    if (stats) {
-      this.targets.delete(target);
-    } else {
-      stats = { durations: new BucketCounts(SCRAPE_BUCKETS), errors: new Map() };
-      if (this.targets.size >= MAX_TARGETS) {
-        const oldest = this.targets.keys().next().value;
-        if (oldest !== undefined) this.targets.delete(oldest);
-      }
-    }
-    this.targets.set(target, stats);
+    const stats = this.targets.use(target, () => ({
+      durations: new BucketCounts(SCRAPE_BUCKETS),
+      errors: new Map(),
+    }));
     stats.durations.observe(durationSeconds);
     if (reason) stats.errors.set(reason, (stats.errors.get(reason) ?? 0) + 1);
   }
@@ -164,7 +158,7 @@ export class ExporterTelemetry {
     connectSeconds: number,
     error: string | undefined,
   ): void {
-    const stats = this.targets.get(target);
+    const stats = this.targets.peek(target);
     sink.add(lastScrapeDuration, durationSeconds);
     sink.add(lastScrapeConnectTime, connectSeconds);
     sink.add(lastScrapeError, error ? 1 : 0, error ?? '');

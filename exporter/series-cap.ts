@@ -1,38 +1,29 @@
 import { family, type MetricSink } from './exposition.js';
+import { RecentMap } from './recent-map.js';
 
 const seriesDropped = family({
   name: 'redscope_exporter_series_dropped_total',
   type: 'counter',
-  help: "Series a collector left out of this target's scrapes because they passed its cap (--check-keys-max-series, --client-list-max-series, --max-distinct-key-groups)",
+  help: 'What a capped collector left out of this target\'s scrapes: keys (key_checks) or streams (streams) past --check-keys-max-series, counted once per SCAN pass, when it ends; key groups folded into "overflow" past --max-distinct-key-groups (key_groups), once per pass; series past --client-list-max-series (client_list), at every scrape',
   labels: ['collector'],
   source: 'the exporter',
 });
 
-/** Targets whose drop counts are kept; past this, the longest-unscraped is forgotten. */
-const MAX_REMEMBERED_TARGETS = 1024;
+/** Scopes whose drop counts are kept; past this, the longest-unscraped is forgotten. */
+const MAX_REMEMBERED_SCOPES = 1024;
 
 /**
- * The series each capped collector dropped, per target, counted across
- * scrapes so `rate()` shows a cap that keeps biting. One per exporter, shared
- * by the collectors that cap their output.
+ * What each capped collector left out, per scope (target and credentials),
+ * counted across scrapes so `rate()` shows a cap that keeps biting. One per
+ * exporter, shared by the collectors that cap their output.
  */
 export class DroppedSeries {
   static readonly family = seriesDropped;
-  private readonly totals = new Map<string, Map<string, number>>();
+  private readonly totals = new RecentMap<string, Map<string, number>>(MAX_REMEMBERED_SCOPES);
 
-  /** Counts `count` series `collector` dropped at this scrape of `target` and writes the running total to `sink`. */
-  record(sink: MetricSink, target: string, collector: string, count: number): void {
-    let perCollector = this.totals.get(target);
-    if (perCollector === undefined) {
-      perCollector = new Map();
-      if (this.totals.size >= MAX_REMEMBERED_TARGETS) {
-        const oldest = this.totals.keys().next().value;
-        if (oldest !== undefined) this.totals.delete(oldest);
-      }
-    } else {
-      this.totals.delete(target);
-    }
-    this.totals.set(target, perCollector);
+  /** Adds `count` to what `collector` left out on `scope` and writes the running total to `sink`. */
+  record(sink: MetricSink, scope: string, collector: string, count: number): void {
+    const perCollector = this.totals.use(scope, () => new Map());
     const total = (perCollector.get(collector) ?? 0) + count;
     perCollector.set(collector, total);
     sink.add(seriesDropped, total, collector);

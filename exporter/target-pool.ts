@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { exponentialBackoff } from '../client/common/backoff.js';
-import type { ConnectionFacts, TargetMode } from './collectors/types.js';
+import type { ConnectionFacts, KeyCommand, TargetMode } from './collectors/types.js';
 import type { RedisTls } from './config.js';
 import { parseInfo } from './info-parser.js';
 import { ScrapeTimeoutError } from './scrape-errors.js';
@@ -54,16 +54,21 @@ export function withDeadline<T>(work: Promise<T>, deadline: number, budgetMs: nu
  * Runs `commands` in one pipeline on `client` by `deadline`: one settled
  * result per command (a command Redis refused is `rejected`, the others
  * still answer). Rejects as a whole only on a timeout or a lost connection.
+ * With `buffers`, bulk replies come back as Buffers (key names that are not UTF-8).
  */
 export async function pipelineRoundTrip(
   client: Redis,
-  commands: readonly (readonly string[])[],
+  commands: readonly KeyCommand[],
   deadline: number,
   budgetMs: number,
+  buffers = false,
 ): Promise<PromiseSettledResult<unknown>[]> {
   if (commands.length === 0) return [];
   const pipeline = client.pipeline();
-  for (const [name, ...args] of commands) pipeline.call(name as string, ...args);
+  for (const [name, ...args] of commands) {
+    if (buffers) pipeline.callBuffer(String(name), ...args);
+    else pipeline.call(String(name), ...args);
+  }
   const results = (await withDeadline(pipeline.exec(), deadline, budgetMs)) ?? [];
   return results.map(
     ([error, value]): PromiseSettledResult<unknown> =>
@@ -103,7 +108,12 @@ export class TargetConnection {
     private readonly access: TargetAccess,
     private readonly tls: RedisTls,
     private readonly logger: Logger,
-    /** The logical database this connection selects when it opens. */
+    /**
+     * The pool's key of this connection: the target and an HMAC of the
+     * credentials (CollectContext.scope). A database connection shares its parent's.
+     */
+    readonly scope: string = access.target.key,
+    /** The logical database this connection SELECTs when it opens (0: none). */
     private readonly db = 0,
   ) {
     this.target = access.target;
@@ -114,10 +124,16 @@ export class TargetConnection {
     if (db === this.db) return this.ready(deadline, budgetMs);
     let connection = this.databases.get(db);
     if (!connection) {
-      connection = new TargetConnection(this.access, this.tls, this.logger, db);
+      connection = new TargetConnection(this.access, this.tls, this.logger, this.scope, db);
       this.databases.set(db, connection);
     }
     return connection.ready(deadline, budgetMs);
+  }
+
+  /** Drops the connection to database `db` (after a timeout: a late reply could answer the next command). */
+  discardDatabase(db: number): void {
+    if (db === this.db) this.discard();
+    else this.databases.get(db)?.discard();
   }
 
   get connection(): ConnectionFacts {
@@ -150,6 +166,9 @@ export class TargetConnection {
     const options: RedisOptions = {
       host: this.target.host,
       port: this.target.port,
+      // IPv4 and IPv6: a target named by a private-network name may have only an AAAA record.
+      // The target is dialled by its name, so TLS checks the certificate against that name.
+      family: 0,
       lazyConnect: true,
       // Our own connect-on-scrape with backoff replaces ioredis' timer-driven reconnects.
       retryStrategy: () => null,
@@ -162,7 +181,8 @@ export class TargetConnection {
       protocol: 2,
       disableClientInfo: true,
       connectTimeout: Math.max(100, deadline - Date.now()),
-      ...(this.db !== 0 ? { db: this.db } : {}),
+      // No `db` option: ioredis would send SELECT and, when Redis refuses it (an ACL without
+      // +select, a database past `databases`), only emit an error and stay on db 0.
       ...(this.access.auth.username ? { username: this.access.auth.username } : {}),
       ...(this.access.auth.password ? { password: this.access.auth.password } : {}),
       ...tlsOptionsFor(this.target, this.tls),
@@ -178,8 +198,15 @@ export class TargetConnection {
     this.client = client;
     try {
       await client.connect();
-      const info = parseInfo(String(await client.call('INFO', 'server')));
-      this.mode = info.fields.get('redis_mode') === 'sentinel' ? 'sentinel' : 'redis';
+      if (this.db !== 0) {
+        // Our own SELECT, so a refusal fails the connect instead of reading db 0's keys
+        // under another database's label. A database connection needs no INFO: its
+        // parent learnt the mode.
+        await client.call('SELECT', String(this.db));
+      } else {
+        const info = parseInfo(String(await client.call('INFO', 'server')));
+        this.mode = info.fields.get('redis_mode') === 'sentinel' ? 'sentinel' : 'redis';
+      }
       this.facts = { ...peerCertificate(client) };
       this.failures = 0;
       this.lastError = undefined;
@@ -248,7 +275,7 @@ export class TargetPool {
     const key = this.keyOf(access);
     let connection = this.connections.get(key);
     if (!connection) {
-      connection = new TargetConnection(access, this.tls, this.logger);
+      connection = new TargetConnection(access, this.tls, this.logger, key);
       this.connections.set(key, connection);
     }
     return connection;

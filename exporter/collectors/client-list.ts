@@ -139,7 +139,7 @@ export function createClientListCollector(
         seen.add(key);
         if (cap.take()) sink.add(details, 1, ...labels);
       }
-      droppedSeries.record(sink, context.target, 'client_list', cap.dropped);
+      droppedSeries.record(sink, context.scope, 'client_list', cap.dropped);
     },
   };
 }

@@ -1,13 +1,11 @@
-import { ReplyError } from 'ioredis';
 import { compatFamily, type MetricSink } from '../exposition.js';
-import { settledValue } from '../indexed-records.js';
 import {
   type ConfigMetricsConfig,
   DEFAULT_CONFIG_PARAMETERS,
   SECRET_CONFIG_PARAMETERS,
 } from '../opt-in-config.js';
 import { parseGoFloat } from './go-float.js';
-import type { CollectContext, Collector, RedisCommand } from './types.js';
+import type { Collector, RedisCommand } from './types.js';
 
 const ALL_PARAMETERS =
   'redis_exporter 1.45 exports every parameter (CONFIG GET *) but four secrets; redscope exports ' +
@@ -58,57 +56,40 @@ export function writeConfigValues(sink: MetricSink, parameters: ReadonlyMap<stri
   }
 }
 
-/** Redis before 7 takes one name per CONFIG GET. */
-function isOneNameOnly(error: unknown): boolean {
-  return error instanceof ReplyError && /wrong number of arguments/i.test((error as Error).message);
-}
-
 /**
  * redis_exporter's `-include-config-metrics`: chosen CONFIG parameters as
  * `redis_config_key_value{key,value} 1` and, when numeric, `redis_config_value{key}`.
- * Off by default (`config_metrics.enabled`). One CONFIG GET with every name
- * (one per name on a Redis before 7). Where CONFIG is renamed away (managed
- * Redis), the command errors and only this collector (and `config`) fails.
+ * Off by default (`config_metrics.enabled`). One CONFIG GET per name in the
+ * scrape's pipeline: Redis before 7 takes only one name per CONFIG GET, and a
+ * multi-name one would be an error reply at every scrape there. Where CONFIG is
+ * renamed away (managed Redis), the commands error and only this collector
+ * (and `config`) fails.
  */
 export function createConfigValuesCollector(settings: ConfigMetricsConfig): Collector {
   const names = settings.parameters.filter((name) => !SECRET_CONFIG_PARAMETERS.includes(name));
-  const command: RedisCommand = ['CONFIG', 'GET', ...names];
+  const commands: RedisCommand[] = names.map((name) => ['CONFIG', 'GET', name]);
   return {
     name: 'config_values',
     modes: ['redis'],
-    commands: names.length > 0 ? [command] : [],
+    commands,
     families: [keyValue, value],
     description:
       'Off by default (`config_metrics.enabled`, `--include-config-metrics`). Exports the ' +
       'parameters in `config_metrics.parameters` (`--config-metrics`); without a list: ' +
       `${DEFAULT_CONFIG_PARAMETERS.map((p) => `\`${p}\``).join(', ')}. ` +
       `${SECRET_CONFIG_PARAMETERS.map((p) => `\`${p}\``).join(', ')} are never exported. ` +
+      'One CONFIG GET per parameter in the scrape pipeline, so a Redis before 7 answers them too. ' +
       'A value is numeric when Go `strconv.ParseFloat` reads it as redis_exporter does ' +
       '(`yes`/`no` and `save` are not). Without `config|get` (or with CONFIG renamed away) ' +
       'the collector reports success 0 and the rest of the scrape is unaffected.',
-    async collect(context, sink) {
-      if (names.length === 0) return;
-      let reply: unknown;
-      try {
-        reply = context.reply(command);
-      } catch (error) {
-        if (!isOneNameOnly(error) || names.length === 1) throw error;
-        reply = await oneByOne(context, names);
+    collect(context, sink) {
+      const replies: unknown[] = [];
+      for (const command of commands) {
+        const reply = context.reply(command);
+        if (!Array.isArray(reply)) throw new Error('CONFIG GET did not answer with a list');
+        replies.push(...reply);
       }
-      writeConfigValues(sink, configParameters(reply));
+      writeConfigValues(sink, configParameters(replies));
     },
   };
-}
-
-/** CONFIG GET name by name, in one round trip; the replies concatenated. */
-async function oneByOne(context: CollectContext, names: readonly string[]): Promise<unknown[]> {
-  const results = await context.roundTrip(names.map((name) => ['CONFIG', 'GET', name]));
-  const out: unknown[] = [];
-  for (const result of results) {
-    const reply = settledValue(result);
-    if (reply instanceof Error) throw reply;
-    if (!Array.isArray(reply)) throw new Error('CONFIG GET did not answer with a list');
-    out.push(...reply);
-  }
-  return out;
 }

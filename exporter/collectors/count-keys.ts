@@ -1,6 +1,6 @@
 import { compatFamily } from '../exposition.js';
-import { skippedOnMaster, uniqueSpecs } from '../keys/key-collector-support.js';
-import { type KeyScanner, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
+import { keyChecksSkipped, skippedOnMaster, uniqueSpecs } from '../keys/key-collector-support.js';
+import { type KeyScanner, SCAN_FAMILIES, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
 import { type Collector, INFO_ALL } from './types.js';
 
@@ -36,12 +36,14 @@ export function createCountKeysCollector(config: KeyChecksConfig, scanner: KeySc
     name: NAME,
     modes: ['redis'],
     commands: [INFO_ALL],
-    families: [keysCount],
+    families: [keysCount, ...SCAN_FAMILIES, keyChecksSkipped],
     description:
       'Off unless `key_checks.count_keys` (--count-keys) is given. Counts the keys of each ' +
       "pattern with SCAN MATCH through the key collectors' shared scanner (see `key_checks` " +
-      'for the budget and the `redscope_key_scan_*` families); reads no key. Needs `scan`.',
+      'for the budget and the `redscope_key_scan_*` families); reads no key. Needs `scan`, ' +
+      'and `select` for databases other than 0.',
     async collect(context, sink) {
+      scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const statuses = await scanner.advance(context, NAME, jobs);
       for (const job of jobs) {

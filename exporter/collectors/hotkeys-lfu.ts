@@ -2,6 +2,8 @@ import { ReplyError } from 'ioredis';
 import type { KeyRedactor } from '../../client/common/key-redaction.js';
 import { family, type MetricSink } from '../exposition.js';
 import { settledValue } from '../indexed-records.js';
+import { parseScanReply, scanWindowEnd } from '../keys/key-scan.js';
+import { RecentMap } from '../recent-map.js';
 import { type CollectContext, type Collector, INFO_ALL, type RedisCommand } from './types.js';
 
 export interface HotKeysLfuSettings {
@@ -44,10 +46,13 @@ const keysSampled = family({
   source: 'SCAN + OBJECT FREQ',
 });
 
-/** Targets whose SCAN position is remembered; past this, the longest-unscraped is forgotten. */
-const MAX_REMEMBERED_TARGETS = 256;
+/**
+ * Scopes (target and credentials) whose SCAN position is remembered; past
+ * this, the longest-unscraped is forgotten.
+ */
+const MAX_REMEMBERED_SCOPES = 256;
 
-/** Where the sampling of one target stands between scrapes: raw key names stay in this process. */
+/** Where the sampling of one scope stands between scrapes: raw key names stay in this process. */
 interface Walk {
   readonly cursor: string;
   /** The previous scrape's top keys, read again first so a hot key found once stays until it cools. */
@@ -78,16 +83,12 @@ function unavailableReason(error: Error): LfuUnavailable {
  * exporter, off by default (`hotkeys.lfu.enabled`).
  */
 export function createHotKeysLfuCollector(settings: HotKeysLfuSettings): Collector {
-  const walks = new Map<string, Walk>();
+  // Per scope: a key name one user may see is never a candidate for another's scrape.
+  const walks = new RecentMap<string, Walk>(MAX_REMEMBERED_SCOPES);
 
-  const remember = (target: string, walk: Walk | undefined) => {
-    walks.delete(target);
-    if (walk === undefined) return;
-    walks.set(target, walk);
-    if (walks.size > MAX_REMEMBERED_TARGETS) {
-      const oldest = walks.keys().next().value;
-      if (oldest !== undefined) walks.delete(oldest);
-    }
+  const remember = (scope: string, walk: Walk | undefined) => {
+    if (walk === undefined) walks.delete(scope);
+    else walks.set(scope, walk);
   };
 
   return {
@@ -106,24 +107,24 @@ export function createHotKeysLfuCollector(settings: HotKeysLfuSettings): Collect
       const policy = context.info().sections.get('memory')?.get('maxmemory_policy');
       // A fork without the field is tried anyway: OBJECT FREQ says whether it tracks frequency.
       if (policy !== undefined && !policy.endsWith('-lfu')) {
-        remember(context.target, undefined);
+        remember(context.scope, undefined);
         sink.add(available, 0, 'not-lfu-policy');
         return;
       }
       let frequencies: Map<string, number>;
       let cursor: string;
       try {
-        ({ frequencies, cursor } = await sample(context, walks.get(context.target), settings));
+        ({ frequencies, cursor } = await sample(context, walks.peek(context.scope), settings));
       } catch (error) {
         if (!(error instanceof Unavailable)) throw error;
-        remember(context.target, undefined);
+        remember(context.scope, undefined);
         sink.add(available, 0, error.reason);
         return;
       }
       const hottest = [...frequencies]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .slice(0, settings.top);
-      remember(context.target, { cursor, candidates: hottest.map(([key]) => key) });
+      remember(context.scope, { cursor, candidates: hottest.map(([key]) => key) });
       sink.add(available, 1, 'ok');
       sink.add(keysSampled, frequencies.size);
       writeFrequencies(sink, hottest, settings.redactor);
@@ -156,11 +157,7 @@ async function sample(
   walk: Walk | undefined,
   settings: HotKeysLfuSettings,
 ): Promise<{ frequencies: Map<string, number>; cursor: string }> {
-  const started = Date.now();
-  const until = Math.min(
-    started + settings.budgetMs,
-    started + Math.max(0, context.deadline - started) / 2,
-  );
+  const until = scanWindowEnd(Date.now(), settings.budgetMs, context.deadline);
   const frequencies = new Map<string, number>();
   const asked = new Set<string>(walk?.candidates ?? []);
   let pending = [...asked];
@@ -184,12 +181,11 @@ async function sample(
     if (!scanMore) break;
     const reply = settledValue(results[commands.length - 1]);
     if (reply instanceof Error) throw new Unavailable(unavailableReason(reply));
-    if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
-      throw new Unavailable('error');
-    }
-    cursor = String(reply[0]);
+    const scan = parseScanReply(reply);
+    if (scan === undefined) throw new Unavailable('error');
+    cursor = scan.cursor;
     if (cursor === '0') wrapsLeft--;
-    for (const key of reply[1] as unknown[]) {
+    for (const key of scan.keys) {
       if (typeof key !== 'string' || asked.has(key) || scanned >= settings.sampleKeys) continue;
       asked.add(key);
       pending.push(key);

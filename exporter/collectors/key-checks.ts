@@ -4,6 +4,7 @@ import {
   byDatabase,
   isLiteralPattern,
   keyChecksSkipped,
+  keyId,
   patternKeyLabel,
   skippedOnMaster,
   uniqueSpecs,
@@ -12,7 +13,7 @@ import {
 import { type KeyReading, readKeys } from '../keys/key-reading.js';
 import { type KeyScanner, SCAN_FAMILIES, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
-import { type DroppedSeries, SeriesCap } from '../series-cap.js';
+import type { DroppedSeries } from '../series-cap.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const NAME = 'key_checks';
@@ -37,7 +38,9 @@ export const keyValue = compatFamily({
   type: 'gauge',
   help: "Value of a checked string key that Go's ParseFloat reads as a number (as redis_exporter decides)",
   labels: ['db', 'key'],
-  source: 'GETRANGE key 0 63',
+  source: 'GETRANGE key 0 63 (0 1023 when those 64 bytes could start a longer number)',
+  difference:
+    'a number written with more than 1,024 characters has no series; redis_exporter reads any length',
 });
 export const keyValueAsString = compatFamily({
   name: 'redis_key_value_as_string',
@@ -58,11 +61,21 @@ export const keyMemory = family({
   source: 'MEMORY USAGE key',
 });
 
-/** One checked key as a pass found it, labelled already. */
-interface KeySample {
-  readonly raw: string;
-  readonly label: string;
-  readonly reading: KeyReading;
+/**
+ * One checked key as a pass found it, labelled already: one small object of
+ * fixed shape per key (a pass may hold max_series of them).
+ */
+class KeySample {
+  constructor(
+    /** keyId of the name: the same string as `label` when the label is the name itself. */
+    readonly id: string,
+    readonly label: string,
+    readonly size: number | undefined,
+    readonly memory: number | undefined,
+    readonly value: number | undefined,
+    /** Kept only where it may be exported (raw key names). */
+    readonly text: string | undefined,
+  ) {}
 }
 
 interface PassResult {
@@ -72,6 +85,7 @@ interface PassResult {
 }
 
 interface Accumulator {
+  /** keyIds read in this pass (SCAN may return a key twice). */
   readonly read: Set<string>;
   readonly samples: KeySample[];
   dropped: number;
@@ -90,7 +104,7 @@ function writeKey(
   sink: MetricSink,
   db: number,
   label: string,
-  reading: KeyReading,
+  reading: Pick<KeyReading, 'size' | 'memory' | 'value' | 'text'>,
   valueAsString: boolean,
 ): void {
   const dbLabel = `db${db}`;
@@ -123,20 +137,37 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
     db: spec.db,
     match: spec.key,
     begin: () => ({ read: new Set(), samples: [], dropped: 0 }),
-    async visit(accumulator, keys, run) {
+    async visit(accumulator, keys, run, room) {
       // SCAN may return a key twice (while Redis resizes its table): read it once.
-      const fresh = [...new Set(keys)].filter((key) => !accumulator.read.has(key));
-      const room = Math.max(0, config.maxSeries - accumulator.read.size);
-      const asked = fresh.slice(0, room);
+      const fresh = new Map<string, Buffer>();
+      for (const key of keys) {
+        const id = keyId(key);
+        if (!accumulator.read.has(id)) fresh.set(id, key);
+      }
+      const asked = [...fresh.values()].slice(0, room.take(fresh.size));
       const readings = await readKeys(run, asked);
-      for (const key of asked) accumulator.read.add(key);
-      accumulator.dropped += fresh.length - asked.length;
+      for (const id of [...fresh.keys()].slice(0, asked.length)) accumulator.read.add(id);
+      accumulator.dropped += fresh.size - asked.length;
       for (const reading of readings) {
         if (reading.type === 'none') continue;
-        accumulator.samples.push({ raw: reading.key, label: label(reading.key), reading });
+        const keyLabel = label(reading.key);
+        accumulator.samples.push(
+          new KeySample(
+            reading.id === keyLabel ? keyLabel : reading.id,
+            keyLabel,
+            reading.size,
+            reading.memory,
+            reading.value,
+            config.rawKeyNames ? reading.text : undefined,
+          ),
+        );
       }
     },
-    end: ({ samples, dropped }) => ({ samples, dropped }),
+    end: ({ samples, dropped }, keep) => ({
+      // Past what the other patterns' results leave of max_series: counted, not served.
+      samples: samples.length > keep ? samples.slice(0, keep) : samples,
+      dropped: dropped + Math.max(0, samples.length - keep),
+    }),
   }));
 
   return {
@@ -149,28 +180,37 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
       'is given. Single keys are read at every scrape and labelled as configured. A pattern ' +
       "is SCANned (MATCH, COUNT `key_checks.batch_size`) by the key collectors' shared scanner " +
       'within `key_checks.budget_seconds` per scrape (at most half of what is left of the ' +
-      'scrape); a pass that needs longer continues at the next scrape while the last complete ' +
-      "pass's keys are served, and `redscope_key_scan_*` say how old and how far along it is. " +
+      'scrape, split between the scanning collectors); a pass that needs longer continues at ' +
+      "the next scrape while the last complete pass's keys are served, and `redscope_key_scan_*` " +
+      'say how old and how far along it is. A round trip Redis does not answer within the ' +
+      "collector's share gives up the pass in progress (the next scrape starts it over) and the " +
+      'last complete pass is still served. ' +
       'A pattern without glob characters names one key, read like a single key (as in ' +
       'redis_exporter). Each key costs TYPE, then its size command, MEMORY USAGE and, for a ' +
-      'string, GETRANGE of its first 64 bytes, pipelined per SCAN batch; never a command of ' +
-      'the wrong type. Pattern keys are labelled redacted (the HMAC secret of ' +
+      'string, GETRANGE of its first 64 bytes (of up to 1,024 bytes when those could start a ' +
+      'long number), pipelined per SCAN batch; never a command of the wrong type, unless a ' +
+      'client changes the type of a key between TYPE and the read: that key is left out, and ' +
+      'Redis counts one WRONGTYPE. Pattern keys are labelled redacted (the HMAC secret of ' +
       "`hotkeys.secret_file` or env REDSCOPE_HOTKEYS_SECRET, the clients' secret, when given; " +
       'else a random one per process, so ' +
-      'labels change when the exporter restarts) unless `key_checks.raw_key_names`. At most ' +
-      '`key_checks.max_series` pattern keys are checked per scrape; the rest count in ' +
-      '`redscope_exporter_series_dropped_total{collector="key_checks"}`. The `redscope_key_scan_*` ' +
-      'and `redscope_key_checks_skipped` families listed here are written by every key collector. ' +
+      'labels change when the exporter restarts) unless `key_checks.raw_key_names`. Key names ' +
+      'are read as bytes: a name that is not UTF-8 is labelled with its other bytes written ' +
+      '`\\xNN` (redis_exporter drops such a series). The keys of all patterns together: at most ' +
+      '`key_checks.max_series` are checked per pass and served; the rest count (keys, once per ' +
+      'pass) in `redscope_exporter_series_dropped_total{collector="key_checks"}`. Every key ' +
+      'collector writes the `redscope_key_scan_*` and `redscope_key_checks_skipped` families. ' +
       'With `key_checks.read_from: replica` a master is left alone. Needs `type`, `strlen`, ' +
       '`getrange`, `llen`, `scard`, `zcard`, `hlen`, `xlen`, `pfcount`, `memory|usage` on the ' +
-      'keys and `scan` for patterns.',
+      'keys, `scan` for patterns, and `select` for databases other than 0.',
     async collect(context, sink) {
+      const scanning = scanner !== undefined && jobs.length > 0;
+      if (scanning) scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const written = new WrittenKeys();
       for (const [db, keys] of singles) {
         const readings = await readKeys((commands) => context.roundTripOn(db, commands), keys);
         for (const reading of readings) {
-          if (!written.claim(db, reading.key, reading.key)) continue;
+          if (!written.claim(db, reading.id, reading.key)) continue;
           if (reading.type === 'none') {
             if (config.missingSingleKeysAsZero) sink.add(keySize, 0, `db${db}`, reading.key);
             continue;
@@ -178,26 +218,25 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
           writeKey(sink, db, reading.key, reading, true);
         }
       }
-      if (scanner === undefined || jobs.length === 0) {
-        droppedSeries.record(sink, context.target, NAME, 0);
+      if (!scanning) {
+        droppedSeries.record(sink, context.scope, NAME, 0);
         return;
       }
-      const statuses = await scanner.advance(context, NAME, jobs);
-      const cap = new SeriesCap(config.maxSeries);
+      const statuses = await scanner.advance(context, NAME, jobs, config.maxSeries);
       let dropped = 0;
       for (const job of jobs) {
         const status = statuses.get(job.id);
         if (status === undefined) continue;
         writeScanStatus(sink, NAME, job.db, job.match as string, status);
         if (status.result === undefined) continue;
-        dropped += status.result.dropped;
-        for (const { raw, label: keyLabel, reading } of status.result.samples) {
-          if (!written.claim(job.db, raw, keyLabel)) continue;
-          if (!cap.take()) continue;
-          writeKey(sink, job.db, keyLabel, reading, config.rawKeyNames);
+        // A pass's drops count once, at the scrape where it ended.
+        if (status.endedNow) dropped += status.result.dropped;
+        for (const sample of status.result.samples) {
+          if (!written.claim(job.db, sample.id, sample.label)) continue;
+          writeKey(sink, job.db, sample.label, sample, config.rawKeyNames);
         }
       }
-      droppedSeries.record(sink, context.target, NAME, dropped + cap.dropped);
+      droppedSeries.record(sink, context.scope, NAME, dropped);
     },
   };
 }

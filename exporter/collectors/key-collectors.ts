@@ -45,6 +45,8 @@ export function createKeyCollectors(
     out.push(createStreamsCollector({ config, scanner, redactor: names, droppedSeries }));
   }
   if (countKeys && scanner) out.push(createCountKeysCollector(config, scanner));
-  if (keyGroups && scanner) out.push(createKeyGroupsCollector(config, scanner, droppedSeries));
+  if (keyGroups && scanner) {
+    out.push(createKeyGroupsCollector({ config, scanner, redactor: names, droppedSeries }));
+  }
   return out;
 }

@@ -1,14 +1,25 @@
+import type { KeyRedactor } from '../../client/common/key-redaction.js';
 import { compatFamily } from '../exposition.js';
-import { settledValue } from '../indexed-records.js';
-import { databasesWithKeys, skippedOnMaster } from '../keys/key-collector-support.js';
+import { valueOrThrow } from '../indexed-records.js';
+import {
+  databasesWithKeys,
+  keyArg,
+  keyChecksSkipped,
+  keyId,
+  keyText,
+  patternKeyLabel,
+  skippedOnMaster,
+} from '../keys/key-collector-support.js';
 import {
   type FoldedKeyGroups,
   foldKeyGroups,
+  type GroupTotals,
   KeyGroupTotals,
   OVERFLOW,
+  trackedKeyGroups,
   UNCLASSIFIED,
 } from '../keys/key-groups.js';
-import { type KeyScanner, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
+import { type KeyScanner, SCAN_FAMILIES, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
 import type { DroppedSeries } from '../series-cap.js';
 import { type Collector, INFO_ALL } from './types.js';
@@ -54,7 +65,40 @@ export const keyGroupsDuration = compatFamily({
 });
 
 interface Pass {
-  readonly totals: KeyGroupTotals;
+  totals: KeyGroupTotals | undefined;
+}
+
+export interface KeyGroupsDependencies {
+  readonly config: KeyChecksConfig;
+  readonly scanner: KeyScanner;
+  readonly redactor: KeyRedactor;
+  readonly droppedSeries: DroppedSeries;
+}
+
+/**
+ * The rows of one database as labelled: a group name's bytes as text,
+ * redacted unless raw key names (captures come from key names: a session id
+ * would be a bearer secret in a label); `unclassified` and `overflow` as they
+ * are. Groups whose labels come out alike add up.
+ */
+function labelledRows(
+  rows: FoldedKeyGroups['rows'],
+  label: (name: string) => string,
+): Map<string, GroupTotals> {
+  const out = new Map<string, GroupTotals>();
+  for (const [name, totals] of rows) {
+    const text =
+      name === UNCLASSIFIED || name === OVERFLOW
+        ? name
+        : label(keyText(Buffer.from(name, 'latin1')));
+    const seen = out.get(text);
+    if (seen === undefined) out.set(text, { ...totals });
+    else {
+      seen.count += totals.count;
+      seen.memory += totals.memory;
+    }
+  }
+  return out;
 }
 
 /**
@@ -64,31 +108,32 @@ interface Pass {
  * translated to RegExps in the exporter, so Redis never runs more than one
  * short command at a time for it.
  */
-export function createKeyGroupsCollector(
-  config: KeyChecksConfig,
-  scanner: KeyScanner,
-  droppedSeries: DroppedSeries,
-): Collector {
+export function createKeyGroupsCollector(dependencies: KeyGroupsDependencies): Collector {
+  const { config, scanner, droppedSeries } = dependencies;
   const patterns = config.keyGroups.map((group) => group.regex);
+  const tracked = trackedKeyGroups(config.maxDistinctKeyGroups);
+  const label = patternKeyLabel(config.rawKeyNames, dependencies.redactor);
   const jobOf = (db: number): ScanJob<Pass, FoldedKeyGroups> => ({
     id: `db${db}`,
     db,
-    begin: () => ({ totals: new KeyGroupTotals(patterns) }),
-    async visit(pass, keys, run) {
+    begin: () => ({ totals: undefined }),
+    async visit(pass, keys, run, room) {
       if (keys.length === 0) return;
-      const replies = await run(keys.map((key) => ['MEMORY', 'USAGE', key]));
-      const memories = keys.map((_, i) => {
-        const value = settledValue(replies[i]);
-        if (value instanceof Error) throw value;
-        return value;
-      });
+      const replies = await run(keys.map((key) => ['MEMORY', 'USAGE', keyArg(key)]));
+      const memories = keys.map((_, i) => valueOrThrow(replies[i]));
+      pass.totals ??= new KeyGroupTotals(patterns, (groups) => room.take(groups));
+      const totals = pass.totals;
       keys.forEach((key, i) => {
         const memory = memories[i];
         // nil: the key is gone since SCAN named it.
-        if (memory !== null && memory !== undefined) pass.totals.add(key, Number(memory));
+        if (memory !== null && memory !== undefined) totals.add(keyId(key), Number(memory));
       });
     },
-    end: (pass) => foldKeyGroups(pass.totals, config.maxDistinctKeyGroups),
+    end: (pass) =>
+      foldKeyGroups(
+        pass.totals ?? new KeyGroupTotals(patterns, () => 0),
+        config.maxDistinctKeyGroups,
+      ),
   });
   const jobs = new Map<number, ScanJob<Pass, FoldedKeyGroups>>();
 
@@ -96,19 +141,33 @@ export function createKeyGroupsCollector(
     name: NAME,
     modes: ['redis'],
     commands: [INFO_ALL],
-    families: [keyGroupCount, keyGroupMemory, distinctKeyGroups, keyGroupsDuration],
+    families: [
+      keyGroupCount,
+      keyGroupMemory,
+      distinctKeyGroups,
+      keyGroupsDuration,
+      ...SCAN_FAMILIES,
+      keyChecksSkipped,
+    ],
     description:
       'Off unless `key_checks.key_groups` (--check-key-groups) is given. Every database that ' +
       "INFO keyspace says holds keys is SCANned without MATCH through the key collectors' " +
       'shared scanner (see `key_checks`), with one pipelined MEMORY USAGE per SCAN batch; the ' +
-      "key names are grouped in the exporter by redis_exporter's Lua patterns (translated; `%b`, " +
-      '`%f` and back-references are refused at start). Past `key_checks.max_distinct_key_groups` ' +
-      'groups per database (sorted as redis_exporter does: memory descending, then key count ' +
-      'ascending, then name), the rest add up under `key_group="overflow"` and their series count ' +
-      'in `redscope_exporter_series_dropped_total{collector="key_groups"}` (2 per group). Group ' +
-      'names are the captures as they are: choose patterns whose captures are not secrets. ' +
-      'Needs `scan` and `memory|usage` on every key.',
+      "key names are grouped in the exporter by redis_exporter's Lua patterns (translated, " +
+      'matching bytes as Lua does; `%b`, `%f`, `%g` and back-references are refused at start). ' +
+      'Past `key_checks.max_distinct_key_groups` groups per database (sorted as redis_exporter ' +
+      'does: memory descending, then key count ascending, then name), the rest add up under ' +
+      '`key_group="overflow"` and count in ' +
+      '`redscope_exporter_series_dropped_total{collector="key_groups"}` (groups, once per pass). ' +
+      'A pass keeps at most 10 × `key_checks.max_distinct_key_groups` (at least 1,000) distinct ' +
+      'groups apart, over all databases of a target: keys of groups first seen after that go ' +
+      'straight to `overflow`, and ' +
+      '`redis_number_of_distinct_key_groups` stops there. Group names are the captures, ' +
+      'redacted like pattern key names unless `key_checks.raw_key_names` (readable captures ' +
+      'such as `bull:email` stay as they are). Needs `scan` and `memory|usage` on every key, ' +
+      'and `select` for databases other than 0.',
     async collect(context, sink) {
+      scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const active = databasesWithKeys(context).map((db) => {
         let job = jobs.get(db);
@@ -118,7 +177,7 @@ export function createKeyGroupsCollector(
         }
         return job;
       });
-      const statuses = await scanner.advance(context, NAME, active);
+      const statuses = await scanner.advance(context, NAME, active, tracked);
       let durationMs = 0;
       let complete = true;
       let folded = 0;
@@ -132,16 +191,17 @@ export function createKeyGroupsCollector(
           continue;
         }
         durationMs += status.passMs ?? 0;
-        folded += result.folded;
+        // A pass's folded groups count once, at the scrape where it ended.
+        if (status.endedNow) folded += result.folded;
         const db = `db${job.db}`;
-        for (const [group, totals] of result.rows) {
+        for (const [group, totals] of labelledRows(result.rows, label)) {
           sink.add(keyGroupCount, totals.count, db, group);
           sink.add(keyGroupMemory, totals.memory, db, group);
         }
         sink.add(distinctKeyGroups, result.distinct, db);
       }
       if (complete) sink.add(keyGroupsDuration, Math.round(durationMs));
-      droppedSeries.record(sink, context.target, NAME, 2 * folded);
+      droppedSeries.record(sink, context.scope, NAME, folded);
     },
   };
 }

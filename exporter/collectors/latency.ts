@@ -1,4 +1,5 @@
 import { compatFamily, family } from '../exposition.js';
+import { fieldsOf } from '../indexed-records.js';
 import { commandStats } from './commandstats.js';
 import { type Collector, INFO_ALL, type RedisCommand } from './types.js';
 
@@ -39,13 +40,6 @@ const spikeDuration = compatFamily({
   source: 'LATENCY LATEST: latest (ms), in seconds',
 });
 
-function pairs(value: unknown): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (!Array.isArray(value)) return out;
-  for (let i = 0; i + 1 < value.length; i += 2) out.set(String(value[i]), value[i + 1]);
-  return out;
-}
-
 export const latencyHistogramCollector: Collector = {
   name: 'latency_histogram',
   modes: ['redis'],
@@ -55,8 +49,8 @@ export const latencyHistogramCollector: Collector = {
     const reply = context.reply(LATENCY_HISTOGRAM);
     if (!Array.isArray(reply)) throw new Error('LATENCY HISTOGRAM did not answer with an array');
     const stats = commandStats(context.info());
-    for (const [name, body] of pairs(reply)) {
-      const fields = pairs(body);
+    for (const [name, body] of fieldsOf(reply)) {
+      const fields = fieldsOf(body);
       const calls = Number(fields.get('calls'));
       const edges = fields.get('histogram_usec');
       if (!Number.isFinite(calls) || !Array.isArray(edges)) continue;

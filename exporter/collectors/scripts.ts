@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { compatFamily, family } from '../exposition.js';
-import { settledValue } from '../indexed-records.js';
+import { valueOrThrow } from '../indexed-records.js';
 import type { ScriptsConfig } from '../opt-in-config.js';
 import { describeScrapeError } from '../scrape-errors.js';
 import { parseGoFloat } from './go-float.js';
@@ -65,6 +65,9 @@ interface Call {
   readonly command: RedisCommand;
 }
 
+/** Redis' answer to a script that is not valid Lua (Lua 5.1 on every Redis: the same everywhere). */
+const COMPILE_ERROR = /Error compiling script/;
+
 /**
  * redis_exporter's `-script`: Lua scripts (EVAL_RO) and Redis functions
  * (FCALL_RO), all in one round trip per scrape, whose replies become
@@ -88,6 +91,8 @@ export function createScriptsCollector(settings: ScriptsConfig, logger?: Logger)
       command: [fcallCommand, name, '0'],
     })),
   ];
+  /** Scripts Redis refused to compile, with its error: reported at every scrape, never sent again. */
+  const uncompilable = new Map<string, Error>();
   return {
     name: 'scripts',
     modes: ['redis'],
@@ -101,16 +106,31 @@ export function createScriptsCollector(settings: ScriptsConfig, logger?: Logger)
       '(`function:NAME` for a function). `redis_script_result` is 1 for a script that returned ' +
       'values, 2 for an empty list, 0 for a script Redis refused or whose reply does not parse ' +
       '(no values then, and a debug log); the collector reports success 0 only when every ' +
-      'script failed.',
+      'script failed. A script Redis cannot compile is sent once and then reported failed ' +
+      'without being sent again, until the exporter restarts.',
     async collect(context, sink) {
       if (calls.length === 0) return;
-      const results = await context.roundTrip(calls.map((call) => call.command));
+      // A script Redis could not compile fails the same way on every target: sent once, not at
+      // every scrape (each would be an error reply in Redis' errorstats).
+      const sent = calls.filter((call) => !uncompilable.has(call.filename));
+      const results = await context.roundTrip(sent.map((call) => call.command));
+      const resultOf = new Map(sent.map((call, i) => [call.filename, results[i]]));
       const failures: string[] = [];
-      calls.forEach((call, i) => {
+      calls.forEach((call) => {
         let values: Map<string, number>;
         try {
-          const reply = settledValue(results[i]);
-          if (reply instanceof Error) throw reply;
+          const known = uncompilable.get(call.filename);
+          if (known !== undefined) throw known;
+          const result = resultOf.get(call.filename);
+          let reply: unknown;
+          try {
+            reply = valueOrThrow(result);
+          } catch (error) {
+            if (error instanceof Error && COMPILE_ERROR.test(error.message)) {
+              uncompilable.set(call.filename, error);
+            }
+            throw error;
+          }
           values = parseScriptReply(reply);
         } catch (error) {
           const message = describeScrapeError(error);

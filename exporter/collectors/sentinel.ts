@@ -1,4 +1,5 @@
 import { compatFamily, type FamilySpec, family } from '../exposition.js';
+import { fieldsOf } from '../indexed-records.js';
 import { numeric, parseKeyValueList } from '../info-parser.js';
 import { type Collector, INFO_ALL, type RedisCommand } from './types.js';
 
@@ -126,12 +127,9 @@ const replicaLag = family({
 
 const DOWN_FLAGS = /(^|,)(s_down|o_down|disconnected)(,|$)/;
 
-/** A RESP2 flat [k, v, k, v] array as a map. */
+/** A RESP2 flat [k, v, k, v] array as a map of texts. */
 function record(value: unknown): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!Array.isArray(value)) return out;
-  for (let i = 0; i + 1 < value.length; i += 2) out.set(String(value[i]), String(value[i + 1]));
-  return out;
+  return new Map([...fieldsOf(value)].map(([field, text]) => [field, String(text)]));
 }
 
 function records(value: unknown): Map<string, string>[] {

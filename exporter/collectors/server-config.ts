@@ -1,4 +1,5 @@
 import { compatFamily } from '../exposition.js';
+import { fieldsOf } from '../indexed-records.js';
 import { numeric } from '../info-parser.js';
 import type { CollectContext, Collector, RedisCommand } from './types.js';
 
@@ -15,10 +16,7 @@ export const CONFIG_GET: RedisCommand = [
 /** The CONFIG GET reply as a map; throws the command's error (e.g. NOPERM). */
 export function configValues(context: CollectContext): Map<string, string> {
   const reply = context.reply(CONFIG_GET);
-  const out = new Map<string, string>();
-  if (!Array.isArray(reply)) return out;
-  for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), String(reply[i + 1]));
-  return out;
+  return new Map([...fieldsOf(reply)].map(([name, value]) => [name, String(value)]));
 }
 
 const settings = [

@@ -1,19 +1,27 @@
 import type { KeyRedactor } from '../../client/common/key-redaction.js';
 import { compatFamily, family, type MetricSink } from '../exposition.js';
-import { settledValue } from '../indexed-records.js';
+import { valueOrThrow } from '../indexed-records.js';
 import {
   byDatabase,
   isLiteralPattern,
+  keyChecksSkipped,
   keyCheckWrongType,
+  keyId,
   patternKeyLabel,
   skippedOnMaster,
   uniqueSpecs,
   WrittenKeys,
 } from '../keys/key-collector-support.js';
-import { type KeyScanner, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
+import {
+  type DbRoundTrip,
+  type KeyScanner,
+  SCAN_FAMILIES,
+  type ScanJob,
+  writeScanStatus,
+} from '../keys/key-scan.js';
 import { readStreams, type StreamReading, streamIdMilliseconds } from '../keys/stream-info.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
-import { type DroppedSeries, SeriesCap } from '../series-cap.js';
+import type { DroppedSeries } from '../series-cap.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const NAME = 'streams';
@@ -176,14 +184,36 @@ function writeStream(
   }
 }
 
+/** The series every stream writes, whatever its groups. */
+const MIN_STREAM_SERIES = 7;
+
+/** The series writeStream() writes for one stream. */
+export function streamSeries(reading: StreamReading, consumers: boolean): number {
+  const { info } = reading;
+  let series = MIN_STREAM_SERIES;
+  if (info.maxDeletedEntryId !== undefined) series++;
+  if (info.entriesAdded !== undefined) series++;
+  for (const group of reading.groups) {
+    series += 3;
+    if (group.entriesRead !== undefined) series++;
+    if (group.lag !== undefined) series++;
+    if (consumers) series += 2 * group.consumerList.length;
+  }
+  return series;
+}
+
 interface StreamSample {
   readonly label: string;
   readonly reading: StreamReading;
 }
 
 interface Accumulator {
+  /** keyIds kept in this pass (SCAN may return a key twice). */
   readonly read: Set<string>;
   readonly samples: StreamSample[];
+  /** Series the samples write, one count each. */
+  readonly series: number[];
+  /** Streams left out: their series did not fit the allowance. */
   dropped: number;
 }
 
@@ -221,18 +251,45 @@ export function createStreamsCollector(dependencies: StreamsDependencies): Colle
     db: spec.db,
     match: spec.key,
     type: 'stream',
-    begin: () => ({ read: new Set(), samples: [], dropped: 0 }),
-    async visit(accumulator, keys, run) {
-      const fresh = [...new Set(keys)].filter((key) => !accumulator.read.has(key));
-      const asked = fresh.slice(0, Math.max(0, config.maxSeries - accumulator.read.size));
-      const readings = await readStreams(run, asked, consumers);
-      for (const key of asked) accumulator.read.add(key);
-      accumulator.dropped += fresh.length - asked.length;
+    begin: () => ({ read: new Set(), samples: [], series: [], dropped: 0 }),
+    async visit(accumulator, keys, run, room) {
+      const fresh = new Map<string, Buffer>();
+      for (const key of keys) {
+        const id = keyId(key);
+        if (!accumulator.read.has(id)) fresh.set(id, key);
+      }
+      // With too little of the allowance left for any stream, nothing more is read.
+      const open = room.left >= MIN_STREAM_SERIES;
+      const readings = open ? await readStreams(run, [...fresh.values()], consumers) : [];
+      // Streams deleted since SCAN are neither kept nor dropped.
+      if (!open) accumulator.dropped += fresh.size;
       for (const reading of readings) {
+        // The cap is on series: a stream with many groups and consumers takes more of it.
+        const series = streamSeries(reading, consumers);
+        if (room.left < series) {
+          accumulator.dropped++;
+          continue;
+        }
+        room.take(series);
+        // Only what is kept is remembered: the set stays within the allowance.
+        accumulator.read.add(reading.id);
         accumulator.samples.push({ label: label(reading.key), reading });
+        accumulator.series.push(series);
       }
     },
-    end: ({ samples, dropped }) => ({ samples, dropped }),
+    end: ({ samples, series, dropped }, keep) => {
+      // Past what the other patterns' results leave of max_series: counted, not served.
+      let kept = 0;
+      let used = 0;
+      while (kept < samples.length && used + (series[kept] as number) <= keep) {
+        used += series[kept] as number;
+        kept++;
+      }
+      return {
+        samples: kept < samples.length ? samples.slice(0, kept) : samples,
+        dropped: dropped + samples.length - kept,
+      };
+    },
   }));
 
   return {
@@ -257,58 +314,66 @@ export function createStreamsCollector(dependencies: StreamsDependencies): Colle
       consumerPending,
       consumerIdle,
       keyCheckWrongType,
+      ...SCAN_FAMILIES,
+      keyChecksSkipped,
     ],
     description:
       'Off unless `key_checks.streams` (--check-streams) or `key_checks.single_streams` ' +
       '(--check-single-streams) is given. A single stream is read at every scrape after TYPE ' +
       'says it is a stream: a missing key has no series, a key of another type gets ' +
       '`redscope_key_check_wrong_type` 1 and no XINFO. A pattern is SCANned with `TYPE stream` ' +
-      "through the key collectors' shared scanner (see `key_checks` for the budget, the cap, " +
-      'the redaction of names and `read_from`), the streams read as each SCAN batch comes. ' +
+      "through the key collectors' shared scanner (see `key_checks` for the budget, the " +
+      'redaction of names and `read_from`), the streams read as each SCAN batch comes; the ' +
+      'streams of all patterns together write at most `key_checks.max_series` series (a ' +
+      "stream's series: its own, 3-5 per group, 2 per consumer); a stream that does not fit is " +
+      'left out and counted (streams, once per pass) in ' +
+      '`redscope_exporter_series_dropped_total{collector="streams"}`. A stream deleted or ' +
+      'turned into another type between TYPE (or SCAN) and XINFO is left out: that race is ' +
+      'the one way the collector can cause an error reply (WRONGTYPE) in Redis. ' +
       'Per stream: XINFO STREAM and XINFO GROUPS in one round trip, then XINFO CONSUMERS per ' +
       'group (not with `key_checks.exclude_stream_consumers`). Group and consumer names are ' +
       'exported as they are. Needs `type`, `xinfo|stream`, `xinfo|groups`, `xinfo|consumers` ' +
       'on the streams and `scan` for patterns.',
     async collect(context, sink) {
+      const scanning = scanner !== undefined && jobs.length > 0;
+      if (scanning) scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const written = new WrittenKeys();
       for (const [db, keys] of singles) {
-        const run = (commands: readonly (readonly string[])[]) => context.roundTripOn(db, commands);
+        const run: DbRoundTrip = (commands, options) => context.roundTripOn(db, commands, options);
         const types = await run(keys.map((key) => ['TYPE', key]));
         const streams: string[] = [];
         keys.forEach((key, i) => {
-          const type = settledValue(types[i]);
-          if (type instanceof Error) throw type;
+          const type = valueOrThrow(types[i]);
           if (type === 'stream') streams.push(key);
           else if (type !== 'none')
             sink.add(keyCheckWrongType, 1, NAME, `db${db}`, key, String(type));
         });
         for (const reading of await readStreams(run, streams, consumers)) {
-          if (written.claim(db, reading.key, reading.key)) {
+          if (written.claim(db, reading.id, reading.key)) {
             writeStream(sink, db, reading.key, reading, consumers);
           }
         }
       }
-      if (scanner === undefined || jobs.length === 0) {
-        droppedSeries.record(sink, context.target, NAME, 0);
+      if (!scanning) {
+        droppedSeries.record(sink, context.scope, NAME, 0);
         return;
       }
-      const statuses = await scanner.advance(context, NAME, jobs);
-      const cap = new SeriesCap(config.maxSeries);
+      const statuses = await scanner.advance(context, NAME, jobs, config.maxSeries);
       let dropped = 0;
       for (const job of jobs) {
         const status = statuses.get(job.id);
         if (status === undefined) continue;
         writeScanStatus(sink, NAME, job.db, job.match as string, status);
         if (status.result === undefined) continue;
-        dropped += status.result.dropped;
+        // A pass's drops count once, at the scrape where it ended.
+        if (status.endedNow) dropped += status.result.dropped;
         for (const { label: streamLabel, reading } of status.result.samples) {
-          if (!written.claim(job.db, reading.key, streamLabel)) continue;
-          if (!cap.take()) continue;
+          if (!written.claim(job.db, reading.id, streamLabel)) continue;
           writeStream(sink, job.db, streamLabel, reading, consumers);
         }
       }
-      droppedSeries.record(sink, context.target, NAME, dropped + cap.dropped);
+      droppedSeries.record(sink, context.scope, NAME, dropped);
     },
   };
 }

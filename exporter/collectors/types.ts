@@ -7,6 +7,22 @@ export type TargetMode = 'redis' | 'sentinel';
 /** A Redis command as its words, e.g. `['INFO', 'ALL']`. */
 export type RedisCommand = readonly string[];
 
+/** A command that names a key: the key may be bytes that are not UTF-8 (a Buffer, sent as it is). */
+export type KeyCommand = readonly (string | Buffer)[];
+
+/** How one `roundTripOn` may end early or answer. */
+export interface RoundTripOptions {
+  /**
+   * Gives up at this time (ms since epoch) instead of the scrape's deadline,
+   * whichever comes first, rejecting with a ScrapeTimeoutError. A connection
+   * to another database that timed out is closed (its replies can no longer be
+   * trusted); database 0's stays, as the scrape's own.
+   */
+  readonly until?: number;
+  /** Bulk replies as Buffers (SCAN's key names, GETRANGE's bytes) instead of UTF-8 strings. */
+  readonly buffers?: boolean;
+}
+
 /** Facts about the connection that no command returns (TLS peer certificate). */
 export interface ConnectionFacts {
   readonly tlsPeer?: { readonly cn: string; readonly notAfterSeconds: number };
@@ -31,11 +47,20 @@ export interface CollectContext {
    */
   roundTripOn(
     db: number,
-    commands: readonly RedisCommand[],
+    commands: readonly KeyCommand[],
+    options?: RoundTripOptions,
   ): Promise<PromiseSettledResult<unknown>[]>;
   readonly connection: ConnectionFacts;
-  /** The target's `scheme://host:port`, for collectors that remember something per target. */
+  /** The target's `scheme://host:port`, for logs. */
   readonly target: string;
+  /**
+   * The target and the credentials the scrape reads it with (the connection
+   * pool's key: an HMAC of the credentials, never a password). Whatever a
+   * collector remembers between scrapes is kept per scope: /metrics and /scrape
+   * may read one address as two users at the same time, and what one user may
+   * read is never served to the other.
+   */
+  readonly scope: string;
   /** When the scrape's budget runs out (ms since epoch): a collector with several round trips stops short of it. */
   readonly deadline: number;
   readonly options: CollectorOptions;

@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { KeyRedactor } from '../../client/common/key-redaction.js';
 import type { CollectContext } from '../collectors/types.js';
 import { family, type MetricSink } from '../exposition.js';
+import { parseKeyValueList } from '../info-parser.js';
 import type { KeyChecksConfig, KeySpec } from '../opt-in-config.js';
 
 /**
@@ -114,8 +116,42 @@ export function databasesWithKeys(context: CollectContext): number[] {
   const out: number[] = [];
   for (const [name, value] of keyspace ?? []) {
     const db = /^db(\d+)$/.exec(name)?.[1];
-    const keys = /(?:^|,)keys=(\d+)/.exec(value)?.[1];
-    if (db !== undefined && keys !== undefined && Number(keys) > 0) out.push(Number(db));
+    if (db !== undefined && Number(parseKeyValueList(value).get('keys')) > 0) out.push(Number(db));
   }
   return out.sort((a, b) => a - b);
+}
+
+/**
+ * A key's identity: its bytes, one character each (latin1), so keys that are
+ * not UTF-8 stay apart and a configured key compares equal to the same key
+ * found by SCAN. Compact: an ASCII name costs what its text costs.
+ */
+export function keyId(key: Buffer | string): string {
+  return typeof key === 'string'
+    ? Buffer.from(key, 'utf8').toString('latin1')
+    : key.toString('latin1');
+}
+
+/**
+ * A key name as a command argument: its text when it is UTF-8 (ioredis writes
+ * text faster than bytes), else the bytes as they are.
+ */
+export function keyArg(key: Buffer): string | Buffer {
+  return isUtf8(key) ? key.toString('utf8') : key;
+}
+
+/**
+ * A key name as label text: the name when it is UTF-8; else its bytes, with
+ * every byte outside printable ASCII written `\xNN` and a backslash `\\`
+ * (exposition text is UTF-8: redis_exporter drops such a series instead).
+ */
+export function keyText(key: Buffer): string {
+  if (isUtf8(key)) return key.toString('utf8');
+  let out = '';
+  for (const byte of key) {
+    if (byte === 0x5c) out += '\\\\';
+    else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
+    else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
 }

@@ -12,29 +12,38 @@ export const UNCLASSIFIED = 'unclassified';
 export const OVERFLOW = 'overflow';
 
 /**
- * Distinct groups one pass keeps apart in memory: a pattern whose capture is
- * an id (`^(.*)$`) would otherwise hold one entry per key. Past it, new
- * groups add up under `overflow` directly (and the distinct count stops there).
+ * Distinct groups the passes of key_groups on one target keep apart in
+ * memory, over all databases: a pattern whose capture is an id (`^(.*)$`)
+ * would otherwise hold one entry per key. Groups first seen past it add up
+ * under `overflow` directly (and the distinct count stops there).
  */
-export const MAX_TRACKED_KEY_GROUPS = 100_000;
+export function trackedKeyGroups(maxDistinctKeyGroups: number): number {
+  return Math.max(1000, 10 * maxDistinctKeyGroups);
+}
 
 /** The groups of one database as one pass adds them up. */
 export class KeyGroupTotals {
+  /** By group name as bytes, one character each (Lua patterns match bytes). */
   readonly groups = new Map<string, GroupTotals>();
-  /** Keys of groups that came after MAX_TRACKED_KEY_GROUPS. */
+  /** Keys of groups that came after the tracking limit. */
   readonly untracked: GroupTotals = { count: 0, memory: 0 };
 
   constructor(
     private readonly patterns: readonly RegExp[],
-    private readonly maxTracked = MAX_TRACKED_KEY_GROUPS,
+    /** Grants a place to each new group (PassRoom.take), 0 once the limit is reached. */
+    private readonly track: (groups: number) => number,
   ) {}
 
-  /** Counts `key` of `memory` bytes in its group: its captures joined, `unclassified` when no pattern matches. */
+  /**
+   * Counts a key of `memory` bytes in its group: its captures joined,
+   * `unclassified` when no pattern matches. `key` is the name's bytes one
+   * character each (keyId), so `.` and `%a` match bytes as in Redis' Lua.
+   */
   add(key: string, memory: number): void {
     const name = keyGroupOf(key, this.patterns) ?? UNCLASSIFIED;
     let totals = this.groups.get(name);
     if (totals === undefined) {
-      if (this.groups.size >= this.maxTracked) {
+      if (this.track(1) === 0) {
         this.untracked.count++;
         this.untracked.memory += memory;
         return;

@@ -3,7 +3,11 @@ export class LuaPatternError extends Error {
   override readonly name = 'LuaPatternError';
 }
 
-/** Lua's `%x` classes as RegExp character-class bodies (ASCII, like Lua's C locale). */
+/**
+ * Lua 5.1's `%x` classes (Redis runs Lua 5.1) as RegExp character-class
+ * bodies (ASCII, like Lua's C locale). No `%g`: it came with Lua 5.2; in 5.1
+ * it is a literal `g`, which is refused here rather than guessed.
+ */
 const CLASSES: Record<string, string> = {
   a: 'A-Za-z',
   d: '0-9',
@@ -14,7 +18,6 @@ const CLASSES: Record<string, string> = {
   x: '0-9A-Fa-f',
   p: '!-\\/:-@\\[-`{-~',
   c: '\\x00-\\x1f\\x7f',
-  g: '!-~',
 };
 
 const escapeInSet = (c: string) => (/[\\\]^-]/.test(c) ? `\\${c}` : c);
@@ -41,6 +44,11 @@ export function compileLuaPattern(pattern: string): RegExp {
       return [c === lower ? body : `^${body}`, at + 1];
     }
     if (c === 'b' || c === 'f') throw new LuaPatternError(`%${c} is not supported`);
+    if (lower === 'g') {
+      throw new LuaPatternError(
+        `%${c} is not a class in Redis' Lua 5.1 (it matches a literal ${c} there); write ${c} or [!-~]`,
+      );
+    }
     if (/[0-9]/.test(c)) throw new LuaPatternError(`back-reference %${c} is not supported`);
     if (/[A-Za-z0-9]/.test(c)) throw new LuaPatternError(`%${c} is not a Lua character class`);
     return [escapeInSet(c), at + 1];

@@ -29,35 +29,3 @@ export function globProblem(pattern: string): string | undefined {
   }
   return undefined;
 }
-
-/** Whether `key` matches `pattern` the way Redis' stringmatchlen does (for keys read by name). */
-export function globToRegExp(pattern: string): RegExp {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === '*') out += '[\\s\\S]*';
-    else if (c === '?') out += '[\\s\\S]';
-    else if (c === '\\' && i + 1 < pattern.length) out += escapeRegExp(pattern[++i] as string);
-    else if (c === '[') {
-      let j = i + 1;
-      let set = '';
-      if (pattern[j] === '^') {
-        set += '^';
-        j++;
-      }
-      for (; j < pattern.length && pattern[j] !== ']'; j++) {
-        const d = pattern[j] as string;
-        if (d === '\\' && j + 1 < pattern.length) set += escapeRegExp(pattern[++j] as string);
-        else if (d === '-' && set !== '' && set !== '^' && pattern[j + 1] !== ']') set += '-';
-        else set += escapeRegExp(d);
-      }
-      out += set === '' || set === '^' ? '(?!)' : `[${set}]`;
-      i = j;
-    } else out += escapeRegExp(c);
-  }
-  return new RegExp(`^${out}$`);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}

@@ -1,5 +1,6 @@
-import type { RedisCommand } from '../collectors/types.js';
-import { settledValue } from '../indexed-records.js';
+import type { KeyCommand } from '../collectors/types.js';
+import { fieldsOf, settledValue } from '../indexed-records.js';
+import { keyArg, keyId, keyText } from './key-collector-support.js';
 import type { DbRoundTrip } from './key-scan.js';
 
 /** XINFO STREAM, as far as the stream families read it. */
@@ -35,14 +36,6 @@ export interface StreamConsumer {
   readonly name: string;
   readonly pending: number;
   readonly idleMs: number;
-}
-
-/** A RESP2 flat `[field, value, field, value...]` reply as a map (RESP3 maps arrive as arrays too with protocol 2). */
-export function fieldsOf(reply: unknown): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (!Array.isArray(reply)) return out;
-  for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), reply[i + 1]);
-  return out;
 }
 
 const num = (value: unknown): number => {
@@ -122,33 +115,45 @@ export interface StreamGroupReading extends StreamGroup {
 }
 
 export interface StreamReading {
+  /** The name as label text (keyText). */
   readonly key: string;
+  /** The name's bytes, one character each (keyId). */
+  readonly id: string;
   readonly info: StreamInfo;
   readonly groups: readonly StreamGroupReading[];
 }
 
-/** A stream another client deleted between two of our round trips. */
-const GONE = /no such key/i;
+/**
+ * A stream another client deleted (no such key, NOGROUP) or replaced by a key
+ * of another type (WRONGTYPE) between TYPE or SCAN and XINFO.
+ */
+const GONE = /no such key|^WRONGTYPE|^NOGROUP/i;
 
 /**
- * XINFO STREAM and XINFO GROUPS of each of `keys` (all streams) in one round
- * trip, then XINFO CONSUMERS of every group in a second one when `consumers`.
- * A stream deleted in between is left out; any other error reply is thrown.
+ * XINFO STREAM and XINFO GROUPS of each of `keys` (all streams when TYPE or
+ * SCAN TYPE named them) in one round trip, then XINFO CONSUMERS of every
+ * group in a second one when `consumers`. A stream deleted or turned into
+ * another type in between is left out (Redis still counts that one
+ * WRONGTYPE); any other error reply is thrown.
  */
 export async function readStreams(
   run: DbRoundTrip,
-  keys: readonly string[],
+  keys: readonly (string | Buffer)[],
   consumers: boolean,
 ): Promise<StreamReading[]> {
   if (keys.length === 0) return [];
+  const names = keys.map((key) => (typeof key === 'string' ? Buffer.from(key, 'utf8') : key));
   const first = await run(
-    keys.flatMap((key): RedisCommand[] => [
-      ['XINFO', 'STREAM', key],
-      ['XINFO', 'GROUPS', key],
-    ]),
+    names.flatMap((key): KeyCommand[] => {
+      const arg = keyArg(key);
+      return [
+        ['XINFO', 'STREAM', arg],
+        ['XINFO', 'GROUPS', arg],
+      ];
+    }),
   );
-  const found: { key: string; info: StreamInfo; groups: StreamGroup[] }[] = [];
-  keys.forEach((key, i) => {
+  const found: { key: Buffer; info: StreamInfo; groups: StreamGroup[] }[] = [];
+  names.forEach((key, i) => {
     const stream = settledValue(first[2 * i]);
     const groups = settledValue(first[2 * i + 1]);
     if ([stream, groups].some((v) => v instanceof Error && GONE.test(v.message))) return;
@@ -161,30 +166,31 @@ export async function readStreams(
     : [];
   const answers =
     asks.length > 0
-      ? await run(asks.map(({ key, group }) => ['XINFO', 'CONSUMERS', key, group]))
+      ? await run(asks.map(({ key, group }) => ['XINFO', 'CONSUMERS', keyArg(key), group]))
       : [];
   const consumersOf = new Map<string, StreamConsumer[]>();
-  const gone = new Set<string>();
+  const gone = new Set<Buffer>();
   asks.forEach(({ key, group }, i) => {
     const reply = settledValue(answers[i]);
     if (reply instanceof Error) {
-      // NOGROUP or no such key: the stream or group went away since the first round trip.
-      if (GONE.test(reply.message) || reply.message.startsWith('NOGROUP')) {
+      // The stream or group went away (or the key changed type) since the first round trip.
+      if (GONE.test(reply.message)) {
         gone.add(key);
         return;
       }
       throw reply;
     }
-    consumersOf.set(`${key}\n${group}`, parseStreamConsumers(reply));
+    consumersOf.set(`${keyId(key)}\n${group}`, parseStreamConsumers(reply));
   });
   return found
     .filter(({ key }) => !gone.has(key))
     .map(({ key, info, groups }) => ({
-      key,
+      key: keyText(key),
+      id: keyId(key),
       info,
       groups: groups.map((group) => ({
         ...group,
-        consumerList: consumersOf.get(`${key}\n${group.name}`) ?? [],
+        consumerList: consumersOf.get(`${keyId(key)}\n${group.name}`) ?? [],
       })),
     }));
 }

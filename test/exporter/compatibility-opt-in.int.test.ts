@@ -27,7 +27,8 @@ let oursText = '';
 /** The same settings for both exporters; ours spells lists as arrays. */
 const SETTINGS = {
   'check-keys': ['k:*'],
-  'check-single-keys': ['db0=k:num', 'db0=k:str'],
+  // A key with a space: an ACL key pattern cannot hold one, escaped or not.
+  'check-single-keys': ['db0=k:num', 'db0=k:str', 'db0=k:with space'],
   'check-streams': ['k:stream*'],
   'check-single-streams': ['db0=k:stream'],
   'count-keys': ['db0=k:*', 'db1=other:*'],
@@ -69,6 +70,7 @@ beforeAll(async () => {
   try {
     await master.set('k:num', '42');
     await master.set('k:str', 'hello');
+    await master.set('k:with space', 'spaced');
     await master.rpush('k:list', 'a', 'b', 'c');
     await master.sadd('k:set', 'a', 'b');
     await master.zadd('k:zset', 1, 'a', 2, 'b');
@@ -91,6 +93,15 @@ beforeAll(async () => {
   expect(response.status).toBe(200);
   oursText = response.text;
 }, 60_000);
+
+/** INFO errorstats' counters, read on a connection opened before (a new ioredis connection's
+ * CLIENT SETINFO is itself an error reply on Redis 7.0). */
+async function errorstats(client: ReturnType<RedisTopology['connect']>): Promise<string> {
+  return String(await client.info('errorstats'))
+    .split('\r\n')
+    .filter((line) => line.startsWith('errorstat_'))
+    .join('\n');
+}
 
 afterAll(async () => {
   await ours?.close();
@@ -138,6 +149,7 @@ describe("compatibility of the opt-in collectors with redis_exporter 1.45's", ()
       const cases: [string, Record<string, string>][] = [
         ['redis_key_size', { db: 'db0', key: 'k:num' }],
         ['redis_key_size', { db: 'db0', key: 'k:str' }],
+        ['redis_key_size', { db: 'db0', key: 'k:with space' }],
         ['redis_key_value', { db: 'db0', key: 'k:num' }],
         ['redis_key_value_as_string', { db: 'db0', key: 'k:str', val: 'hello' }],
         ['redis_keys_count', { db: 'db0', key: 'k:*' }],
@@ -204,6 +216,7 @@ describe("compatibility of the opt-in collectors with redis_exporter 1.45's", ()
           username: EXPORTER_ACL_USER,
           'password-file': passwordFile,
         } as never);
+        const before = await errorstats(admin);
         const response = await limited.get('/metrics');
         const parsed = parseExposition(response.text);
         expect(sampleValue(parsed, 'redis_up')).toBe(1);
@@ -212,6 +225,14 @@ describe("compatibility of the opt-in collectors with redis_exporter 1.45's", ()
           .map((s) => s.labels.collector);
         expect(failed).toEqual([]);
         expect(sampleValue(parsed, 'redis_key_size', { db: 'db0', key: 'k:num' })).toBe(2);
+        expect(sampleValue(parsed, 'redis_key_size', { db: 'db0', key: 'k:with space' })).toBe(6);
+        // db1 is read on db1 (SELECT granted), not on db0 under db1's label.
+        expect(sampleValue(parsed, 'redis_keys_count', { db: 'db1', key: 'other:*' })).toBe(1);
+        expect(
+          sampleValue(parsed, 'redis_key_group_count', { db: 'db1', key_group: 'unclassified' }),
+        ).toBe(1);
+        // The least-privilege scrape provokes no error reply (NOPERM, WRONGTYPE, ...) in Redis.
+        expect(await errorstats(admin)).toBe(before);
       } finally {
         await limited?.close();
         await admin.call('ACL', 'DELUSER', EXPORTER_ACL_USER);

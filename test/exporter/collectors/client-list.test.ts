@@ -28,6 +28,7 @@ function context(clientList: string, target = 'redis://127.0.0.1:6379'): Collect
     },
     connection: {},
     target,
+    scope: `${target} test`,
     deadline: Date.now() + 10_000,
     options: { clientNameCap: 2 },
     // A fraction of a second: created_at and idle_since are whole seconds, as in redis_exporter.

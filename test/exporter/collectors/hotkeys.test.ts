@@ -39,6 +39,7 @@ function context(replies: Record<string, unknown>): CollectContext {
     },
     connection: {},
     target: 'redis://127.0.0.1:6379',
+    scope: 'redis://127.0.0.1:6379 test',
     deadline: Date.now() + 10_000,
     options: { clientNameCap: 2 },
     nowSeconds: 1000,

@@ -29,6 +29,18 @@ let replicaOnly: TestExporter;
 let noMemory: TestExporter;
 
 const SESSION_ID = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
+/**
+ * db2: a string that starts like a sparse HyperLogLog whose cached count is
+ * stale but whose registers are missing (PFCOUNT would answer -INVALIDOBJ), a
+ * list whose name is not UTF-8, and a number longer than 64 bytes.
+ */
+const FAKE_HLL = Buffer.concat([
+  Buffer.from('HYLL\x01', 'latin1'),
+  Buffer.alloc(10),
+  Buffer.from([0x80]),
+]);
+const BINARY_NAME = Buffer.from([0x62, 0xff, 0x01]);
+const LONG_NUMBER = '1'.repeat(70);
 const SESSION_KEY = `session:${SESSION_ID}`;
 const LONG = 'x'.repeat(100);
 
@@ -47,7 +59,7 @@ const K_KEYS = [
 
 const FLAGS = {
   'allow-target': ['redis://127.0.0.1:*', 'redis://localhost:*'],
-  'check-keys': ['db0=k:*', 'db0=session:*', 'db0=queue:*', 'db1=k:*'],
+  'check-keys': ['db0=k:*', 'db0=session:*', 'db0=queue:*', 'db1=k:*', 'db2=*'],
   'check-single-keys': ['db0=k:num', 'db0=k:text', 'db0=missing:key', 'db1=k:one'],
   'check-streams': ['db0=s:*'],
   'check-single-streams': ['db0=s:orders', 'db0=k:list', 'db0=s:missing'],
@@ -120,6 +132,10 @@ beforeAll(async () => {
   await db0.exec();
   await master.select(1);
   await master.mset('k:one', '7', 'k:x', 'abc', 'other', 'z');
+  await master.select(2);
+  await master.set('hll:fake', FAKE_HLL);
+  await master.rpush(BINARY_NAME, 'a', 'b');
+  await master.set('num:long', LONG_NUMBER);
   await master.select(0);
   await master.call('WAIT', '1', '5000');
 
@@ -134,6 +150,7 @@ beforeAll(async () => {
     '-@all',
     ...DATA_NODE_COMMANDS.map((c) => `+${c}`),
     '+scan',
+    '+select',
     '~*',
     ...['type', 'strlen', 'getrange', 'llen', 'scard', 'zcard', 'hlen', 'xlen', 'pfcount'].map(
       (c) => `+${c}`,
@@ -319,10 +336,10 @@ describe('the key collectors, against a real master and replica', () => {
       expect(
         sampleValue(metrics, 'redis_last_key_groups_scrape_duration_milliseconds'),
       ).toBeGreaterThanOrEqual(0);
-      // Two folded groups, two series each, at every scrape.
+      // Two groups folded by each pass (one per scrape on this small keyspace), counted as groups.
       const dropped = (m: ReturnType<typeof parseExposition>) =>
         sampleValue(m, 'redscope_exporter_series_dropped_total', { collector: 'key_groups' }) ?? -1;
-      expect(dropped(metrics) - dropped(before.metrics)).toBe(4);
+      expect(dropped(metrics) - dropped(before.metrics)).toBe(2);
     });
 
     it('reads streams with groups, lag, pending and consumers; a wrong type is flagged, not read', async () => {
@@ -374,6 +391,74 @@ describe('the key collectors, against a real master and replica', () => {
       ).toBe(1);
       expect(metrics.has('redis_stream_group_consumer_messages_pending')).toBe(false);
       expect(metrics.has('redis_stream_group_consumer_idle_seconds')).toBe(false);
+    });
+
+    it('reads a fake HyperLogLog as a string, a name that is not UTF-8 by its bytes, a 70-digit number whole', async () => {
+      const { metrics } = await scrape(rawNames);
+      expect(success(metrics, 'key_checks')).toBe(1);
+      const db2 = (key: string) => sampleValue(metrics, 'redis_key_size', { db: 'db2', key });
+      // STRLEN, not PFCOUNT: Redis would refuse to count it.
+      expect(db2('hll:fake')).toBe(FAKE_HLL.length);
+      expect(
+        sampleValue(metrics, 'redis_key_value', { db: 'db2', key: 'hll:fake' }),
+      ).toBeUndefined();
+      // The list named b\xff\x01, read by its bytes and labelled with them.
+      expect(db2('b\\xff\\x01')).toBe(2);
+      expect(
+        sampleValue(metrics, 'redis_key_memory_usage_bytes', { db: 'db2', key: 'b\\xff\\x01' }),
+      ).toBeGreaterThan(0);
+      // Go's ParseFloat reads every digit, and so does redscope.
+      expect(sampleValue(metrics, 'redis_key_value', { db: 'db2', key: 'num:long' })).toBe(
+        Number(LONG_NUMBER),
+      );
+      // MEMORY USAGE by bytes: the key that is not UTF-8 counts in its group too.
+      expect(
+        sampleValue(metrics, 'redis_key_group_count', { db: 'db2', key_group: 'unclassified' }),
+      ).toBe(3);
+    });
+
+    it('redacts key group names captured from key names, unless raw key names', async () => {
+      const flags = {
+        'allow-target': ['redis://127.0.0.1:*'],
+        'check-key-groups': ['^(session:[^:]+)', '^(queue:%a+)'],
+      };
+      const redacted = await startTestExporter(flags as never);
+      const raw = await startTestExporter({ ...flags, 'check-keys-raw-names': true } as never);
+      exporters.push(redacted, raw);
+      const hidden = await scrape(redacted);
+      expect(hidden.text).not.toContain(SESSION_ID);
+      const groups = series(hidden.metrics, 'redis_key_group_count').filter((g) =>
+        g.startsWith('db=db0,'),
+      );
+      expect(groups).toContainEqual(
+        expect.stringMatching(/^db=db0,key_group=session:#[0-9a-f]{10}$/),
+      );
+      // Readable captures stay as they are.
+      expect(groups).toContain('db=db0,key_group=queue:email');
+      const shown = await scrape(raw);
+      expect(
+        sampleValue(shown.metrics, 'redis_key_group_count', { db: 'db0', key_group: SESSION_KEY }),
+      ).toBe(1);
+    });
+
+    it('caps the streams of the patterns by their series, not their number', async () => {
+      const capped = await startTestExporter({
+        'allow-target': ['redis://127.0.0.1:*'],
+        'check-streams': ['db0=s:*'],
+        // s:audit writes 9 series; s:orders, with two groups and a consumer, about 20.
+        'check-keys-max-series': '12',
+      } as never);
+      exporters.push(capped);
+      const { metrics } = await scrape(capped);
+      expect(success(metrics, 'streams')).toBe(1);
+      const written = [...metrics.values()]
+        .filter((f) => f.name.startsWith('redis_stream_'))
+        .reduce((n, f) => n + f.samples.length, 0);
+      expect(written).toBeLessThanOrEqual(12);
+      expect(series(metrics, 'redis_stream_length')).toEqual(['db=db0,stream=s:audit']);
+      expect(
+        sampleValue(metrics, 'redscope_exporter_series_dropped_total', { collector: 'streams' }),
+      ).toBe(1);
     });
 
     it('with read_from replica, leaves the master alone and reads the replica', async () => {
@@ -446,6 +531,21 @@ describe('the key collectors, against a real master and replica', () => {
       // The same exporter with the admin on 127.0.0.1 is unaffected.
       const admin = await scrape(noMemory);
       expect(success(admin.metrics, 'key_checks')).toBe(1);
+    });
+
+    it('fails the key collectors, not reads db0, for a database Redis will not SELECT', async () => {
+      // `databases 16`: db20 does not exist. ioredis' own SELECT would only log and stay on db0.
+      const beyond = await startTestExporter({
+        'allow-target': ['redis://127.0.0.1:*'],
+        'check-keys': ['db20=k:*'],
+        'count-keys': ['db20=k:*'],
+      } as never);
+      exporters.push(beyond);
+      const { metrics, text } = await scrape(beyond);
+      expect(sampleValue(metrics, 'redis_up')).toBe(1);
+      expect(success(metrics, 'key_checks')).toBe(0);
+      expect(success(metrics, 'count_keys')).toBe(0);
+      expect(text).not.toMatch(/redis_key(s_count|_size)\{db="db20"/);
     });
 
     it('caps the keys a pattern checks and counts the rest as dropped', async () => {

@@ -265,6 +265,22 @@ describe('the opt-in collectors, against a real Redis', () => {
       expect(logged('text.lua')).toMatch(/"a" is not a number/);
     });
 
+    it('sends a script Redis could not compile once, not at every scrape', async () => {
+      await scrape(exporter);
+      const errors = async () =>
+        Number(/errorstat_ERR:count=(\d+)/.exec(String(await master.info('errorstats')))?.[1] ?? 0);
+      const before = await errors();
+      const metrics = await scrape(exporter);
+      await scrape(exporter);
+      // writes.lua still fails at every scrape (Redis refuses its write); broken.lua is not sent again.
+      expect((await errors()) - before).toBe(2);
+      expect(sampleValue(metrics, 'redis_script_result', { filename: 'broken.lua' })).toBe(0);
+      const logged = exporter.logs.filter(
+        (l) => l.msg === 'script failed' && l.filename === 'broken.lua',
+      );
+      expect(logged.at(-1)?.err).toMatch(/Error compiling script/);
+    });
+
     it('shows the client port only when asked', async () => {
       const plain = await scrape(exporter);
       expect(plain.get('redis_connected_clients_details')?.labelNames.has('port')).toBe(false);

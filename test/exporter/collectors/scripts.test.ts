@@ -31,6 +31,7 @@ function context(answers: Record<string, unknown>): CollectContext & { trips: Re
     },
     connection: {},
     target: 'redis://127.0.0.1:6379',
+    scope: 'redis://127.0.0.1:6379 test',
     deadline: Date.now() + 10_000,
     options: { clientNameCap: 2 },
     nowSeconds: 1000,

@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { foldKeyGroups, KeyGroupTotals } from '../../../exporter/keys/key-groups.js';
-import { compileLuaPattern } from '../../../exporter/keys/lua-pattern.js';
+import {
+  foldKeyGroups,
+  KeyGroupTotals,
+  trackedKeyGroups,
+} from '../../../exporter/keys/key-groups.js';
+import { compileLuaPattern, LuaPatternError } from '../../../exporter/keys/lua-pattern.js';
 
 const patterns = ['^(%a+):(%a+):', '^(%a+):'].map(compileLuaPattern);
 
-function totals(keys: [string, number][], maxTracked?: number): KeyGroupTotals {
-  const out = new KeyGroupTotals(patterns, maxTracked);
+/** Totals of `keys`, tracking at most `maxTracked` groups (as a PassRoom grants them). */
+function totals(keys: [string, number][], maxTracked = Number.POSITIVE_INFINITY): KeyGroupTotals {
+  let left = maxTracked;
+  const out = new KeyGroupTotals(patterns, (wanted) => {
+    const granted = Math.min(wanted, left);
+    left -= granted;
+    return granted;
+  });
   for (const [key, memory] of keys) out.add(key, memory);
   return out;
 }
@@ -91,6 +101,31 @@ describe('key groups', () => {
         ['b', { count: 1, memory: 2 }],
         ['overflow', { count: 1, memory: 4 }],
       ]);
+    });
+
+    it('tracks at most ten times max_distinct_key_groups groups in a pass, at least 1,000', () => {
+      expect(trackedKeyGroups(100)).toBe(1000);
+      expect(trackedKeyGroups(2)).toBe(1000);
+      expect(trackedKeyGroups(500)).toBe(5000);
+    });
+
+    it("refuses %g: Redis' Lua 5.1 has no such class (it matches a literal g there)", () => {
+      expect(() => compileLuaPattern('^(%g+):')).toThrow(LuaPatternError);
+      expect(() => compileLuaPattern('^([%G]+):')).toThrow(/Lua 5.1/);
+    });
+
+    it('matches bytes as Lua does: a name that is not UTF-8 is grouped by its bytes', () => {
+      // Key names reach the patterns one character per byte (latin1).
+      const t = totals([
+        [Buffer.from([0x62, 0xff, 0x3a, 0x31]).toString('latin1'), 3],
+        [Buffer.from('café:1', 'utf8').toString('latin1'), 4],
+      ]);
+      // %a is ASCII letters: 0xff and the two bytes of é are not.
+      expect([...t.groups.keys()]).toEqual(['unclassified']);
+      // `.` is one byte: `..` takes the two bytes of é, as Lua's string.find does.
+      const dot = new KeyGroupTotals([compileLuaPattern('^(..):')], () => 1);
+      dot.add(Buffer.from('é:1', 'utf8').toString('latin1'), 1);
+      expect([...dot.groups.keys()]).toEqual([Buffer.from('é', 'utf8').toString('latin1')]);
     });
 
     it('adds a group literally named overflow to the overflow sum instead of writing it twice', () => {

@@ -1,8 +1,8 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import type { RedisCommand } from '../../../exporter/collectors/types.js';
+import type { KeyCommand } from '../../../exporter/collectors/types.js';
+import { fieldsOf } from '../../../exporter/indexed-records.js';
 import {
-  fieldsOf,
   parseStreamConsumers,
   parseStreamGroups,
   parseStreamInfo,
@@ -147,9 +147,9 @@ describe('XINFO replies', () => {
     });
 
     it('reads streams in two round trips, consumers only when asked', async () => {
-      const sent: RedisCommand[][] = [];
-      const run = async (commands: readonly RedisCommand[]) => {
-        sent.push([...commands]);
+      const sent: string[][] = [];
+      const run = async (commands: readonly KeyCommand[]) => {
+        sent.push(commands.map((c) => c.join(' ')));
         return commands.map((c): PromiseSettledResult<unknown> => {
           const text = c.join(' ');
           if (text.startsWith('XINFO STREAM')) return { status: 'fulfilled', value: STREAM_7 };
@@ -159,10 +159,7 @@ describe('XINFO replies', () => {
       };
       const [withConsumers] = await readStreams(run, ['s'], true);
       expect(sent).toHaveLength(2);
-      expect(sent[1]).toEqual([
-        ['XINFO', 'CONSUMERS', 's', 'g1'],
-        ['XINFO', 'CONSUMERS', 's', 'g2'],
-      ]);
+      expect(sent[1]).toEqual(['XINFO CONSUMERS s g1', 'XINFO CONSUMERS s g2']);
       expect(withConsumers?.groups[0]?.consumerList).toHaveLength(2);
       sent.length = 0;
       const [without] = await readStreams(run, ['s'], false);
@@ -180,9 +177,23 @@ describe('XINFO replies', () => {
     it('leaves out a stream deleted between SCAN and XINFO, and throws a refusal', async () => {
       const answer =
         (error: Error) =>
-        async (commands: readonly RedisCommand[]): Promise<PromiseSettledResult<unknown>[]> =>
+        async (commands: readonly KeyCommand[]): Promise<PromiseSettledResult<unknown>[]> =>
           commands.map(() => ({ status: 'rejected', reason: error }));
       expect(await readStreams(answer(new ReplyError('ERR no such key')), ['s'], true)).toEqual([]);
+      // Replaced by a key of another type since SCAN TYPE stream (or TYPE) named it.
+      const wrongType = new ReplyError(
+        'WRONGTYPE Operation against a key holding the wrong kind of value',
+      );
+      expect(await readStreams(answer(wrongType), ['s'], true)).toEqual([]);
+      // ... or between XINFO GROUPS and XINFO CONSUMERS.
+      const flips = async (commands: readonly KeyCommand[]) =>
+        commands.map((c): PromiseSettledResult<unknown> => {
+          const text = c.join(' ');
+          if (text.startsWith('XINFO STREAM')) return { status: 'fulfilled', value: STREAM_7 };
+          if (text.startsWith('XINFO GROUPS')) return { status: 'fulfilled', value: GROUPS_7 };
+          return { status: 'rejected', reason: wrongType };
+        });
+      expect(await readStreams(flips, ['s'], true)).toEqual([]);
       await expect(
         readStreams(answer(new ReplyError('NOPERM no permissions')), ['s'], true),
       ).rejects.toThrow(/NOPERM/);
