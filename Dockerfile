@@ -19,5 +19,8 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/sentinel ./sentinel
 USER node
 EXPOSE 9121
+# `redscope exporter` sets its own V8 flags for a small heap as it starts (exporter/node-flags.ts,
+# docs/exporter-memory.md): ~60 MiB RSS. NODE_OPTIONS=--max-old-space-size=... takes the heap
+# sizing over; REDSCOPE_V8_FLAGS adds flags after them (e.g. "--opt --sparkplug").
 ENTRYPOINT ["node", "bin/redscope.js"]
 CMD ["exporter"]

@@ -2,6 +2,9 @@
 // The compiled CLI lives in dist/ (`npm run build`); this shim keeps `bin` stable.
 let cli;
 try {
+  // The exporter bounds its V8 heap before anything else is loaded (exporter/node-flags.ts).
+  if (process.argv[2] === 'exporter')
+    (await import('../dist/exporter/node-flags.js')).applyExporterV8Flags();
   cli = await import('../dist/cli/main.js');
 } catch (error) {
   if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist'))

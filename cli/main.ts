@@ -3,7 +3,7 @@ import { buildProgram, type CliIo, exitCodeOf, processIo } from './program.js';
 
 /** Runs the CLI with `argv` (as in process.argv) and resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   if (argv.length <= 2) {
     program.outputHelp();
     return ExitCode.usage;

@@ -2,13 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../exporter/package-root.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerExporterCommand } from './commands/exporter.js';
-import { registerHotKeysCommand } from './commands/hotkeys.js';
-import { registerRotateCertsCommand } from './commands/rotate-certs.js';
-import { registerTopologyCommand } from './commands/topology.js';
-import { registerUpCommand } from './commands/up.js';
-import { registerWarmCommand } from './commands/warm.js';
 
 /** Where commands write: injectable so tests read the output instead of the console. */
 export interface CliIo {
@@ -31,11 +24,37 @@ function version(): string {
   return manifest.version;
 }
 
+type Register = (program: Command, io: CliIo) => void;
+
+/**
+ * Every command, in the order `--help` lists them, with the module that declares
+ * it. Modules load only when needed: `redscope exporter` is a long-running process
+ * that should not carry the other commands' code (the warmer, the topology
+ * tooling, progress bars) in its memory.
+ */
+const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>])[] = [
+  ['exporter', async () => (await import('./commands/exporter.js')).registerExporterCommand],
+  ['demo', async () => (await import('./commands/demo.js')).registerDemoCommand],
+  [
+    'rotate-certs',
+    async () => (await import('./commands/rotate-certs.js')).registerRotateCertsCommand,
+  ],
+  ['topology', async () => (await import('./commands/topology.js')).registerTopologyCommand],
+  ['up', async () => (await import('./commands/up.js')).registerUpCommand],
+  ['hotkeys', async () => (await import('./commands/hotkeys.js')).registerHotKeysCommand],
+  ['warm', async () => (await import('./commands/warm.js')).registerWarmCommand],
+];
+
 /**
  * The `redscope` command tree. Commander parses; every command's errors end
  * in one line naming the problem, the command's usage, and exit code 2.
+ * Given the `argv` to parse, and when it names a command, only that command
+ * is declared; otherwise (help, a typo to suggest a fix for) all of them are.
  */
-export function buildProgram(io: CliIo = processIo): Command {
+export async function buildProgram(
+  io: CliIo = processIo,
+  argv?: readonly string[],
+): Promise<Command> {
   const program = new Command('redscope')
     .description('See, alert on and keep alive a Redis deployment behind a Node.js product.')
     .version(version(), '-V, --version', 'print the version and exit')
@@ -43,13 +62,9 @@ export function buildProgram(io: CliIo = processIo): Command {
     .showSuggestionAfterError(true)
     .allowExcessArguments(false);
 
-  registerExporterCommand(program, io);
-  registerDemoCommand(program, io);
-  registerRotateCertsCommand(program, io);
-  registerTopologyCommand(program, io);
-  registerUpCommand(program, io);
-  registerHotKeysCommand(program, io);
-  registerWarmCommand(program, io);
+  const named = COMMANDS.find(([name]) => name === argv?.[2]);
+  const registers = await Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()));
+  for (const register of registers) register(program, io);
 
   for (const command of [program, ...program.commands]) {
     command

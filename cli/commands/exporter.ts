@@ -6,6 +6,7 @@ import {
   type FlagName,
   loadExporterConfig,
 } from '../../exporter/config.js';
+import { appliedExporterV8Flags } from '../../exporter/node-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -168,6 +169,9 @@ export function registerExporterCommand(program: Command, io: CliIo): void {
     const { createExporterLogger } = await import('../../exporter/logger.js');
     const { startExporter } = await import('../../exporter/server.js');
     const logger = createExporterLogger(config.logLevel);
+    // bin/redscope.js set these before anything loaded; the line says what this process runs with.
+    const v8Flags = appliedExporterV8Flags();
+    if (v8Flags.length > 0) logger.info({ v8Flags }, 'V8 flags set for a small heap');
     let running: Awaited<ReturnType<typeof startExporter>>;
     try {
       running = await startExporter(config, logger);
