@@ -14,9 +14,6 @@
  * and each variant in REDSCOPE_RUNS. `node dist/bench/exporter.js` prints the
  * result without writing BENCHMARKS.md.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
@@ -25,13 +22,24 @@ import { requireBinary } from '../stack/binaries.js';
 import { freePort } from '../stack/ports.js';
 import { packageRoot } from '../stack/repo-paths.js';
 import { RedisTopology } from '../stack/topology.js';
+import {
+  agent,
+  CLOCK_TICKS,
+  cpuSeconds,
+  type Exporter,
+  fmt,
+  get,
+  type Memory,
+  memory,
+  quantile,
+  startProcess,
+} from './support/exporter-processes.js';
+import { keyChecksCase } from './support/key-checks-case.js';
 
 const SCRAPES = 600;
 const WARMUP = 50;
 const CONCURRENT = 50;
 const WAVES = 10;
-/** Linux USER_HZ: /proc/<pid>/stat counts CPU in these ticks. */
-const CLOCK_TICKS = 100;
 /** The exporter's memory goal (issue #15): RSS and its peak, of the default run. */
 const RSS_GOAL_MIB = 64;
 
@@ -67,90 +75,6 @@ const PHASE_HEADINGS: Record<Phase, string> = {
   run: `after ${WARMUP + SCRAPES} scrapes`,
   concurrent: `after ${CONCURRENT * WAVES} concurrent scrapes`,
 };
-
-interface Exporter {
-  readonly name: string;
-  readonly url: string;
-  readonly pid: number;
-  stop(): void;
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-function get(url: string): Promise<{ ms: number; body: string }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`${url} answered ${res.statusCode}`));
-        else resolve({ ms: performance.now() - started, body: Buffer.concat(chunks).toString() });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-interface Memory {
-  readonly rss: number;
-  readonly peak: number;
-  readonly private: number;
-}
-
-/**
- * RSS, its peak, and the private part: RSS counts the pages of the node (or Go)
- * binary that every process running it shares, private memory is what this one
- * process alone costs the machine.
- */
-function memory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (text: string, key: string) =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-  return {
-    rss: kb(status, 'VmRSS'),
-    peak: kb(status, 'VmHWM'),
-    private: kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty'),
-  };
-}
-
-async function waitFor(url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await get(url);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function startProcess(
-  name: string,
-  command: string,
-  args: string[],
-  url: string,
-): Promise<Exporter> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${name} did not start`);
-  await waitFor(url);
-  return { name, url, pid, stop: () => child.kill('SIGTERM') };
-}
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 async function commandsProcessed(redis: Redis): Promise<{ total: number; info: number }> {
   const stats = await redis.info('stats');
@@ -313,6 +237,9 @@ export default async function exporterBench(): Promise<string> {
       '',
       `redscope runs its commands in one pipeline on a persistent connection (${fmt(o.l?.sequential ?? 0, 1)} commands per collection); concurrent scrapes of one target share the collection in flight, so 50 scrapers cost Redis ${fmt(o.l?.concurrent ?? 0, 2)} commands per scrape. redis_exporter connects, authenticates and runs its commands per scrape (${fmt(r.l?.sequential ?? 0, 1)} per scrape), whatever the concurrency. CPU is measured with /proc utime+stime at ${CLOCK_TICKS} Hz over the whole run.`,
     ];
+    for (const e of exporters) e.stop();
+    exporters.length = 0;
+    lines.push('', await keyChecksCase());
     return lines.join('\n');
   } finally {
     for (const e of exporters) e.stop();
