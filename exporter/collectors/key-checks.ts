@@ -6,12 +6,13 @@ import {
   keyChecksSkipped,
   keyId,
   patternKeyLabel,
+  serveSampledScans,
   skippedOnMaster,
   uniqueSpecs,
   WrittenKeys,
 } from '../keys/key-collector-support.js';
 import { type KeyReading, readKeys } from '../keys/key-reading.js';
-import { type KeyScanner, SCAN_FAMILIES, type ScanJob, writeScanStatus } from '../keys/key-scan.js';
+import { type KeyScanner, SCAN_FAMILIES, type ScanJob } from '../keys/key-scan.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
 import type { DroppedSeries } from '../series-cap.js';
 import { type Collector, INFO_ALL } from './types.js';
@@ -222,21 +223,17 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
         droppedSeries.record(sink, context.scope, NAME, 0);
         return;
       }
-      const statuses = await scanner.advance(context, NAME, jobs, config.maxSeries);
-      let dropped = 0;
-      for (const job of jobs) {
-        const status = statuses.get(job.id);
-        if (status === undefined) continue;
-        writeScanStatus(sink, NAME, job.db, job.match as string, status);
-        if (status.result === undefined) continue;
-        // A pass's drops count once, at the scrape where it ended.
-        if (status.endedNow) dropped += status.result.dropped;
-        for (const sample of status.result.samples) {
-          if (!written.claim(job.db, sample.id, sample.label)) continue;
-          writeKey(sink, job.db, sample.label, sample, config.rawKeyNames);
-        }
-      }
-      droppedSeries.record(sink, context.scope, NAME, dropped);
+      await serveSampledScans(
+        context,
+        NAME,
+        { scanner, jobs, maxSeries: config.maxSeries, droppedSeries },
+        sink,
+        (db, sample) => {
+          if (written.claim(db, sample.id, sample.label)) {
+            writeKey(sink, db, sample.label, sample, config.rawKeyNames);
+          }
+        },
+      );
     },
   };
 }

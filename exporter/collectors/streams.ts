@@ -8,6 +8,7 @@ import {
   keyCheckWrongType,
   keyId,
   patternKeyLabel,
+  serveSampledScans,
   skippedOnMaster,
   uniqueSpecs,
   WrittenKeys,
@@ -17,7 +18,6 @@ import {
   type KeyScanner,
   SCAN_FAMILIES,
   type ScanJob,
-  writeScanStatus,
 } from '../keys/key-scan.js';
 import { readStreams, type StreamReading, streamIdMilliseconds } from '../keys/stream-info.js';
 import type { KeyChecksConfig } from '../opt-in-config.js';
@@ -359,21 +359,16 @@ export function createStreamsCollector(dependencies: StreamsDependencies): Colle
         droppedSeries.record(sink, context.scope, NAME, 0);
         return;
       }
-      const statuses = await scanner.advance(context, NAME, jobs, config.maxSeries);
-      let dropped = 0;
-      for (const job of jobs) {
-        const status = statuses.get(job.id);
-        if (status === undefined) continue;
-        writeScanStatus(sink, NAME, job.db, job.match as string, status);
-        if (status.result === undefined) continue;
-        // A pass's drops count once, at the scrape where it ended.
-        if (status.endedNow) dropped += status.result.dropped;
-        for (const { label: streamLabel, reading } of status.result.samples) {
-          if (!written.claim(job.db, reading.id, streamLabel)) continue;
-          writeStream(sink, job.db, streamLabel, reading, consumers);
-        }
-      }
-      droppedSeries.record(sink, context.scope, NAME, dropped);
+      await serveSampledScans(
+        context,
+        NAME,
+        { scanner, jobs, maxSeries: config.maxSeries, droppedSeries },
+        sink,
+        (db, { label, reading }) => {
+          if (written.claim(db, reading.id, label))
+            writeStream(sink, db, label, reading, consumers);
+        },
+      );
     },
   };
 }

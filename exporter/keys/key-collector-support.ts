@@ -4,6 +4,8 @@ import type { CollectContext } from '../collectors/types.js';
 import { family, type MetricSink } from '../exposition.js';
 import { parseKeyValueList } from '../info-parser.js';
 import type { KeyChecksConfig, KeySpec } from '../opt-in-config.js';
+import type { DroppedSeries } from '../series-cap.js';
+import { type KeyScanner, type ScanJob, writeScanStatus } from './key-scan.js';
 
 /**
  * What the key collectors (key_checks, count_keys, key_groups, streams) share:
@@ -154,4 +156,40 @@ export function keyText(key: Buffer): string {
     else out += `\\x${byte.toString(16).padStart(2, '0')}`;
   }
   return out;
+}
+
+/** A pass as the sampling collectors (key_checks, streams) keep it: what they write, what the cap left out. */
+export interface SampledPass<S> {
+  readonly samples: readonly S[];
+  readonly dropped: number;
+}
+
+/**
+ * Advances the pattern scans of `collector`, writes each one's scan status,
+ * hands every sample of the served passes to `write`, and counts a pass's
+ * drops once, at the scrape where it ended.
+ */
+export async function serveSampledScans<S>(
+  context: CollectContext,
+  collector: string,
+  scan: {
+    readonly scanner: KeyScanner;
+    readonly jobs: readonly ScanJob<unknown, SampledPass<S>>[];
+    readonly maxSeries: number;
+    readonly droppedSeries: DroppedSeries;
+  },
+  sink: MetricSink,
+  write: (db: number, sample: S) => void,
+): Promise<void> {
+  const statuses = await scan.scanner.advance(context, collector, scan.jobs, scan.maxSeries);
+  let dropped = 0;
+  for (const job of scan.jobs) {
+    const status = statuses.get(job.id);
+    if (status === undefined) continue;
+    writeScanStatus(sink, collector, job.db, job.match as string, status);
+    if (status.result === undefined) continue;
+    if (status.endedNow) dropped += status.result.dropped;
+    for (const sample of status.result.samples) write(job.db, sample);
+  }
+  scan.droppedSeries.record(sink, context.scope, collector, dropped);
 }
