@@ -1,12 +1,13 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * V8 flags compose.yaml and `redscope up` start the exporter with: a 1 MiB young
- * generation and a 32 MiB old generation. They predate EXPORTER_V8_FLAGS, which
- * every `redscope exporter` now sets on itself and which measure lower (the
- * benchmark runs both); given on node's command line or in NODE_OPTIONS they
- * take the heap sizing over from it, and the hard 32 MiB cap can kill a scrape
- * that needs more (key checks over many keys).
+ * The small-heap node flags compose.yaml and `redscope up` used to start the
+ * exporter with: a 1 MiB young generation and a 32 MiB old generation. Neither
+ * passes them any more: EXPORTER_V8_FLAGS, which every `redscope exporter` sets
+ * on itself, measure lower, while these, given on node's command line or in
+ * NODE_OPTIONS, take the heap sizing over from it, and the hard 32 MiB cap can
+ * kill a scrape that needs more (key checks over many keys). Kept as the
+ * benchmark's comparison (bench/exporter.ts).
  */
 export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32'] as const;
 
@@ -15,7 +16,7 @@ export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-
  * so also the Docker image), before it loads anything. Heap sizes are fixed when
  * the process starts, but these are read by V8 as it runs, so they work from
  * inside. docs/exporter-memory.md has the measurements (`npm run bench -- exporter`):
- * together ~59 MiB RSS after 650 scrapes instead of ~115 MiB.
+ * together ~56 MiB RSS after 650 scrapes instead of ~115 MiB.
  *
  * - `--semi-space-growth-factor=1`: the young generation stays at its initial
  *   1 MiB per semi-space (as --max-semi-space-size=1) instead of growing to
@@ -31,11 +32,15 @@ export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-
  * - `--no-opt`, `--no-sparkplug`: no TurboFan and no baseline compiler, the
  *   interpreter runs everything. An exporter's code is not hot enough to pay
  *   for the compilers' machine code, their ~4 MiB of node's own code pages and
- *   their compile-time allocations: ~10 MiB less RSS, for ~1.5 ms more CPU per
- *   scrape.
+ *   their compile-time allocations: ~10 MiB less RSS than with both. The
+ *   baseline compiler alone (`--sparkplug`) was measured too, with and without
+ *   `--max-lazy`: ~0.25 ms less latency and CPU per scrape, but its peak under
+ *   50 concurrent scrapes went over 64 MiB in three runs (64.3-68.1 MiB,
+ *   against 61.1-62.8 without it).
  *
- * The price is CPU: ~4 ms per scrape instead of ~3, and a key-check pass over
- * 100,000 exported keys takes ~3x as many scrapes. A user's own flags win.
+ * The price is CPU: ~3.3-3.7 ms per scrape against redis_exporter's ~2.5, and
+ * a key-check pass over 100,000 exported keys takes ~3x as many scrapes. A
+ * user's own flags win.
  * Node's command line or NODE_OPTIONS (which admits only a few V8 flags, e.g.
  * --max-old-space-size): a flag of a group below is not set when the user gave
  * any flag of that group. REDSCOPE_V8_FLAGS is set after these, so each of its

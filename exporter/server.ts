@@ -1,8 +1,13 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
 import type { TLSSocket } from 'node:tls';
-import express, { type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { KeyRedactor } from '../client/common/key-redaction.js';
 import { AllowList } from './allow-list.js';
@@ -18,6 +23,31 @@ import { InvalidTargetError, parseTarget, type Target } from './target.js';
 import { TargetCredentials } from './target-credentials.js';
 import { TargetPool, tlsOptionsFor } from './target-pool.js';
 import { BasicAuthChecker } from './web-config.js';
+
+/** An HTTP answer: written as one Buffer with its length, once. */
+interface Answer {
+  readonly status: number;
+  readonly type: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The text, in parts as rendered: concatenating them first would flatten a copy on the heap. */
+  readonly body: string | readonly string[];
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const HTML = 'text/html; charset=utf-8';
+const ALLOW = 'GET, HEAD';
+const NOSNIFF = { 'X-Content-Type-Options': 'nosniff' } as const;
+
+/** The parts' UTF-8 bytes in one Buffer, without joining them into a string first. */
+function toBuffer(body: string | readonly string[]): Buffer {
+  if (typeof body === 'string') return Buffer.from(body);
+  let length = 0;
+  for (const part of body) length += Buffer.byteLength(part);
+  const buffer = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const part of body) at += buffer.write(part, at);
+  return buffer;
+}
 
 /** How much of Prometheus' announced timeout we keep for ourselves (rendering, the network back). */
 export function budgetMs(header: string | undefined, defaultSeconds: number): number {
@@ -68,124 +98,155 @@ export async function startExporter(
     );
   }
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('query parser', 'simple');
+  const budgetOf = (req: IncomingMessage) => {
+    const header = req.headers['x-prometheus-scrape-timeout-seconds'];
+    return budgetMs(Array.isArray(header) ? header[0] : header, config.scrapeTimeoutSeconds);
+  };
 
-  if (config.webConfig?.tls?.verifyClientCert) {
-    // VerifyClientCertIfGiven lets TLS finish without a certificate; one that is
-    // given and does not verify against client_ca_file is refused here.
-    app.use((req, res, next) => {
+  const metrics = async (req: IncomingMessage): Promise<Answer> => {
+    const budget = budgetOf(req);
+    const deadline = Date.now() + budget;
+    const parts: string[] = [];
+    const access = await credentials.forMetrics(deadline, budget).catch((error) => {
+      logger.warn({ err: describeScrapeError(error) }, 'no Sentinel named the master');
+      return undefined;
+    });
+    if (access) parts.push(await scraper.scrape(access, Math.max(50, deadline - Date.now())));
+    else if (config.sentinels.length > 0) {
+      // The master is unknown, which is what redis_up 0 means to every alert on it.
+      const sink = new MetricSink();
+      sink.add(redisUp, 0);
+      parts.push(sink.render());
+    } else if (!config.redisTarget) {
+      const sink = new MetricSink();
+      telemetry.render(sink);
+      parts.push(sink.render());
+    }
+    const own = new MetricSink();
+    renderProcessMetrics(own);
+    parts.push(own.render());
+    return { status: 200, type: CONTENT_TYPE, body: parts };
+  };
+
+  const scrape = async (req: IncomingMessage, search: string): Promise<Answer> => {
+    // As express' 'simple' query parser: a repeated name is an array.
+    const query = parseQuery(search);
+    const names = Object.keys(query);
+    const raw = query.target;
+    let problem: string | undefined;
+    if (names.some((n) => n !== 'target')) {
+      problem = `only the "target" parameter is accepted, got: ${names.filter((n) => n !== 'target').join(', ')}`;
+    } else if (typeof raw !== 'string') {
+      problem = raw === undefined ? 'missing the "target" parameter' : 'give "target" once';
+    }
+    let target: Target | undefined;
+    if (!problem) {
+      try {
+        target = parseTarget(raw as string);
+      } catch (error) {
+        if (!(error instanceof InvalidTargetError)) throw error;
+        problem = error.message;
+      }
+    }
+    if (problem || !target) {
+      telemetry.requestErrors++;
+      return { status: 400, type: TEXT, body: `bad target: ${problem}\n` };
+    }
+    // Refused before any connection or DNS lookup: the allow-list looks at text only.
+    if (!allowList.allows(target)) {
+      telemetry.requestErrors++;
+      logger.warn({ target: target.key }, '/scrape refused a target outside the allow-list');
+      return {
+        status: 403,
+        type: TEXT,
+        body: `target ${target.key} is not allowed; add a matching --allow-target pattern\n`,
+      };
+    }
+    const text = await scraper.scrape(credentials.forAddress(target), budgetOf(req));
+    return { status: 200, type: CONTENT_TYPE, body: text };
+  };
+
+  const routes: Record<string, (req: IncomingMessage, search: string) => Answer | Promise<Answer>> =
+    {
+      '/metrics': metrics,
+      '/scrape': scrape,
+      '/healthz': () => ({ status: 200, type: TEXT, body: 'ok\n' }),
+      '/': () => ({ status: 200, type: HTML, body: indexPage(config, allowList.size) }),
+    };
+
+  /** Checks the client certificate and basic auth, then routes: an answer, never a throw. */
+  const answer = async (req: IncomingMessage): Promise<Answer> => {
+    if (config.webConfig?.tls?.verifyClientCert) {
+      // VerifyClientCertIfGiven lets TLS finish without a certificate; one that is
+      // given and does not verify against client_ca_file is refused here.
       const socket = req.socket as TLSSocket;
       const presented = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
       if (presented && !socket.authorized) {
-        res.status(403).send(`client certificate refused: ${String(socket.authorizationError)}\n`);
-        return;
+        return {
+          status: 403,
+          type: HTML,
+          body: `client certificate refused: ${String(socket.authorizationError)}\n`,
+        };
       }
-      next();
-    });
-  }
-
-  if (auth.enabled) {
-    app.use((req, res, next) => {
-      auth.check(req.headers.authorization).then((ok) => {
-        if (ok) return next();
-        res
-          .set('WWW-Authenticate', 'Basic realm="redscope exporter"')
-          .status(401)
-          .send('Unauthorized\n');
-      }, next);
-    });
-  }
-
-  const budgetOf = (req: Request) =>
-    budgetMs(req.get('X-Prometheus-Scrape-Timeout-Seconds'), config.scrapeTimeoutSeconds);
-
-  const send = (res: Response, text: string) => {
-    res.set('Content-Type', CONTENT_TYPE).send(text);
+    }
+    if (auth.enabled && !(await auth.check(req.headers.authorization))) {
+      return {
+        status: 401,
+        type: HTML,
+        headers: { 'WWW-Authenticate': 'Basic realm="redscope exporter"' },
+        body: 'Unauthorized\n',
+      };
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const search = q < 0 ? '' : url.slice(q + 1);
+    // As express' router: case-insensitive, one trailing slash allowed.
+    let path = (q < 0 ? url : url.slice(0, q)).toLowerCase();
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const method = req.method ?? 'GET';
+    if (!route) {
+      return { status: 404, type: TEXT, headers: NOSNIFF, body: `Cannot ${method} ${url}\n` };
+    }
+    if (method === 'OPTIONS') {
+      return { status: 200, type: TEXT, headers: { Allow: ALLOW, ...NOSNIFF }, body: ALLOW };
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      return {
+        status: 405,
+        type: TEXT,
+        headers: { Allow: ALLOW, ...NOSNIFF },
+        body: `method ${method} not allowed on ${path}; use GET\n`,
+      };
+    }
+    return route(req, search);
   };
 
-  app.get('/metrics', async (req, res, next) => {
-    try {
-      const budget = budgetOf(req);
-      const deadline = Date.now() + budget;
-      let text = '';
-      const access = await credentials.forMetrics(deadline, budget).catch((error) => {
-        logger.warn({ err: describeScrapeError(error) }, 'no Sentinel named the master');
-        return undefined;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    answer(req)
+      .catch((error: unknown): Answer => {
+        logger.error(
+          { err: error instanceof Error ? error.message : String(error) },
+          'request failed',
+        );
+        return { status: 500, type: TEXT, body: 'internal error\n' };
+      })
+      .then((a) => {
+        if (res.headersSent || res.destroyed) return;
+        // One Buffer, written once: no flattened copy, no ETag hash.
+        const body = toBuffer(a.body);
+        res.writeHead(a.status, {
+          ...a.headers,
+          'Content-Type': a.type,
+          'Content-Length': body.length,
+        });
+        res.end(body);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: String(error) }, 'writing a response failed');
+        res.destroy();
       });
-      if (access) text += await scraper.scrape(access, Math.max(50, deadline - Date.now()));
-      else if (config.sentinels.length > 0) {
-        // The master is unknown, which is what redis_up 0 means to every alert on it.
-        const sink = new MetricSink();
-        sink.add(redisUp, 0);
-        text += sink.render();
-      } else if (!config.redisTarget) {
-        const sink = new MetricSink();
-        telemetry.render(sink);
-        text += sink.render();
-      }
-      const own = new MetricSink();
-      renderProcessMetrics(own);
-      text += own.render();
-      send(res, text);
-    } catch (error) {
-      next(error);
-    }
-  });
-
-  app.get('/scrape', async (req, res, next) => {
-    try {
-      const names = Object.keys(req.query);
-      const raw = req.query.target;
-      let problem: string | undefined;
-      if (names.some((n) => n !== 'target')) {
-        problem = `only the "target" parameter is accepted, got: ${names.filter((n) => n !== 'target').join(', ')}`;
-      } else if (typeof raw !== 'string') {
-        problem = raw === undefined ? 'missing the "target" parameter' : 'give "target" once';
-      }
-      let target: Target | undefined;
-      if (!problem) {
-        try {
-          target = parseTarget(raw as string);
-        } catch (error) {
-          if (!(error instanceof InvalidTargetError)) throw error;
-          problem = error.message;
-        }
-      }
-      if (problem || !target) {
-        telemetry.requestErrors++;
-        res.status(400).type('text/plain').send(`bad target: ${problem}\n`);
-        return;
-      }
-      // Refused before any connection or DNS lookup: the allow-list looks at text only.
-      if (!allowList.allows(target)) {
-        telemetry.requestErrors++;
-        logger.warn({ target: target.key }, '/scrape refused a target outside the allow-list');
-        res
-          .status(403)
-          .type('text/plain')
-          .send(`target ${target.key} is not allowed; add a matching --allow-target pattern\n`);
-        return;
-      }
-      send(res, await scraper.scrape(credentials.forAddress(target), budgetOf(req)));
-    } catch (error) {
-      next(error);
-    }
-  });
-
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok\n');
-  });
-
-  app.get('/', (_req, res) => {
-    res.type('html').send(indexPage(config, allowList.size));
-  });
-
-  app.use((error: unknown, _req: Request, res: Response, _next: unknown) => {
-    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'request failed');
-    if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
-  });
+  };
 
   const tls = config.webConfig?.tls;
   const server = tls
@@ -198,9 +259,9 @@ export async function startExporter(
           rejectUnauthorized: tls.requireClientCert,
           minVersion: tls.minVersion ?? 'TLSv1.2',
         },
-        app,
+        handle,
       )
-    : createHttpServer(app);
+    : createHttpServer(handle);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -11,7 +11,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sessionNamespace } from '../demo/defaults.js';
-import { EXPORTER_NODE_FLAGS } from '../exporter/node-flags.js';
 import { renderLoopbackAlertmanagerConfig } from './alertmanager-loopback-config.js';
 import { startAlertmanager } from './alertmanager-server.js';
 import { type HttpService, startHttpService } from './http-service.js';
@@ -174,8 +173,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await startHttpService({
         name: 'exporter',
         command: process.execPath,
+        // No node flags: the exporter sets its own V8 flags for a small heap.
         args: [
-          ...EXPORTER_NODE_FLAGS,
           cli,
           'exporter',
           '--sentinels',

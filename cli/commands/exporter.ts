@@ -165,7 +165,7 @@ export function registerExporterCommand(program: Command, io: CliIo): void {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
     }
-    // The server (express, ioredis, pino) loads only when the command runs.
+    // The server (node:http, ioredis, pino) loads only when the command runs.
     const { createExporterLogger } = await import('../../exporter/logger.js');
     const { startExporter } = await import('../../exporter/server.js');
     const logger = createExporterLogger(config.logLevel);

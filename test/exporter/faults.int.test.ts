@@ -244,6 +244,18 @@ describe('the /scrape endpoint', () => {
       const index = await exporter.get('/');
       expect(index.text).toContain('<a href="metrics">');
     });
+
+    it('answers /metrics once with its length, the exposition type and no ETag, also to HEAD', async () => {
+      const got = await fetch(`${exporter.url}/metrics`);
+      const text = await got.text();
+      expect(got.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(Number(got.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+      expect(got.headers.get('etag')).toBeNull();
+      const head = await fetch(`${exporter.url}/healthz/`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe('3');
+      expect(await head.text()).toBe('');
+    });
   });
 
   describe('unhappy', () => {
@@ -253,6 +265,16 @@ describe('the /scrape endpoint', () => {
       expect(result.text).toMatch(/not allowed; add a matching --allow-target/);
       await new Promise((r) => setTimeout(r, 200));
       expect(accepted).toBe(0);
+    });
+
+    it('answers 404 to an unknown path and 405 to another method on a known one', async () => {
+      const missing = await fetch(`${exporter.url}/nope`);
+      expect(missing.status).toBe(404);
+      expect(await missing.text()).toBe('Cannot GET /nope\n');
+      const post = await fetch(`${exporter.url}/metrics`, { method: 'POST' });
+      expect(post.status).toBe(405);
+      expect(post.headers.get('allow')).toBe('GET, HEAD');
+      expect(await post.text()).toMatch(/method POST not allowed/);
     });
 
     it.each([
