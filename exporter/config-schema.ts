@@ -31,7 +31,8 @@ export const exporterConfigSchema = {
       type: 'array',
       items: {
         type: 'string',
-        pattern: '^(rediss?://)?(\\[[0-9a-fA-F:.]+\\]|[^\\s:/\\[\\]]+):[0-9]{1,5}$',
+        // `%` passes so that a zone id (`[fe80::1%eth0]`) is refused by parseTarget, which says why.
+        pattern: '^(rediss?://)?(\\[[0-9a-zA-Z:.%]+\\]|[^\\s:/\\[\\]]+):[0-9]{1,5}$',
         description:
           '[rediss://]HOST:PORT, HOST a DNS name, an IPv4 address or an IPv6 address in brackets (rediss://[fd00::5]:26379)',
       },

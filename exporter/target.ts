@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { unparsedUrlHostHint, urlHost } from '../client/common/host.js';
 import { redactUrlCredentials } from '../client/common/redaction.js';
 
 /** A Redis or Sentinel endpoint, normalised so that equal targets compare equal. */
@@ -16,13 +16,14 @@ export class InvalidTargetError extends Error {
 }
 
 const DEFAULT_PORT = 6379;
-const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
 
 /**
  * Parses `redis://host:port`, `rediss://host:port` or a bare `host:port`
  * (redis_exporter accepts those); the host is a DNS name, an IPv4 address or
  * an IPv6 address in brackets (`rediss://[fd00::5]:6379`), written back in
- * one spelling (`[0:0::1]` is `[::1]`). Names are not resolved here.
+ * one spelling (`[0:0::1]` is `[::1]`); the client's host check
+ * (client/common/host.ts) decides, so both take and refuse the same hosts.
+ * Names are not resolved here.
  * Credentials, paths other than a DB index 0, and query strings are refused:
  * the only thing a request may choose is where.
  */
@@ -34,12 +35,12 @@ export function parseTarget(input: string): Target {
   try {
     url = new URL(withScheme);
   } catch {
-    // `redis://::1:6379` cannot be split into host and port: say how to write it.
-    const hostPart = withScheme.replace(/^[a-z]+:\/\//i, '');
-    const unbracketed = isIPv6(hostPart) || isIPv6(hostPart.replace(/:\d+$/, ''));
+    // `redis://::1:6379` cannot be split into host and port, `[fe80::1%eth0]` has a zone id:
+    // say so instead of only "not a URL".
+    const hint = unparsedUrlHostHint(withScheme);
     // Redacted before printable() cuts it: a cut could drop the `@` that ends the password.
     throw new InvalidTargetError(
-      `"${printable(redactUrlCredentials(text))}" is not a URL; expected redis://host:port or rediss://host:port${unbracketed ? ', with an IPv6 address in brackets: rediss://[::1]:6379' : ''}`,
+      `"${printable(redactUrlCredentials(text))}" is not a URL; ${hint === undefined ? 'expected redis://host:port or rediss://host:port' : hint.replace(/[^\x20-\x7e]/g, '?')}`,
     );
   }
   const scheme = url.protocol.slice(0, -1);
@@ -59,16 +60,21 @@ export function parseTarget(input: string): Target {
   if (url.pathname !== '' && url.pathname !== '/' && url.pathname !== '/0') {
     throw new InvalidTargetError('the target must not carry a path; DB indexes are not supported');
   }
-  const host = url.hostname;
-  if (host === '' || !HOST.test(host)) {
-    throw new InvalidTargetError(`"${printable(host)}" is not a valid host name or address`);
+  if (url.hostname === '') throw new InvalidTargetError('the target has no host');
+  const { host: bareHost, written, problem } = urlHost(url.hostname);
+  if (problem !== undefined) {
+    throw new InvalidTargetError(`host "${printable(written)}" ${problem}`);
   }
   const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new InvalidTargetError(`port "${printable(url.port)}" is not between 1 and 65535`);
   }
-  const bareHost = host.startsWith('[') ? host.slice(1, -1) : host;
-  return { scheme, host: bareHost, port, key: `${scheme}://${host.toLowerCase()}:${port}` };
+  return {
+    scheme,
+    host: bareHost,
+    port,
+    key: `${scheme}://${url.hostname.toLowerCase()}:${port}`,
+  };
 }
 
 function printable(text: string): string {

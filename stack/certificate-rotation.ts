@@ -301,16 +301,32 @@ async function sentinelViews(
     const view = await withClient(target, peer, tls, async (client) =>
       ((await client.call('SENTINEL', 'SENTINELS', target.masterName)) as string[][]).map(toRecord),
     );
-    // On one host the port tells Sentinels apart; where every Sentinel listens on 26379
-    // (one per machine or service, as on Railway) only the announced host does.
-    const samePort = view.filter((s) => Number(s.port) === node.port);
-    const entry =
-      samePort.length === 1
-        ? samePort[0]
-        : samePort.find((s) => s.ip?.toLowerCase() === node.host.toLowerCase());
+    const entry = sentinelEntryFor(view, node, target.sentinels);
     if (entry?.flags !== 'sentinel') return `${peer.name} sees it as ${entry?.flags ?? 'unknown'}`;
   }
   return true;
+}
+
+/**
+ * The entry for `node` in a peer's `SENTINEL SENTINELS` reply. When every
+ * Sentinel of the deployment has a port of its own (several on one host), the
+ * port tells them apart, whatever host the peer knows it by (an IP, a name).
+ * When ports are shared (one Sentinel per machine or service, each on 26379,
+ * as on Railway) only host and port together do: the host as the rotation
+ * plan names it, compared case-insensitively, which is what the Sentinel
+ * announces. A peer that does not list the node under that host gives no
+ * entry, never another Sentinel that happens to use the same port.
+ */
+export function sentinelEntryFor(
+  view: readonly Record<string, string>[],
+  node: Pick<RotationNode, 'host' | 'port'>,
+  sentinels: readonly Pick<RotationNode, 'port'>[],
+): Record<string, string> | undefined {
+  const ports = new Set(sentinels.map((s) => s.port));
+  if (ports.size === sentinels.length) return view.find((s) => Number(s.port) === node.port);
+  return view.find(
+    (s) => Number(s.port) === node.port && s.ip?.toLowerCase() === node.host.toLowerCase(),
+  );
 }
 
 /** Checks with a fresh handshake that the node now presents the new certificate. */

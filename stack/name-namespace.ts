@@ -1,6 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { requireBinary } from './binaries.js';
@@ -8,8 +17,21 @@ import { requireBinary } from './binaries.js';
 /** Where `ip netns exec` looks for per-namespace files that it bind-mounts over /etc. */
 const NETNS_ETC = '/etc/netns';
 
-/** The machine's nsswitch.conf with `hosts: files`. */
-function filesOnlyNsswitch(): string {
+/** Where `ip netns` keeps its namespaces (one file per namespace, made when it was added). */
+const NETNS_RUN = '/run/netns';
+
+/** What every namespace of this class is called: `redscope-` and 8 hex digits. */
+const OWN_NAME = /^redscope-[0-9a-f]{8}$/;
+
+/**
+ * A namespace of ours older than this with no process inside was left by a run
+ * that was killed (SIGKILL skips the exit hook). Younger ones may belong to a
+ * run that is setting up right now, before it starts its first process.
+ */
+const STALE_AFTER_MS = 10 * 60_000;
+
+/** The machine's nsswitch.conf with its `hosts:` line replaced by `hosts`. */
+function nsswitchWithHosts(hosts: string): string {
   let text = '';
   try {
     text = readFileSync('/etc/nsswitch.conf', 'utf8');
@@ -17,8 +39,23 @@ function filesOnlyNsswitch(): string {
     // none: glibc's defaults, apart from the hosts line below
   }
   const kept = text.split('\n').filter((line) => !/^\s*hosts\s*:/.test(line));
-  return `${[...kept, 'hosts: files'].join('\n').trim()}\n`;
+  return `${[...kept, `hosts: ${hosts}`].join('\n').trim()}\n`;
 }
+
+/**
+ * A DNS server that never answers, for names outside the hosts file: the
+ * namespace's resolv.conf names `UNANSWERED_DNS_SERVER`, a permanent neighbour
+ * entry sends its packets out of a veth interface with a MAC address nobody
+ * has, and the peer interface drops them. The resolver waits out
+ * `timeoutSeconds` × `attempts` and fails with EAI_AGAIN, as with a DNS server
+ * that is down or firewalled.
+ */
+export interface UnansweredDns {
+  readonly timeoutSeconds: number;
+  readonly attempts: number;
+}
+
+export const UNANSWERED_DNS_SERVER = '10.213.0.53';
 
 /** Namespaces still in place, removed at exit if their owner did not (a crashed test run). */
 const open = new Map<string, NameNamespace>();
@@ -40,7 +77,10 @@ process.once('exit', () => {
  *
  * `close()` ends every process still in the namespace (`ip netns pids`: what
  * a crashed scenario left behind), deletes the namespace and its folder under
- * /etc/netns; an exit hook does it too, so nothing outlives the run.
+ * /etc/netns; an exit hook does it too, so nothing outlives the run. A run
+ * killed with SIGKILL gets no exit hook: `create()` first sweeps namespaces of
+ * this kind that are over ten minutes old and have no process left
+ * (sweepStale), so they do not pile up.
  */
 export class NameNamespace {
   private readonly ip: string;
@@ -57,8 +97,21 @@ export class NameNamespace {
     this.ip = requireBinary('ip');
   }
 
-  static create(names: readonly string[], address = '::1'): NameNamespace {
+  /**
+   * `options.unansweredDns`: names outside the hosts file go to a DNS server
+   * that never answers (see UnansweredDns) instead of failing at once.
+   */
+  static create(
+    names: readonly string[],
+    address = '::1',
+    options: { unansweredDns?: UnansweredDns } = {},
+  ): NameNamespace {
     if (isIP(address) === 0) throw new Error(`"${address}" is not an IP address`);
+    const dns = options.unansweredDns;
+    const count = (n: number) => Number.isInteger(n) && n >= 1;
+    if (dns !== undefined && !(count(dns.timeoutSeconds) && count(dns.attempts))) {
+      throw new Error('unansweredDns: timeoutSeconds and attempts must be integers >= 1');
+    }
     for (const name of names) {
       if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(name)) {
         throw new Error(`"${name}" is not a DNS name`);
@@ -69,6 +122,7 @@ export class NameNamespace {
       [...names],
       address,
     );
+    NameNamespace.sweepStale({ ip: namespace.ip });
     open.set(namespace.name, namespace);
     try {
       namespace.run(['netns', 'add', namespace.name]);
@@ -85,8 +139,19 @@ export class NameNamespace {
       // Host lookups from the hosts file only: any other name fails at once with ENOTFOUND,
       // as a name with no DNS record does, instead of timing out on a DNS server the
       // namespace cannot reach. The rest of the machine's NSS settings stay as they are.
-      writeFileSync(join(dir, 'nsswitch.conf'), filesOnlyNsswitch());
+      // With unansweredDns, other names go on to the DNS server that never answers.
+      writeFileSync(
+        join(dir, 'nsswitch.conf'),
+        nsswitchWithHosts(dns === undefined ? 'files' : 'files dns'),
+      );
       namespace.run(['netns', 'exec', namespace.name, namespace.ip, 'link', 'set', 'lo', 'up']);
+      if (dns !== undefined) {
+        writeFileSync(
+          join(dir, 'resolv.conf'),
+          `nameserver ${UNANSWERED_DNS_SERVER}\noptions timeout:${dns.timeoutSeconds} attempts:${dns.attempts}\n`,
+        );
+        namespace.dropDnsPackets();
+      }
       if (address !== '::1' && !address.startsWith('127.')) {
         // Another address (a ULA such as fd00::5): on the namespace's loopback, so servers can bind it.
         const [family, prefix] = isIP(address) === 6 ? ['-6', '128'] : ['-4', '32'];
@@ -108,6 +173,81 @@ export class NameNamespace {
       throw error;
     }
     return namespace;
+  }
+
+  /**
+   * The route to UNANSWERED_DNS_SERVER: out of one end of a veth pair (both
+   * ends in this namespace), to a MAC address the other end does not have, so
+   * the packets leave and are dropped without an error or an ICMP reply.
+   */
+  private dropDnsPackets(): void {
+    const inside = (...args: string[]) => this.run(['netns', 'exec', this.name, this.ip, ...args]);
+    inside('link', 'add', 'rs-dns0', 'type', 'veth', 'peer', 'name', 'rs-dns1');
+    inside('addr', 'add', `${UNANSWERED_DNS_SERVER.replace(/\.\d+$/, '.1')}/24`, 'dev', 'rs-dns0');
+    inside('link', 'set', 'rs-dns0', 'up');
+    inside('link', 'set', 'rs-dns1', 'up');
+    inside(
+      'neigh',
+      'replace',
+      UNANSWERED_DNS_SERVER,
+      'lladdr',
+      '02:00:00:00:00:53',
+      'dev',
+      'rs-dns0',
+      'nud',
+      'permanent',
+    );
+  }
+
+  /**
+   * Removes what a killed run left: namespaces named like ours, older than
+   * STALE_AFTER_MS, with no process inside, and their /etc/netns folders (and
+   * such folders whose namespace is gone). Never one this process has open.
+   * Returns the names removed. `now` and `only` (consider these names alone)
+   * are for tests, which must not touch another run's namespaces.
+   */
+  static sweepStale(
+    options: { ip?: string; now?: number; only?: readonly string[] } = {},
+  ): string[] {
+    const ip = options.ip ?? requireBinary('ip');
+    const now = options.now ?? Date.now();
+    const ours = (name: string) =>
+      OWN_NAME.test(name) &&
+      !open.has(name) &&
+      (options.only === undefined || options.only.includes(name));
+    const listed = spawnSync(ip, ['netns', 'list'], { encoding: 'utf8' });
+    if (listed.status !== 0) return [];
+    const names = listed.stdout.split('\n').map((line) => line.trim().split(/\s+/)[0] ?? '');
+    const swept: string[] = [];
+    const old = (path: string) => {
+      try {
+        return now - statSync(path).mtimeMs >= STALE_AFTER_MS;
+      } catch {
+        return false;
+      }
+    };
+    let folders: string[] = [];
+    try {
+      folders = readdirSync(NETNS_ETC);
+    } catch {
+      // no /etc/netns
+    }
+    for (const folder of folders) {
+      if (!ours(folder) || names.includes(folder)) continue;
+      if (!old(join(NETNS_ETC, folder))) continue;
+      rmSync(join(NETNS_ETC, folder), { recursive: true, force: true });
+      swept.push(folder);
+    }
+    for (const name of names) {
+      if (!ours(name)) continue;
+      if (!old(join(NETNS_RUN, name))) continue;
+      const pids = spawnSync(ip, ['netns', 'pids', name], { encoding: 'utf8' });
+      if (pids.status !== 0 || pids.stdout.trim() !== '') continue;
+      if (spawnSync(ip, ['netns', 'delete', name]).status !== 0) continue;
+      rmSync(join(NETNS_ETC, name), { recursive: true, force: true });
+      swept.push(name);
+    }
+    return swept;
   }
 
   /** The command and arguments that run `command args...` inside the namespace. */

@@ -105,6 +105,8 @@ export function planRotationTarget(plan: RotationPlan): RotationTarget {
     const client = new Redis({
       host: node.host,
       port: node.port,
+      // Both address families: a plan's host names may have only an AAAA record (Railway).
+      family: 0,
       tls: {
         ca: readFileSync(tls.caFile),
         cert: readFileSync(tls.certFile),

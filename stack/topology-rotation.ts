@@ -20,13 +20,15 @@ import type { RedisTopology } from './topology.js';
 
 /** Drives a launcher topology: CONFIG SET over admin connections, Sentinels restarted in place. */
 export function topologyRotationTarget(topology: RedisTopology): RotationTarget {
-  const { host, nodes, masterName } = topology.describe();
-  const asNode = (kind: 'data' | 'sentinel') => (n: { name: string; port: number }) => ({
-    name: n.name,
-    host,
-    port: n.port,
-    kind,
-  });
+  const { nodes, masterName } = topology.describe();
+  // Each node by its own address (127.0.0.1, its own with `per-node`, its name with `hostnames`).
+  const asNode =
+    (kind: 'data' | 'sentinel') => (n: { name: string; host: string; port: number }) => ({
+      name: n.name,
+      host: n.host,
+      port: n.port,
+      kind,
+    });
   return {
     masterName,
     dataNodes: nodes.filter((n) => n.role !== 'sentinel').map(asNode('data')),
@@ -36,7 +38,10 @@ export function topologyRotationTarget(topology: RedisTopology): RotationTarget 
       const client = new Redis({
         ...options,
         ...(node.kind === 'data' ? { username, password } : {}),
+        host: node.host,
         port: node.port,
+        // Both address families: a node named by a name may have only an AAAA record.
+        family: 0,
         tls: tlsOptions(tls),
         retryStrategy: () => null,
         connectTimeout: 2000,

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { hostProblem, unparsedUrlHostHint, urlHost } from '../common/host.js';
 import { redactUrlCredentials } from '../common/redaction.js';
 import { ConfigError } from '../errors.js';
 
@@ -306,9 +307,10 @@ function resolveStandalone(config: RedisClientsConfig, common: Common): Resolved
   try {
     url = new URL(String(config.url));
   } catch {
+    const hint = unparsedUrlHostHint(String(config.url));
     throw new ConfigError(
       'url',
-      `"${redactUrlCredentials(String(config.url))}" is not a URL; expected rediss://host:port`,
+      `"${redactUrlCredentials(String(config.url))}" is not a URL; ${hint ?? 'expected rediss://host:port'}`,
     );
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
@@ -317,8 +319,9 @@ function resolveStandalone(config: RedisClientsConfig, common: Common): Resolved
       `scheme must be rediss:// (TLS) or redis://, got ${url.protocol}//`,
     );
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw new ConfigError('url', 'has no host');
+  if (url.hostname === '') throw new ConfigError('url', 'has no host');
+  const { host, written, problem } = urlHost(url.hostname);
+  if (problem !== undefined) throw new ConfigError('url', `host "${written}" ${problem}`);
   const port = url.port === '' ? 6379 : Number(url.port);
   const dbText = url.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
@@ -417,7 +420,8 @@ export function parseAddress(input: AddressInput, option: string): Address {
     }
     host = (match[1] ?? match[2]) as string;
     port = Number(match[3]);
-    if (match[1] !== undefined && !isIPv6(host)) {
+    // A zone id (`[fe80::1%eth0]`) is an IPv6 address too: checkHost says why it is refused.
+    if (match[1] !== undefined && !isIPv6(host.replace(/%.*$/, ''))) {
       throw new ConfigError(option, `"[${host}]" is not an IPv6 address`);
     }
   } else if (input && typeof input === 'object') {
@@ -437,21 +441,14 @@ export function parseAddress(input: AddressInput, option: string): Address {
 }
 
 /**
- * A host is an IP address or a DNS name (letters, digits, `-`, `_`, dots).
- * Anything else (a URL, a space, `host:port` in the host field) would only
- * fail later as an unresolvable name: refuse it now, naming it.
+ * A host is an IP address or a DNS name (client/common/host.ts, the check the
+ * exporter makes too). Anything else (a URL, a space, `host:port` in the host
+ * field, a number the resolver would read as another IPv4 address) would only
+ * fail later, or dial somewhere else: refuse it now, naming it.
  */
 function checkHost(host: string, option: string): void {
-  if (isIP(host) !== 0) return;
-  if (host.includes(':')) {
-    throw new ConfigError(option, `host "${host}" is neither a DNS name nor an IP address`);
-  }
-  if (!/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/.test(host) || host.includes('..')) {
-    throw new ConfigError(
-      option,
-      `host "${host}" is not a DNS name or IP address (letters, digits, "-", "_" and dots)`,
-    );
-  }
+  const problem = hostProblem(host);
+  if (problem !== undefined) throw new ConfigError(option, `host "${host}" ${problem}`);
 }
 
 type PemField = 'ca' | 'cert' | 'key';

@@ -9,7 +9,7 @@ export type FinalConnectReason =
   | 'auth'
   /** The TLS handshake failed: an unknown CA, a name mismatch, an expired certificate, TLS against a plain port. */
   | 'tls'
-  /** The host name does not resolve. */
+  /** The host name does not resolve, or no DNS server answers for it. */
   | 'dns'
   /** The Sentinels answered, but none monitors a master of that name. */
   | 'master-name';
@@ -31,8 +31,12 @@ export class RedisConnectError extends Error {
   }
 }
 
-/** What to change for each final reason; `role` is the kind of node that refused. */
-const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel') => string> = {
+/**
+ * What to change for each final reason; `role` is the kind of node that
+ * refused, `error` the error seen (a DNS server that does not answer needs
+ * another fix than a name that does not exist).
+ */
+const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel', error: Error) => string> = {
   auth: (role) =>
     role === 'Sentinel'
       ? 'check sentinelUsername and sentinelPassword'
@@ -41,9 +45,18 @@ const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel') => string>
     role === 'Sentinel'
       ? 'check sentinelTls (caFile, certFile, keyFile), and that the Sentinel port speaks TLS'
       : 'check tls (caFile, certFile, keyFile, servername), and that the port speaks TLS',
-  dns: () => 'the host name does not resolve; check the address',
+  dns: (_role, error) =>
+    isUnansweredLookup(error)
+      ? 'check the DNS servers this process uses (/etc/resolv.conf) and that they are reachable'
+      : 'the host name does not resolve; check the address',
   'master-name': () => 'check masterName against "sentinel monitor <name> ..." on the Sentinels',
 };
+
+/** A lookup no DNS server answered in time (client/connection/unanswered-dns.ts words it). */
+function isUnansweredLookup(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === 'EAI_AGAIN' || /\bEAI_AGAIN\b/.test(String(e?.message ?? ''));
+}
 
 /**
  * The reason an error can never be fixed by retrying, if it is one of those.
@@ -56,16 +69,21 @@ export function finalReasonOf(error: unknown): FinalConnectReason | undefined {
   const code = typeof e?.code === 'string' ? e.code : undefined;
   if (/^(WRONGPASS|NOAUTH)\b|invalid username-password pair|-NOAUTH/.test(message)) return 'auth';
   if (code === 'ENOTFOUND' || /\bENOTFOUND\b/.test(message)) return 'dns';
+  // No DNS server answered (the resolver's EAI_AGAIN, or a connect that timed out during the
+  // lookup, reworded by unanswered-dns.ts): as final as a missing name, after as many tries.
+  if (isUnansweredLookup(error)) return 'dns';
   if (code !== undefined && TRANSIENT_CODES.has(code)) return undefined;
   if (isTlsError(error)) return 'tls';
   return undefined;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN']);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED']);
 
 /**
  * A name that does not resolve may be a service not created yet (a pod, a
- * container that starts alongside): final only after this many failures in a row.
+ * container that starts alongside), and a DNS server may be restarting: final
+ * only after this many failures in a row (ready() reports it at its timeout if
+ * that comes first).
  */
 const DNS_FAILURES_BEFORE_FINAL = 3;
 
@@ -78,6 +96,8 @@ const DNS_FAILURES_BEFORE_FINAL = 3;
 export class ConnectHealth {
   private lastError: Error | undefined;
   private final: RedisConnectError | undefined;
+  /** A DNS failure of the master connection not yet repeated enough to be final. */
+  private pendingDns: RedisConnectError | undefined;
   private readonly sentinelFinal = new Map<string, RedisConnectError>();
   /** Sentinels that answered "no such master" in the current lookup round. */
   private unknownMaster = 0;
@@ -91,16 +111,18 @@ export class ConnectHealth {
     this.lastError = error;
     const reason = finalReasonOf(error);
     this.dnsFailures = reason === 'dns' ? this.dnsFailures + 1 : 0;
-    if (reason === 'dns' && this.dnsFailures < DNS_FAILURES_BEFORE_FINAL) return;
-    if (reason !== undefined) {
-      this.fail(
-        new RedisConnectError(
-          reason,
-          `Redis ${node}: ${error.message}; ${ADVICE[reason]('Redis')}`,
-          { cause: errorFields(error) },
-        ),
-      );
+    this.pendingDns = undefined;
+    if (reason === undefined) return;
+    const final = new RedisConnectError(
+      reason,
+      `Redis ${node}: ${error.message}; ${ADVICE[reason]('Redis', error)}`,
+      { cause: errorFields(error) },
+    );
+    if (reason === 'dns' && this.dnsFailures < DNS_FAILURES_BEFORE_FINAL) {
+      this.pendingDns = final;
+      return;
     }
+    this.fail(final);
   }
 
   /** An error of the watcher's own connection to one Sentinel (it carries the real TLS or auth error). */
@@ -116,7 +138,7 @@ export class ConnectHealth {
       key,
       new RedisConnectError(
         reason,
-        `Sentinel ${key}: ${error.message}; ${ADVICE[reason]('Sentinel')}`,
+        `Sentinel ${key}: ${error.message}; ${ADVICE[reason]('Sentinel', error)}`,
         { cause: errorFields(error) },
       ),
     );
@@ -153,7 +175,7 @@ export class ConnectHealth {
       this.fail(
         new RedisConnectError(
           'master-name',
-          `${unknown} Sentinel(s) answered but monitor no master named "${masterName}"; ${ADVICE['master-name']('Sentinel')}`,
+          `${unknown} Sentinel(s) answered but monitor no master named "${masterName}"; ${ADVICE['master-name']('Sentinel', error)}`,
         ),
       );
     }
@@ -166,6 +188,15 @@ export class ConnectHealth {
 
   get last(): Error | undefined {
     return this.lastError;
+  }
+
+  /**
+   * What ready() reports when its time runs out: the master connection's last
+   * error was a DNS failure not yet repeated enough to be final (a DNS server
+   * that does not answer costs a whole connect timeout per try).
+   */
+  get atTimeout(): RedisConnectError | undefined {
+    return this.pendingDns;
   }
 
   /** Calls `listener` at the first final error (now, if there is one already); returns the unsubscribe. */
@@ -184,6 +215,7 @@ export class ConnectHealth {
     this.lastError = undefined;
     this.unknownMaster = 0;
     this.dnsFailures = 0;
+    this.pendingDns = undefined;
   }
 
   private fail(error: RedisConnectError): void {
@@ -215,6 +247,8 @@ export function whenReady(
       else resolve();
     };
     const timer = setTimeout(() => {
+      const dns = health.atTimeout;
+      if (dns !== undefined) return finish(dns);
       const last = health.last;
       finish(
         new RedisConnectError(

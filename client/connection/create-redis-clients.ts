@@ -24,6 +24,7 @@ import { FailoverFence } from './failover-fence.js';
 import { readerOptions, writerOptions } from './ioredis-options.js';
 import { createReadClient, type ReadClient } from './read-client.js';
 import { logFence, watchSentinels } from './sentinel-watch.js';
+import { explainUnansweredDns } from './unanswered-dns.js';
 
 /**
  * What `createRedisClients` records, and where: metrics on the app's
@@ -54,9 +55,10 @@ export interface RedisClients {
   /**
    * Resolves when the master connection is up. Rejects with RedisConnectError
    * as soon as an error retrying cannot fix is seen (a refused password, a
-   * failed TLS handshake, a host that does not resolve, a master name no
-   * Sentinel knows: `reason` says which), else after `timeoutMs` naming the
-   * last error (default 5 × connectTimeoutMs).
+   * failed TLS handshake, a host that does not resolve or that no DNS server
+   * answers for, a master name no Sentinel knows: `reason` says which), else
+   * after `timeoutMs` naming the last error (default 5 × connectTimeoutMs);
+   * `dns` then too when that error was a DNS failure.
    */
   ready(timeoutMs?: number): Promise<void>;
   /**
@@ -133,8 +135,11 @@ export function createRedisClients(
   }
   const writer = new Redis(writerOptions(resolved));
   neverSendSettled(writer);
+  // Before the first socket exists: a DNS server that does not answer is named as such.
+  explainUnansweredDns(writer);
   const replicaOptions = readerOptions(resolved);
   const replica = replicaOptions ? new Redis(replicaOptions) : undefined;
+  if (replica) explainUnansweredDns(replica);
   const durability = new DurabilityStats();
   // Built before the instrumentation, whose metrics show it.
   const fence =

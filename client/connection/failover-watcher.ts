@@ -7,6 +7,7 @@ import { type PeerSocket, socketGoesTo } from './dialed-address.js';
 import { dropSocket } from './drop-socket.js';
 import type { SentinelView } from './failover-fence.js';
 import { DISCONNECT_TIMEOUT_MS } from './ioredis-options.js';
+import { explainUnansweredDns } from './unanswered-dns.js';
 
 /**
  * Listens for `+switch-master` on every configured Sentinel and tells the
@@ -78,6 +79,7 @@ export class FailoverWatcher {
         ...(config.sentinelPassword !== undefined ? { password: config.sentinelPassword } : {}),
       };
       const subscriber = new Redis(options);
+      explainUnansweredDns(subscriber);
       subscriber.on('error', (error: Error) => {
         if (!this.closed) this.events.onError(sentinel, error);
       });
@@ -122,6 +124,7 @@ export class FailoverWatcher {
     try {
       await subscriber.psubscribe('*');
       const query = new Redis({ ...options, retryStrategy: () => null, lazyConnect: true });
+      explainUnansweredDns(query);
       query.on('error', () => undefined);
       let fields: string[];
       try {

@@ -161,20 +161,44 @@ password_of() {
 
 # --- Sentinel ----------------------------------------------------------------
 
+# epoch_of FILE KIND MASTER: N of the `sentinel KIND MASTER N` line (config-epoch,
+# leader-epoch), if FILE has one for MASTER and N is a number.
+epoch_of() {
+  line=$(directive_of "$1" "sentinel $2")
+  case $line in
+  "$3 "*) epoch=${line#"$3 "} ;;
+  *) return 0 ;;
+  esac
+  case $epoch in '' | *[!0-9]*) return 0 ;; esac
+  printf '%s' "$epoch"
+}
+
 render_sentinel() {
   conf=$data/redscope/sentinel.conf
   master_name=$(directive_of "$templates/sentinel.conf" 'sentinel monitor' | cut -d' ' -f1)
   [ -n "$master_name" ] || die "$templates/sentinel.conf has no 'sentinel monitor' line"
+  # Checked before anything is written: inside $(...) a failure would only end
+  # the subshell, and the file would get an empty password.
+  sentinel_password=$(password_of sentinel) || exit 2
   # Sentinel rewrites its config with what it learns. Re-rendered at each boot
-  # (so new variables and templates apply), it keeps two things: its id (peers
-  # know it by that) and the master it last knew, which after a failover is not
-  # the initial one. A stale master is corrected by the other Sentinels' hellos.
+  # (so new variables and templates apply), it keeps what must survive a
+  # restart: its id (peers know it by that), the master it last knew (after a
+  # failover not the initial one; a stale one is corrected by the other
+  # Sentinels' hellos), and its epochs: current-epoch, and the master's
+  # config-epoch and leader-epoch. Back at epoch 0, a Sentinel would vote again
+  # in an election it already voted in, and two leaders could fail over at once.
   myid=
+  current_epoch=
+  config_epoch=
+  leader_epoch=
   monitor="$master_host $master_port"
   if [ -s "$conf" ]; then
     myid=$(directive_of "$conf" 'sentinel myid')
     last=$(directive_of "$conf" 'sentinel monitor' | cut -d' ' -f2,3)
     if [ -n "$last" ]; then monitor=$last; fi
+    current_epoch=$(directive_of "$conf" 'sentinel current-epoch')
+    config_epoch=$(epoch_of "$conf" config-epoch "$master_name")
+    leader_epoch=$(epoch_of "$conf" leader-epoch "$master_name")
   fi
   cp "$templates/sentinel.conf" "$conf.new"
   apply_tls "$conf.new"
@@ -184,8 +208,11 @@ render_sentinel() {
   set_directive "$conf.new" 'sentinel announce-ip' "$announce"
   set_directive "$conf.new" 'sentinel announce-port' "$port"
   set_directive "$conf.new" 'sentinel monitor' "$master_name $monitor $quorum"
-  set_directive "$conf.new" 'sentinel auth-pass' "$master_name $(password_of sentinel)"
+  set_directive "$conf.new" 'sentinel auth-pass' "$master_name $sentinel_password"
   if [ -n "$myid" ]; then set_directive "$conf.new" 'sentinel myid' "$myid"; fi
+  if [ -n "$current_epoch" ]; then set_directive "$conf.new" 'sentinel current-epoch' "$current_epoch"; fi
+  if [ -n "$config_epoch" ]; then set_directive "$conf.new" 'sentinel config-epoch' "$master_name $config_epoch"; fi
+  if [ -n "$leader_epoch" ]; then set_directive "$conf.new" 'sentinel leader-epoch' "$master_name $leader_epoch"; fi
   mv "$conf.new" "$conf"
   say "Sentinel $announce:$port monitors $master_name at ${monitor% *}:${monitor#* } (quorum $quorum)"
   command_line="redis-sentinel $conf"
@@ -208,9 +235,13 @@ render_data_node() {
   rm -rf "$secrets"
 
   # Role: REDSCOPE_ROLE decides the first boot. Afterwards a node keeps the role
-  # its config last had, because Sentinel records failovers there (CONFIG
-  # REWRITE): the initial master, back after a failover it missed, must not come
-  # back as a master (Sentinel would demote it, but only after it was one).
+  # its config last had, because Sentinel records what it tells a node there
+  # (CONFIG REWRITE): a master that Sentinel demoted, or a replica it pointed at
+  # a new master, restarts that way. Nothing here can know of a failover the
+  # node missed: the initial master, killed before the failover and redeployed,
+  # still has no replicaof line and comes back as a master, until Sentinel
+  # demotes it (about 11 s in docs/railway.md's measurement; it takes no writes
+  # meanwhile, having no replica for min-replicas-to-write).
   from="REDSCOPE_ROLE=$role"
   replicaof=
   if [ "$role" = replica ]; then replicaof="$master_host $master_port"; fi

@@ -175,6 +175,8 @@ export class SentinelEventWatch {
     this.subscribers = options.sentinels.map(
       (sentinel) =>
         new Redis({
+          // Both address families, as every other connection (a Sentinel name may be AAAA only).
+          family: 0,
           ...sentinel,
           retryStrategy: backoff,
           maxRetriesPerRequest: null,

@@ -407,9 +407,16 @@ describe('the HA layout: Sentinels and names that match across services', () => 
     const sentinel = await render(layout, 'sentinel-1');
     const sentinelConf = join(sentinel.dirs.REDSCOPE_DATA_DIR, 'redscope', 'sentinel.conf');
     const myid = 'a'.repeat(40);
+    // What Sentinel's CONFIG REWRITE writes after a failover it took part in (epoch 3).
     const text = readFileSync(sentinelConf, 'utf8').replace(
       /^sentinel monitor .*$/m,
-      `sentinel monitor ${MASTER_NAME} redis-2.railway.internal 6379 2\nsentinel myid ${myid}`,
+      [
+        `sentinel monitor ${MASTER_NAME} redis-2.railway.internal 6379 2`,
+        `sentinel myid ${myid}`,
+        `sentinel config-epoch ${MASTER_NAME} 3`,
+        `sentinel leader-epoch ${MASTER_NAME} 3`,
+        'sentinel current-epoch 3',
+      ].join('\n'),
     );
     writeFileSync(sentinelConf, text);
     const rerendered = await render(layout, 'sentinel-1');
@@ -417,6 +424,10 @@ describe('the HA layout: Sentinels and names that match across services', () => 
     const d = directives(sentinelConf);
     expect(d.get('sentinel monitor')).toBe(`${MASTER_NAME} redis-2.railway.internal 6379 2`);
     expect(d.get('sentinel myid')).toBe(myid);
+    // Its epochs too: back at 0 it could vote a second time in an election it voted in.
+    expect(d.get('sentinel current-epoch')).toBe('3');
+    expect(d.get('sentinel config-epoch')).toBe(`${MASTER_NAME} 3`);
+    expect(d.get('sentinel leader-epoch')).toBe(`${MASTER_NAME} 3`);
     expect(d.get('sentinel announce-ip')).toBe('sentinel-1.railway.internal');
   });
 
@@ -518,8 +529,61 @@ describe('unhappy: the entrypoint refuses a bad service and names the variable',
     expect(Object.keys(env).filter((k) => k.startsWith('REDSCOPE_PASSWORD_'))).toEqual([
       'REDSCOPE_PASSWORD_SENTINEL',
     ]);
-    expect((await renderService(env)).code).toBe(0);
+    const sentinel = await renderService(env);
+    expect(sentinel.code, sentinel.stderr).toBe(0);
+    // A data node given only what a Sentinel gets: the first password it needs is named.
+    const dataNode = layout.env('redis-2', localDirs(join(scratch, 'least'), 'redis-2'));
+    for (const key of Object.keys(dataNode)) {
+      if (key.startsWith('REDSCOPE_PASSWORD_') && key !== 'REDSCOPE_PASSWORD_SENTINEL') {
+        delete dataNode[key];
+      }
+    }
+    const refused = await renderService(dataNode);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/REDSCOPE_PASSWORD_ADMIN is not set/);
+    expect(
+      existsSync(join(dataNode.REDSCOPE_DATA_DIR ?? '', 'redscope', 'redis.conf')),
+      'no config written',
+    ).toBe(false);
   });
+
+  const sentinelCases: [string, (env: Record<string, string>) => void, RegExp][] = [
+    [
+      'no sentinel password',
+      (env) => delete env.REDSCOPE_PASSWORD_SENTINEL,
+      /REDSCOPE_PASSWORD_SENTINEL is not set/,
+    ],
+    [
+      'a short sentinel password',
+      (env) => (env.REDSCOPE_PASSWORD_SENTINEL = 'short'),
+      /REDSCOPE_PASSWORD_SENTINEL is shorter than 16/,
+    ],
+    [
+      'a sentinel password with a space',
+      (env) => (env.REDSCOPE_PASSWORD_SENTINEL = 'has a space in it, long enough'),
+      /REDSCOPE_PASSWORD_SENTINEL has characters outside/,
+    ],
+  ];
+  for (const [what, change, message] of sentinelCases) {
+    it(`a Sentinel with ${what}: exits 2 and leaves the config from its last boot as it was`, async () => {
+      const layout = layouts.ha;
+      const dirs = localDirs(join(scratch, 'unhappy-sentinel'), what.replace(/\W/g, '-'));
+      const good = await renderService(layout.env('sentinel-1', dirs));
+      expect(good.code, good.stderr).toBe(0);
+      const conf = join(dirs.REDSCOPE_DATA_DIR, 'redscope', 'sentinel.conf');
+      const before = readFileSync(conf, 'utf8');
+      const env = layout.env('sentinel-1', dirs);
+      change(env);
+      const result = await renderService(env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stdout).toBe('');
+      expect(readFileSync(conf, 'utf8')).toBe(before);
+      expect(existsSync(`${conf}.new`)).toBe(false);
+      for (const password of Object.values(layout.passwords))
+        expect(result.stderr).not.toContain(password);
+    });
+  }
 });
 
 describe('issue-certificates.ts as a command', () => {

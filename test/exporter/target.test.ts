@@ -57,7 +57,10 @@ describe('parsing a scrape target', () => {
       ['redis://x:1?password=a', /query string/],
       ['redis://x:1/3', /path/],
       ['redis://x:99999', /not a URL|port/],
-      ['redis://bad_host!:1', /not a URL|not a valid host/],
+      ['redis://bad_host!:1', /host "bad_host!" is not a DNS name or IP address/],
+      // The client's host check (test/client/common/host.test.ts has the whole table).
+      ['redis://1.2.3:6379', /host "1\.2\.3" is not an IPv4 address in dotted-quad form/],
+      ['rediss://[fe80::1%eth0]:6379', /host "fe80::1%eth0" has a zone id/],
       // An IPv6 address without brackets cannot be split from its port: the message says how.
       ['::1:6379', /IPv6 address in brackets: rediss:\/\/\[::1\]:6379/],
       ['rediss://fd12::5:6379', /IPv6 address in brackets/],

