@@ -2,7 +2,7 @@
 // The compiled CLI lives in dist/ (`npm run build`); this shim keeps `bin` stable.
 let cli;
 try {
-  // The exporter bounds its V8 heap before anything else is loaded (exporter/node-flags.ts).
+  // The exporter sets its V8 garbage-collector and compiler flags before anything else loads (exporter/node-flags.ts).
   if (process.argv[2] === 'exporter')
     (await import('../dist/exporter/node-flags.js')).applyExporterV8Flags();
   cli = await import('../dist/cli/main.js');

@@ -1,17 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * The small-heap node flags compose.yaml and `redscope up` used to start the
- * exporter with: a 1 MiB young generation and a 32 MiB old generation. Neither
- * passes them any more: EXPORTER_V8_FLAGS, which every `redscope exporter` sets
- * on itself, measure lower, while these, given on node's command line or in
- * NODE_OPTIONS, take the heap sizing over from it, and the hard 32 MiB cap can
- * kill a scrape that needs more (key checks over many keys). Kept as the
- * benchmark's comparison (bench/exporter.ts).
- */
-export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32'] as const;
-
-/**
  * V8 flags every `redscope exporter` sets on itself as it starts (bin/redscope.js,
  * so also the Docker image), before it loads anything. Heap sizes are fixed when
  * the process starts, but these are read by V8 as it runs, so they work from
@@ -55,10 +44,7 @@ export const EXPORTER_V8_FLAGS: readonly ExporterV8Flag[] = [
   { flag: '--no-sparkplug', group: 'compiler' },
 ];
 
-/**
- * Node flags that take both groups over with V8's own defaults: the exporter as
- * it ran before it set flags on itself (the benchmark's comparison).
- */
+/** Node flags that give both groups V8's own defaults back: the benchmark's comparison. */
 export const V8_DEFAULT_FLAGS = ['--semi-space-growth-factor=2', '--opt', '--sparkplug'] as const;
 
 export interface ExporterV8Flag {
@@ -102,7 +88,7 @@ function flagName(arg: string): string {
 }
 
 /** Extra V8 flags, set after EXPORTER_V8_FLAGS (so the same flag given here wins). */
-export const V8_FLAGS_ENV = 'REDSCOPE_V8_FLAGS';
+const V8_FLAGS_ENV = 'REDSCOPE_V8_FLAGS';
 
 /**
  * The flags the exporter sets on itself: those of EXPORTER_V8_FLAGS not

@@ -152,7 +152,7 @@ type Raw = Record<string, unknown>;
 const MAX_DB = 10_000;
 
 /** `db3=queue:*` → {db: 3, key: 'queue:*'}; no prefix means db 0, as in redis_exporter. */
-export function parseKeySpec(text: string): KeySpec {
+function parseKeySpec(text: string): KeySpec {
   const match = /^db(\d+)=(.+)$/s.exec(text);
   if (!match) return { db: 0, key: text };
   const db = Number(match[1]);

@@ -129,7 +129,7 @@ export async function startExporter(
   };
 
   const scrape = async (req: IncomingMessage, search: string): Promise<Answer> => {
-    // As express' 'simple' query parser: a repeated name is an array.
+    // A repeated name becomes an array, so a second `target` is refused rather than ignored.
     const query = parseQuery(search);
     const names = Object.keys(query);
     const raw = query.target;
@@ -200,7 +200,7 @@ export async function startExporter(
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const search = q < 0 ? '' : url.slice(q + 1);
-    // As express' router: case-insensitive, one trailing slash allowed.
+    // Case-insensitive, one trailing slash allowed: the paths users and old configs already use.
     let path = (q < 0 ? url : url.slice(0, q)).toLowerCase();
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;

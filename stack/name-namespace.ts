@@ -50,7 +50,7 @@ function nsswitchWithHosts(hosts: string): string {
  * `timeoutSeconds` × `attempts` and fails with EAI_AGAIN, as with a DNS server
  * that is down or firewalled.
  */
-export interface UnansweredDns {
+interface UnansweredDns {
   readonly timeoutSeconds: number;
   readonly attempts: number;
 }

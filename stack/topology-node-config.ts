@@ -16,10 +16,10 @@ import { type ConfigOverrides, TLS_DIRECTIVES } from './redis-config.js';
 export const TOPOLOGY_HOST = '127.0.0.1';
 
 /** Where the nodes of a hostname topology (`addresses: 'hostnames'`) listen: IPv6 loopback. */
-export const TOPOLOGY_HOST_V6 = '::1';
+const TOPOLOGY_HOST_V6 = '::1';
 
 /** The DNS domain of the names a hostname topology gives its nodes (`.test` is reserved, RFC 2606). */
-export const TOPOLOGY_DOMAIN = 'redscope.test';
+const TOPOLOGY_DOMAIN = 'redscope.test';
 
 /**
  * How a topology addresses its nodes: every node on 127.0.0.1 (`shared`), each

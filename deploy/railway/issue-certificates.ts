@@ -148,7 +148,7 @@ export async function issueRailwayCertificates(options: IssueOptions): Promise<I
 }
 
 /** `--proxy service=host` flags as extra names per service. */
-export function proxyNames(flags: readonly string[]): Record<string, string[]> {
+function proxyNames(flags: readonly string[]): Record<string, string[]> {
   const names: Record<string, string[]> = {};
   for (const flag of flags) {
     const match = /^([a-z0-9][a-z0-9-]*)=([A-Za-z0-9.-]+)$/.exec(flag);

@@ -48,7 +48,7 @@ export function configParameters(reply: unknown): Map<string, string> {
 }
 
 /** Writes both families for the parameters of one scrape. */
-export function writeConfigValues(sink: MetricSink, parameters: ReadonlyMap<string, string>): void {
+function writeConfigValues(sink: MetricSink, parameters: ReadonlyMap<string, string>): void {
   for (const [name, text] of parameters) {
     sink.add(keyValue, 1, name, text);
     const number = parseGoFloat(text);

@@ -229,7 +229,7 @@ export function scanProgress(cursor: string, keys: number): number {
 }
 
 /** Keys in logical database `db` from INFO keyspace (0 when the database is empty or INFO was refused). */
-export function keysInDb(context: CollectContext, db: number): number {
+function keysInDb(context: CollectContext, db: number): number {
   try {
     const line = context.info().sections.get('keyspace')?.get(`db${db}`);
     const keys = Number(line === undefined ? 0 : parseKeyValueList(line).get('keys'));
