@@ -204,8 +204,7 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
       '`getrange`, `llen`, `scard`, `zcard`, `hlen`, `xlen`, `pfcount`, `memory|usage` on the ' +
       'keys, `scan` for patterns, and `select` for databases other than 0.',
     async collect(context, sink) {
-      const scanning = scanner !== undefined && jobs.length > 0;
-      if (scanning) scanner.turn(context, NAME);
+      if (scanner !== undefined && jobs.length > 0) scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const written = new WrittenKeys();
       for (const [db, keys] of singles) {
@@ -218,10 +217,6 @@ export function createKeyChecksCollector(dependencies: KeyChecksDependencies): C
           }
           writeKey(sink, db, reading.key, reading, true);
         }
-      }
-      if (!scanning) {
-        droppedSeries.record(sink, context.scope, NAME, 0);
-        return;
       }
       await serveSampledScans(
         context,

@@ -335,8 +335,7 @@ export function createStreamsCollector(dependencies: StreamsDependencies): Colle
       'exported as they are. Needs `type`, `xinfo|stream`, `xinfo|groups`, `xinfo|consumers` ' +
       'on the streams and `scan` for patterns.',
     async collect(context, sink) {
-      const scanning = scanner !== undefined && jobs.length > 0;
-      if (scanning) scanner.turn(context, NAME);
+      if (scanner !== undefined && jobs.length > 0) scanner.turn(context, NAME);
       if (skippedOnMaster(context, config.readFrom, NAME, sink)) return;
       const written = new WrittenKeys();
       for (const [db, keys] of singles) {
@@ -354,10 +353,6 @@ export function createStreamsCollector(dependencies: StreamsDependencies): Colle
             writeStream(sink, db, reading.key, reading, consumers);
           }
         }
-      }
-      if (!scanning) {
-        droppedSeries.record(sink, context.scope, NAME, 0);
-        return;
       }
       await serveSampledScans(
         context,

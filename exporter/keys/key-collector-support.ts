@@ -167,13 +167,14 @@ export interface SampledPass<S> {
 /**
  * Advances the pattern scans of `collector`, writes each one's scan status,
  * hands every sample of the served passes to `write`, and counts a pass's
- * drops once, at the scrape where it ended.
+ * drops once, at the scrape where it ended. Without a scanner (single keys
+ * only) it records no drops, so the counter still exists.
  */
 export async function serveSampledScans<S>(
   context: CollectContext,
   collector: string,
   scan: {
-    readonly scanner: KeyScanner;
+    readonly scanner: KeyScanner | undefined;
     readonly jobs: readonly ScanJob<unknown, SampledPass<S>>[];
     readonly maxSeries: number;
     readonly droppedSeries: DroppedSeries;
@@ -181,6 +182,10 @@ export async function serveSampledScans<S>(
   sink: MetricSink,
   write: (db: number, sample: S) => void,
 ): Promise<void> {
+  if (scan.scanner === undefined || scan.jobs.length === 0) {
+    scan.droppedSeries.record(sink, context.scope, collector, 0);
+    return;
+  }
   const statuses = await scan.scanner.advance(context, collector, scan.jobs, scan.maxSeries);
   let dropped = 0;
   for (const job of scan.jobs) {
