@@ -76,6 +76,7 @@ export const TLS_DIRECTIVES = [
   'tls-ca-cert-file',
   'tls-auth-clients',
   'tls-replication',
+  'tls-cluster',
   'tls-protocols',
   'tls-prefer-server-ciphers',
   'tls-client-cert-file',

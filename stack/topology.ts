@@ -1,21 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
-import {
-  ACL_USERS,
-  type AclPasswords,
-  type AclUser,
-  ADMIN_USER,
-  type Credentials,
-  USERNAMES,
-} from './acl.js';
+import { ACL_USERS, type AclUser, ADMIN_USER, type Credentials, USERNAMES } from './acl.js';
 import { requireBinary } from './binaries.js';
 import { createTopologyCertificates, type TopologyCertificates } from './certificates.js';
-import { NodeStartError, TopologyNotReadyError } from './errors.js';
+import { type LocalNode, LocalNodes } from './local-nodes.js';
 import { freePorts } from './ports.js';
-import { SupervisedProcess, tailOf } from './processes.js';
-import { type ConfigOverrides, renderRedisConfig } from './redis-config.js';
+import type { ConfigOverrides } from './redis-config.js';
 import { sentinelConfigDir } from './repo-paths.js';
 import {
   type AddressMode,
@@ -105,19 +96,7 @@ export interface TopologyDescription {
   readonly dir: string;
 }
 
-interface NodeEntry {
-  readonly name: string;
-  readonly role: NodeRole;
-  /** What clients dial: an IP, or a name in a hostname topology. */
-  readonly host: string;
-  readonly port: number;
-  readonly configFile: string;
-  readonly logFile: string;
-  readonly process: SupervisedProcess;
-}
-
 const HOST = TOPOLOGY_HOST;
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A Redis master, its replicas and the Sentinels that watch it, each a real
@@ -128,20 +107,21 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * try { ...topology.connectionOptions()... } finally { await topology.stop(); }
  * ```
  */
-export class RedisTopology {
-  private readonly nodes = new Map<string, NodeEntry>();
-  private stopped = false;
-  private passwords: AclPasswords | undefined;
-  private clientTls: { caFile: string; certFile: string; keyFile: string } | undefined;
-
+export class RedisTopology extends LocalNodes<NodeRole> {
   private constructor(
-    readonly dir: string,
+    dir: string,
     readonly masterName: string,
-    readonly certificates: TopologyCertificates | undefined,
-    private readonly options: TopologyOptions,
+    certificates: TopologyCertificates | undefined,
+    options: TopologyOptions,
     /** An address that reaches every node's port (see TopologyDescription.host). */
-    private readonly sharedHost: string,
-  ) {}
+    sharedHost: string,
+  ) {
+    super(dir, certificates, sharedHost, options.startTimeoutMs ?? 30_000);
+  }
+
+  protected override takesCredentials(node: LocalNode<NodeRole>): boolean {
+    return node.role !== 'sentinel';
+  }
 
   static async start(options: TopologyOptions = {}): Promise<RedisTopology> {
     const redisServer = requireBinary('redis-server');
@@ -253,104 +233,6 @@ export class RedisTopology {
     }
   }
 
-  private addNode(
-    node: { name: string; role: NodeRole; host: string; port: number },
-    binary: string,
-    template: string,
-    overrides: ConfigOverrides,
-  ): void {
-    const { name, role, host, port } = node;
-    const nodeDir = join(this.dir, name);
-    rmSync(nodeDir, { recursive: true, force: true });
-    const configFile = join(this.dir, `${name}.conf`);
-    writeFileSync(configFile, renderRedisConfig(template, overrides));
-    const logFile = join(nodeDir, 'redis.log');
-    const process = new SupervisedProcess({
-      name,
-      command: binary,
-      args: [configFile],
-      cwd: this.dir,
-      outputFile: join(this.dir, `${name}.out`),
-      logFiles: [join(this.dir, `${name}.out`), logFile],
-    });
-    this.nodes.set(name, { name, role, host, port, configFile, logFile, process });
-  }
-
-  private byRole(...roles: NodeRole[]): NodeEntry[] {
-    return [...this.nodes.values()].filter((n) => roles.includes(n.role));
-  }
-
-  private node(name: string): NodeEntry {
-    const node = this.nodes.get(name);
-    if (!node)
-      throw new Error(`no node named ${name}; nodes: ${[...this.nodes.keys()].join(', ')}`);
-    return node;
-  }
-
-  private failure(node: NodeEntry, reason: string): NodeStartError {
-    return new NodeStartError(node.name, reason, tailOf(node.process.spec.logFiles ?? []));
-  }
-
-  /** Starts one node and waits until it answers PING, or fails fast when it exits. */
-  private async launch(node: NodeEntry, deadline: number): Promise<void> {
-    mkdirSync(join(this.dir, node.name), { recursive: true });
-    try {
-      await node.process.start();
-    } catch (error) {
-      throw this.failure(node, `could not spawn ${node.process.spec.command}: ${String(error)}`);
-    }
-    const exited = node.process.waitForExit().then((code) => {
-      throw this.failure(node, `exited with code ${code} while starting`);
-    });
-    exited.catch(() => undefined);
-    const answering = (async () => {
-      while (Date.now() < deadline) {
-        if (!node.process.running) return;
-        if (await this.pings(node.port)) return;
-        await delay(50);
-      }
-      throw this.failure(node, `did not answer PING on port ${node.port} in time`);
-    })();
-    await Promise.race([answering, exited]);
-    if (!node.process.running) await exited;
-  }
-
-  private async pings(port: number): Promise<boolean> {
-    const client = this.connect(port, { connectTimeout: 500, commandTimeout: 500 });
-    try {
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  private async waitUntil(
-    what: string,
-    deadline: number,
-    check: () => Promise<boolean>,
-  ): Promise<void> {
-    let lastError = '';
-    while (Date.now() < deadline) {
-      for (const node of this.nodes.values()) {
-        // A node that died after it started: name it and show its log.
-        if (node.process.hasStarted && !node.process.running) {
-          throw this.failure(node, `exited while waiting for ${what}`);
-        }
-      }
-      try {
-        if (await check()) return;
-      } catch (error) {
-        lastError = String(error);
-      }
-      await delay(100);
-    }
-    throw new TopologyNotReadyError(
-      `timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`,
-    );
-  }
-
   private async waitForReplication(replicas: number, deadline: number): Promise<void> {
     const master = this.byRole('master')[0];
     if (!master || replicas === 0) return;
@@ -384,94 +266,12 @@ export class RedisTopology {
     );
   }
 
-  private async query<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
-    const client = this.connect(port, { connectTimeout: 1000, commandTimeout: 1000 });
-    try {
-      return await fn(client);
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  /**
-   * ioredis options that reach this topology's data nodes: TLS with the
-   * topology's CA and client certificate (or plain TCP), and the `admin` user's
-   * credentials when ACL is on. Sentinels take no credentials: for a Sentinel
-   * port use connect(), which leaves them out, or drop `username`/`password`.
-   */
-  connectionOptions(): RedisOptions {
-    const options: RedisOptions = {
-      host: this.sharedHost,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    };
-    const tls = this.clientTlsFiles();
-    if (tls) {
-      options.tls = {
-        ca: readFileSync(tls.caFile),
-        cert: readFileSync(tls.certFile),
-        key: readFileSync(tls.keyFile),
-      };
-    }
-    if (this.passwords) {
-      options.username = ADMIN_USER;
-      options.password = this.passwords[ADMIN_USER];
-    }
-    return options;
-  }
-
-  /**
-   * The CA bundle and client certificate that connectionOptions() and describe()
-   * hand out. Certificate rotation switches them (after the servers trust the new CA).
-   */
-  useClientTls(files: { caFile: string; certFile: string; keyFile: string }): void {
-    this.clientTls = files;
-  }
-
-  private clientTlsFiles(): { caFile: string; certFile: string; keyFile: string } | undefined {
-    if (this.clientTls) return this.clientTls;
-    if (!this.certificates) return undefined;
-    const { ca, client } = this.certificates;
-    return { caFile: ca.certFile, certFile: client.certFile, keyFile: client.keyFile };
-  }
-
-  /**
-   * A one-shot client for `port` with this topology's TLS settings, and the admin
-   * credentials unless the port is a Sentinel's. Callers disconnect it.
-   */
-  connect(port: number, extra: RedisOptions = {}): Redis {
-    const { username, password, ...options } = this.connectionOptions();
-    const node = [...this.nodes.values()].find((n) => n.port === port);
-    const isSentinel = node?.role === 'sentinel';
-    const client = new Redis({
-      ...options,
-      ...(isSentinel ? {} : { username, password }),
-      host: node?.host ?? this.sharedHost,
-      port,
-      retryStrategy: () => null,
-      enableOfflineQueue: true,
-      // No CLIENT SETINFO: Redis 7.0 answers it with an error, which would show in
-      // the errorstats that tests read to prove the exporter provokes none.
-      disableClientInfo: true,
-      ...extra,
-    });
-    // Errors surface through the command promises; without a listener ioredis would also print them.
-    client.on('error', () => undefined);
-    return client;
-  }
-
   describe(): TopologyDescription {
     const description: TopologyDescription = {
       masterName: this.masterName,
       host: this.sharedHost,
       dir: this.dir,
-      nodes: [...this.nodes.values()].map(({ name, role, host, port, process }) => ({
-        name,
-        role,
-        host,
-        port,
-        ...(process.pid !== undefined ? { pid: process.pid } : {}),
-      })),
+      nodes: this.describeNodes(),
     };
     const tls = this.clientTlsFiles();
     const passwords = this.passwords;
@@ -490,24 +290,6 @@ export class RedisTopology {
           }
         : {}),
     };
-  }
-
-  /**
-   * Address of a node by name: 127.0.0.1, its own with `addresses: 'per-node'`,
-   * or its DNS name with `addresses: 'hostnames'`.
-   */
-  host(name: string): string {
-    return this.node(name).host;
-  }
-
-  /** Port of a node by name (`redis-0` is the initial master, `sentinel-0` the first Sentinel). */
-  port(name: string): number {
-    return this.node(name).port;
-  }
-
-  /** Names of the nodes with the given role at start (roles change on failover). */
-  names(role: NodeRole): string[] {
-    return this.byRole(role).map((n) => n.name);
   }
 
   /** The master's port as the Sentinels currently report it (follows failovers). */
@@ -532,54 +314,6 @@ export class RedisTopology {
       }
     }
     throw new Error('no Sentinel answered with the master address');
-  }
-
-  pid(name: string): number | undefined {
-    return this.node(name).process.pid;
-  }
-
-  /** kill -9 a node. */
-  kill(name: string): Promise<void> {
-    return this.node(name).process.kill();
-  }
-
-  /** SIGSTOP a node: it keeps its sockets but answers nothing. */
-  pause(name: string): void {
-    this.node(name).process.pause();
-  }
-
-  resume(name: string): void {
-    this.node(name).process.resume();
-  }
-
-  /** Starts a stopped or killed node again with its (possibly Sentinel-rewritten) config. */
-  async restart(name: string): Promise<void> {
-    const node = this.node(name);
-    if (node.process.running) await node.process.stop();
-    await this.launch(node, Date.now() + (this.options.startTimeoutMs ?? 30_000));
-  }
-
-  /**
-   * Stops a node, applies `overrides` to its current config file (which Sentinel
-   * and CONFIG REWRITE may have rewritten) and starts it again: how a Sentinel,
-   * which cannot reload TLS files at run time, takes new certificates.
-   */
-  async reconfigureAndRestart(name: string, overrides: ConfigOverrides): Promise<void> {
-    const node = this.node(name);
-    if (node.process.running) await node.process.stop();
-    writeFileSync(
-      node.configFile,
-      renderRedisConfig(readFileSync(node.configFile, 'utf8'), overrides),
-    );
-    await this.launch(node, Date.now() + (this.options.startTimeoutMs ?? 30_000));
-  }
-
-  /** Stops every process this topology started and removes its folder. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await Promise.all([...this.nodes.values()].map((n) => n.process.stop()));
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
