@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,47 @@ describe('redscope topology', () => {
     } finally {
       child.kill('SIGINT');
       await exited;
+    }
+  });
+
+  it('--cluster prints 3 masters and 3 replicas, seeds for the client, and a redis-cli line that works', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot(), 'bin', 'redscope.js'), 'topology', '--cluster'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Ctrl-C stops')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`exited early:\n${out}`)));
+      });
+      const nodes = [
+        ...out.matchAll(/^(\S+)\s+(master|replica)\s+127\.0\.0\.1:(\d+)\s+pid \d+$/gm),
+      ];
+      expect(nodes.map((m) => m[2])).toEqual([
+        'master',
+        'master',
+        'master',
+        'replica',
+        'replica',
+        'replica',
+      ]);
+      const seeds = nodes.slice(0, 3).map((m) => `'127.0.0.1:${m[3]}'`);
+      expect(out).toContain(`createRedisClients({ cluster: { nodes: [${seeds.join(', ')}] }`);
+      // The printed line, as a user would paste it into a shell.
+      const line = /^try:\s+(.*)$/m.exec(out)?.[1] ?? '';
+      expect(line).toContain('-c -p');
+      const info = execFileSync('sh', ['-c', line], { encoding: 'utf8' });
+      expect(info).toMatch(/^cluster_state:ok/m);
+      expect(info).toMatch(/^cluster_size:3/m);
+    } finally {
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
     }
   });
 
