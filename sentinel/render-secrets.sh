@@ -12,9 +12,11 @@
 # The launcher (stack/acl.ts) renders users.acl the same way; a test checks it.
 #
 # usage: SECRETS_DIR=/run/secrets/redis OUT_DIR=/etc/redis sentinel/render-secrets.sh
+# cluster/render-secrets.sh runs this script on cluster/ (CONFIG_DIR): users.acl
+# and redis-cluster.conf + `masterauth`.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="${CONFIG_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${SECRETS_DIR:?set SECRETS_DIR to the folder holding admin.password, app.password, ...}"
 : "${OUT_DIR:?set OUT_DIR to the folder the rendered configs go to}"
 umask 077
@@ -43,11 +45,18 @@ done
 printf '%s\n' "$(printf '%s' "$acl" | sed -e '/./,$!d')" >"$OUT_DIR/users.acl"
 
 replica_password="$(password_of replica)"
-for conf in redis-master.conf redis-replica.conf; do
+written=(users.acl)
+for conf in redis-master.conf redis-replica.conf redis-cluster.conf; do
+  [[ -f "$here/$conf" ]] || continue
   { cat "$here/$conf"; printf '\n# rendered by render-secrets.sh\nmasterauth %s\n' "$replica_password"; } \
     >"$OUT_DIR/$conf"
+  written+=("$conf")
 done
 
+if [[ ! -f "$here/sentinel.conf" ]]; then
+  echo "render-secrets: wrote ${written[*]} to $OUT_DIR"
+  exit 0
+fi
 master_name="$(awk '$1 == "sentinel" && $2 == "monitor" { print $3; exit }' "$here/sentinel.conf")"
 {
   cat "$here/sentinel.conf"
