@@ -161,8 +161,10 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
     for (const [i, node] of masterNodes.entries()) {
       // Distinct epochs up front: equal ones would be resolved by collision handling, slowly.
       await this.query(node.port, (c) => c.call('CLUSTER', 'SET-CONFIG-EPOCH', String(i + 1)));
-      const first = Math.floor((CLUSTER_SLOTS * i) / masters);
-      const last = Math.floor((CLUSTER_SLOTS * (i + 1)) / masters) - 1;
+      // redis-cli --cluster create's split, so shards have the names users see elsewhere.
+      const first = i === 0 ? 0 : Math.round((CLUSTER_SLOTS / masters) * i - 1) + 1;
+      const last =
+        i === masters - 1 ? CLUSTER_SLOTS - 1 : Math.round((CLUSTER_SLOTS / masters) * (i + 1) - 1);
       await this.query(node.port, (c) =>
         c.call('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last)),
       );
@@ -194,13 +196,24 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
         c.call('CLUSTER', 'REPLICATE', ids.get(master.name) as string),
       );
     }
+    // A fresh master sends its replicas nothing until its next replication ping (10 s):
+    // FLUSHALL of the empty cluster moves their offsets at once (see waitForHealthyUntil).
+    await this.waitUntil('every replica to sync', deadline, async () => {
+      for (const node of all.slice(masters)) {
+        const info = await this.query(node.port, (c) => c.info('replication'));
+        if (!/^master_link_status:up/m.test(info)) return false;
+      }
+      return true;
+    });
+    for (const node of masterNodes) await this.query(node.port, (c) => c.call('FLUSHALL'));
     await this.waitForHealthyUntil(masters * perMaster, deadline);
   }
 
   /**
    * Waits until every running node says `cluster_state:ok` with all 16384
-   * slots ok, and every running replica has its link to its master up (a
-   * killed node is left out; back after a restart, it counts again).
+   * slots ok, every running replica has its link to its master up, and every
+   * node's `CLUSTER SLOTS` lists those replicas (a killed node is left out;
+   * back after a restart, it counts again).
    */
   waitForHealthy(timeoutMs = 30_000): Promise<void> {
     return this.waitForHealthyUntil(0, Date.now() + timeoutMs);
@@ -210,10 +223,15 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
   private async waitForHealthyUntil(replicas: number, deadline: number): Promise<void> {
     await this.waitUntil('every slot covered and every replica linked', deadline, async () => {
       let linked = 0;
+      const listed: number[] = [];
       for (const node of this.nodes.values()) {
         if (!node.process.running || node.process.isPaused) continue;
-        const [info, replication] = await this.query(node.port, (c) =>
-          Promise.all([c.call('CLUSTER', 'INFO') as Promise<string>, c.info('replication')]),
+        const [info, replication, slots] = await this.query(node.port, (c) =>
+          Promise.all([
+            c.call('CLUSTER', 'INFO') as Promise<string>,
+            c.info('replication'),
+            c.call('CLUSTER', 'SLOTS') as Promise<unknown[][]>,
+          ]),
         );
         if (!/^cluster_state:ok\r?$/m.test(info)) return false;
         if (!new RegExp(`^cluster_slots_ok:${CLUSTER_SLOTS}\\r?$`, 'm').test(info)) return false;
@@ -221,8 +239,14 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
           if (!/^master_link_status:up/m.test(replication)) return false;
           linked++;
         }
+        // Replicas per master in the slot map this node hands to clients.
+        const perMaster = new Map<unknown, number>();
+        for (const range of slots) perMaster.set((range[2] as unknown[])[1], range.length - 3);
+        listed.push([...perMaster.values()].reduce((sum, n) => sum + n, 0));
       }
-      return linked >= replicas;
+      // CLUSTER SLOTS leaves out a replica until it has heard of replicated data from it (Redis
+      // 7.0): a client reading the map earlier would send its replica reads to the masters.
+      return linked >= replicas && listed.every((n) => n === linked);
     });
   }
 

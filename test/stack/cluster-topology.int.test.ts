@@ -23,6 +23,16 @@ describe('the local Redis Cluster (TLS, ACL)', () => {
       expect(cluster.names('master')).toEqual(['redis-0', 'redis-1', 'redis-2']);
       const startMasters = new Set(cluster.names('master').map((name) => cluster.port(name)));
       expect(new Set(masters.map((m) => m.port))).toEqual(startMasters);
+      // The slot map clients read lists each master's replica from the start.
+      for (const name of cluster.names('replica')) {
+        const node = cluster.connect(cluster.port(name));
+        try {
+          const slots = (await node.call('CLUSTER', 'SLOTS')) as unknown[][];
+          expect(slots.map((range) => range.length - 3)).toEqual([1, 1, 1]);
+        } finally {
+          node.disconnect();
+        }
+      }
     });
 
     it('runs the shipped config: TLS on the bus, replication and clients, the ACL file', async () => {
