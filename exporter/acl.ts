@@ -129,6 +129,14 @@ export function optInAclRules(optIn: OptInConfig): string[] {
   return rules;
 }
 
+/**
+ * What a Redis Cluster node adds (the `cluster` and `cluster_nodes` collectors
+ * and node discovery): topology only, no key or value. Granted on cluster nodes
+ * alone, so a Sentinel deployment's ACL stays as it was; on a node without
+ * cluster support the exporter never sends them.
+ */
+export const CLUSTER_NODE_COMMANDS = ['cluster|info', 'cluster|nodes'] as const;
+
 export const SENTINEL_COMMANDS = [
   'info',
   'sentinel|masters',
@@ -138,10 +146,10 @@ export const SENTINEL_COMMANDS = [
   'sentinel|get-master-addr-by-name',
 ] as const;
 
-/** `ACL SETUSER` arguments for a data node (master or replica). */
+/** `ACL SETUSER` arguments for a data node (master or replica); `cluster` for a Redis Cluster node. */
 export function dataNodeAclRules(
   password: string,
-  options: { lfu?: boolean; optIn?: OptInConfig } = {},
+  options: { lfu?: boolean; optIn?: OptInConfig; cluster?: boolean } = {},
 ): string[] {
   return [
     'reset',
@@ -149,6 +157,7 @@ export function dataNodeAclRules(
     `>${password}`,
     '-@all',
     ...DATA_NODE_COMMANDS.map((c) => `+${c}`),
+    ...(options.cluster ? CLUSTER_NODE_COMMANDS.map((c) => `+${c}`) : []),
     ...DATA_NODE_KEY_PATTERNS,
     ...(options.lfu ? [LFU_SAMPLER_SELECTOR] : []),
     ...(options.optIn ? optInAclRules(options.optIn) : []),

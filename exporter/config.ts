@@ -26,6 +26,12 @@ export const DEFAULTS = {
   /** Client names past this many fold into one series: enough for a fleet of services, bounded for Prometheus. */
   clientNameCap: 50,
   logLevel: 'info',
+  /**
+   * /discover-cluster-nodes reuses an answer this long per seed: Prometheus polls every
+   * 60 s by default, and many servers polling one exporter then cost the seed one
+   * CLUSTER NODES per period, while a failover still shows within seconds.
+   */
+  discoveryCacheSeconds: 5,
   /** Series per key are 4 families × this: the top 10 is what the dashboard shows. */
   hotKeysTop: 10,
   /** The LFU sampler (off unless `hotkeys.lfu.enabled`): */

@@ -11,6 +11,7 @@ import { registerClientMetrics } from '../client/instrumentation/metrics.js';
 import { registerSessionMetrics } from '../client/session/session-metrics.js';
 import { registerWarmingMetrics } from '../client/warming/warming-metrics.js';
 import {
+  CLUSTER_NODE_COMMANDS,
   dataNodeAclRules,
   EXPORTER_ACL_USER,
   KEY_CHECK_COMMANDS,
@@ -19,6 +20,7 @@ import {
   STREAM_COMMANDS,
   sentinelAclRules,
 } from './acl.js';
+import { DISCOVERY_LABELS, discoveryFamilies } from './cluster-discovery.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker } from './collectors/sentinel-events.js';
 import { DEFAULTS } from './config.js';
@@ -136,6 +138,10 @@ export function renderMetricsDoc(): string {
     '`NOPERM`, a fork without the command) reports `redscope_exporter_collector_success{collector} 0`',
     'and the others still report.',
     '',
+    'Each heading says where a collector runs: `redis` on every master and replica, standalone',
+    'or Redis Cluster node; `cluster` on Redis Cluster nodes only; `sentinel` on Sentinels. The',
+    'exporter learns which a target is from `INFO server` (`redis_mode`) when it connects.',
+    '',
   ];
   const header = [
     '| family | type | labels | collector | source | redis_exporter |',
@@ -154,6 +160,7 @@ export function renderMetricsDoc(): string {
   lines.push(familyRow(DroppedSeries.family, '(capped collectors)'));
   lines.push('', 'On `/metrics` only, the exporter process itself:', '', ...header);
   for (const spec of processFamilies) lines.push(familyRow(spec, '(process)'));
+  lines.push('', ...renderDiscoveryDoc(header));
   lines.push('', '## Deliberate differences from redis_exporter 1.45', '');
   // The key collectors share their scan families: each difference once.
   const all = new Map(
@@ -165,6 +172,7 @@ export function renderMetricsDoc(): string {
   lines.push(
     '- `redis_up` and the `redis_exporter_*` self families are per target and per scrape: redscope serves one target per request like redis_exporter, but keeps the connection.',
     '- `/scrape` contacts only targets matching `--allow-target`, and sends a password only to the targets its credentials entry names (redis_exporter sends its one password to any target a query names).',
+    '- `/discover-cluster-nodes` is not in redis_exporter 1.45 (later versions added it under that path, answering one group with every node and no labels); redscope answers one group per node with its id, role and shard, lists only nodes `/scrape` would accept, and takes a `seed` only when `--allow-target` allows it.',
     '',
     'Families redis_exporter exports by default that redscope does not:',
     '',
@@ -186,6 +194,15 @@ export function renderMetricsDoc(): string {
     '',
     '```',
     `ACL SETUSER ${EXPORTER_ACL_USER} ${dataNodeAclRules('PASSWORD').join(' ')}`,
+    '```',
+    '',
+    'On a Redis Cluster node, the same plus the topology commands of the `cluster` and',
+    '`cluster_nodes` collectors and node discovery (`cluster/users.acl.template` grants them;',
+    '`dataNodeAclRules(password, { cluster: true })` in `exporter/acl.ts`). They are left out',
+    'of a standalone deployment, where the exporter never sends them:',
+    '',
+    '```',
+    `ACL SETUSER ${EXPORTER_ACL_USER} ${CLUSTER_NODE_COMMANDS.map((c) => `+${c}`).join(' ')}`,
     '```',
     '',
     'On every Sentinel (Sentinel keeps its own ACL):',
@@ -233,6 +250,74 @@ export function renderMetricsDoc(): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** The discovery endpoint: what it answers, its labels, a scrape config, its self-metrics. */
+function renderDiscoveryDoc(header: readonly string[]): string[] {
+  const lines = [
+    '## Cluster node discovery (`GET /discover-cluster-nodes`)',
+    '',
+    "For Prometheus' `http_sd_configs`: the nodes of the Redis Cluster the seed belongs to,",
+    'read with one `CLUSTER NODES` on the seed, as `/scrape` targets. The seed is `--redis-url`,',
+    'or `?seed=URL` (`?target=URL`, the parameter name of later redis_exporter versions), which',
+    'must match `--allow-target` like a `/scrape` target (400 when malformed, 403 when not',
+    'allowed, before any connection). The exporter reads the seed with the credentials',
+    '`/scrape` would use for it (`--username` and the password for `--redis-url`, else the',
+    '`--credentials-file` entry); no credential ever appears in the answer.',
+    '',
+    '- `200 application/json`: one group per node, `{"targets": ["rediss://10.0.0.5:6379"], "labels": {...}}`.',
+    "  A target keeps the seed's scheme and uses the node's announced hostname",
+    '  (`cluster-announce-hostname`), else its IP (bracketed when IPv6), and its client port.',
+    '  Nodes flagged `fail` stay listed, so their targets report `redis_up 0`.',
+    '- Only nodes whose target passes `--allow-target` are listed; the others are left out,',
+    '  counted in `redscope_exporter_cluster_discovery_excluded_targets` and logged once per change.',
+    '- `503` when the seed did not answer (refused, timeout), `502` when it answered something',
+    '  else than a node table (not a cluster node, a refused login or command, garbage); the',
+    '  text names the seed. Prometheus keeps the targets of its last good answer.',
+    `- Bounded by \`--scrape-timeout\`. An answer is reused for ${DEFAULTS.discoveryCacheSeconds} s per seed and credentials,`,
+    '  and concurrent requests share one `CLUSTER NODES`: many Prometheus servers polling cost',
+    '  the seed one command per period.',
+    '',
+    '| label | value |',
+    '|---|---|',
+    `| \`${DISCOVERY_LABELS.nodeId}\` | the node id (40 hex digits) |`,
+    `| \`${DISCOVERY_LABELS.role}\` | \`master\` or \`replica\`, as the seed sees it |`,
+    `| \`${DISCOVERY_LABELS.shard}\` | the lowest hash slot of the master the node is or follows (as \`shard\` in the \`redscope_cluster_*\` families); empty for a master without slots |`,
+    '',
+    'A scrape config, as in `prometheus/prometheus-cluster.yml` (the rules select',
+    '`job="redis"` and the dashboards read `instance` as the node\'s host:port; the `/scrape`',
+    'credentials file must name every node, e.g. one `match: "rediss://10.0.0.*:6379"` entry).',
+    '`prometheus/examples/cluster-http-sd.yml` watches several clusters through one exporter.',
+    '',
+    '```yaml',
+    'scrape_configs:',
+    '  - job_name: redis',
+    '    metrics_path: /scrape',
+    '    http_sd_configs:',
+    '      - url: http://redscope-exporter:9121/discover-cluster-nodes',
+    '    relabel_configs:',
+    '      - source_labels: [__address__]',
+    '        target_label: __param_target',
+    '      - source_labels: [__param_target]',
+    '        regex: "rediss?://([^/?]+).*"',
+    '        target_label: instance',
+    '      - target_label: __address__',
+    '        replacement: redscope-exporter:9121',
+    '      - target_label: cluster',
+    '        replacement: orders',
+    '```',
+    '',
+    'Do not name a target label `shard`: the `redscope_cluster_shard_*` families carry their',
+    'own `shard` (every node reports every shard), which Prometheus would rename to',
+    '`exported_shard`. Keep `role` out of the target labels: it changes at every failover, and',
+    "with it every series' identity; `redscope_cluster_node_info{role}` carries it instead.",
+    '',
+    'On `/metrics`, per seed asked recently:',
+    '',
+    ...header,
+  ];
+  for (const spec of discoveryFamilies) lines.push(familyRow(spec, '(discovery)'));
+  return lines;
 }
 
 /**

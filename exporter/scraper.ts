@@ -8,7 +8,7 @@ import type {
   RedisCommand,
   TargetMode,
 } from './collectors/types.js';
-import { INFO_ALL } from './collectors/types.js';
+import { INFO_ALL, runsOn } from './collectors/types.js';
 import { MetricSink } from './exposition.js';
 import { type ParsedInfo, parseInfo } from './info-parser.js';
 import {
@@ -116,7 +116,7 @@ export class Scraper {
       return this.failed(connection, error, elapsed(), connection.lastConnectSeconds);
     }
     const mode: TargetMode = connection.mode ?? 'redis';
-    const active = this.collectors.filter((c) => c.modes.includes(mode));
+    const active = this.collectors.filter((c) => runsOn(c, mode));
     const commands = new Map<string, RedisCommand>();
     for (const collector of active) for (const c of collector.commands) commands.set(keyOf(c), c);
 
@@ -237,7 +237,7 @@ export class Scraper {
     const sink = new MetricSink();
     sink.add(redisUp, 0);
     for (const collector of this.collectors) {
-      if (collector.modes.includes(connection.mode ?? 'redis'))
+      if (runsOn(collector, connection.mode ?? 'redis'))
         sink.add(collectorSuccess, 0, collector.name);
     }
     if (connection.mode === 'sentinel') sink.add(sentinelUp, 0);

@@ -11,9 +11,10 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { KeyRedactor } from '../client/common/key-redaction.js';
 import { AllowList } from './allow-list.js';
+import { ClusterDiscovery, DiscoveryError } from './cluster-discovery.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker, SentinelEventWatch } from './collectors/sentinel-events.js';
-import type { ExporterConfig } from './config.js';
+import { DEFAULTS, type ExporterConfig } from './config.js';
 import { CONTENT_TYPE, MetricSink } from './exposition.js';
 import { renderProcessMetrics } from './process-metrics.js';
 import { describeScrapeError } from './scrape-errors.js';
@@ -34,6 +35,7 @@ interface Answer {
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML = 'text/html; charset=utf-8';
 const ALLOW = 'GET, HEAD';
 const NOSNIFF = { 'X-Content-Type-Options': 'nosniff' } as const;
@@ -77,6 +79,12 @@ export async function startExporter(
   // One redactor for every key name this exporter exports (LFU sampler, key checks, streams).
   const redactor = deploymentRedactor(config);
   const credentials = new TargetCredentials(config, pool);
+  const discovery = new ClusterDiscovery({
+    pool,
+    allowList,
+    logger,
+    cacheMs: DEFAULTS.discoveryCacheSeconds * 1000,
+  });
   const scraper = new Scraper(
     pool,
     telemetry,
@@ -124,25 +132,29 @@ export async function startExporter(
     }
     const own = new MetricSink();
     renderProcessMetrics(own);
+    discovery.render(own);
     parts.push(own.render());
     return { status: 200, type: CONTENT_TYPE, body: parts };
   };
 
-  const scrape = async (req: IncomingMessage, search: string): Promise<Answer> => {
-    // A repeated name becomes an array, so a second `target` is refused rather than ignored.
-    const query = parseQuery(search);
-    const names = Object.keys(query);
-    const raw = query.target;
+  /**
+   * The target a request names in parameter `name`: undefined when absent, a
+   * refusal (400 malformed, 403 outside the allow-list) when it may not be used.
+   * Refused before any connection or DNS lookup: the allow-list looks at text only.
+   */
+  const namedTarget = (
+    raw: string | string[] | undefined,
+    name: string,
+    path: string,
+  ): { target: Target } | { refusal: Answer } | undefined => {
+    if (raw === undefined) return undefined;
     let problem: string | undefined;
-    if (names.some((n) => n !== 'target')) {
-      problem = `only the "target" parameter is accepted, got: ${names.filter((n) => n !== 'target').join(', ')}`;
-    } else if (typeof raw !== 'string') {
-      problem = raw === undefined ? 'missing the "target" parameter' : 'give "target" once';
-    }
     let target: Target | undefined;
-    if (!problem) {
+    // A repeated name becomes an array, so a second one is refused rather than ignored.
+    if (typeof raw !== 'string') problem = `give "${name}" once`;
+    else {
       try {
-        target = parseTarget(raw as string);
+        target = parseTarget(raw);
       } catch (error) {
         if (!(error instanceof InvalidTargetError)) throw error;
         problem = error.message;
@@ -150,26 +162,84 @@ export async function startExporter(
     }
     if (problem || !target) {
       telemetry.requestErrors++;
-      return { status: 400, type: TEXT, body: `bad target: ${problem}\n` };
+      return { refusal: { status: 400, type: TEXT, body: `bad ${name}: ${problem}\n` } };
     }
-    // Refused before any connection or DNS lookup: the allow-list looks at text only.
     if (!allowList.allows(target)) {
       telemetry.requestErrors++;
-      logger.warn({ target: target.key }, '/scrape refused a target outside the allow-list');
+      logger.warn({ target: target.key }, `${path} refused a ${name} outside the allow-list`);
       return {
-        status: 403,
-        type: TEXT,
-        body: `target ${target.key} is not allowed; add a matching --allow-target pattern\n`,
+        refusal: {
+          status: 403,
+          type: TEXT,
+          body: `${name} ${target.key} is not allowed; add a matching --allow-target pattern\n`,
+        },
       };
     }
-    const text = await scraper.scrape(credentials.forAddress(target), budgetOf(req));
+    return { target };
+  };
+
+  const badRequest = (body: string): Answer => {
+    telemetry.requestErrors++;
+    return { status: 400, type: TEXT, body };
+  };
+
+  const scrape = async (req: IncomingMessage, search: string): Promise<Answer> => {
+    const query = parseQuery(search);
+    const others = Object.keys(query).filter((n) => n !== 'target');
+    if (others.length > 0) {
+      return badRequest(
+        `bad target: only the "target" parameter is accepted, got: ${others.join(', ')}\n`,
+      );
+    }
+    const named = namedTarget(query.target, 'target', '/scrape');
+    if (!named) return badRequest('bad target: missing the "target" parameter\n');
+    if ('refusal' in named) return named.refusal;
+    const text = await scraper.scrape(credentials.forAddress(named.target), budgetOf(req));
     return { status: 200, type: CONTENT_TYPE, body: text };
+  };
+
+  /**
+   * Prometheus http_sd: the nodes of the cluster of --redis-url, or of `?seed=`
+   * (`?target=`, redis_exporter's name for it), as /scrape targets.
+   */
+  const discoverClusterNodes = async (_req: IncomingMessage, search: string): Promise<Answer> => {
+    const query = parseQuery(search);
+    const names = Object.keys(query);
+    const unknown = names.filter((n) => n !== 'seed' && n !== 'target');
+    if (unknown.length > 0) {
+      return badRequest(
+        `bad seed: only the "seed" parameter is accepted, got: ${unknown.join(', ')}\n`,
+      );
+    }
+    if (names.length > 1) return badRequest('bad seed: give "seed" or "target", not both\n');
+    const name = names[0] ?? 'seed';
+    const named = namedTarget(query[name], name, '/discover-cluster-nodes');
+    if (named && 'refusal' in named) return named.refusal;
+    const seed = named?.target ?? config.redisTarget;
+    if (!seed) {
+      return {
+        status: 400,
+        type: TEXT,
+        body: 'no seed: start the exporter with --redis-url of a cluster node, or give ?seed=rediss://host:port\n',
+      };
+    }
+    try {
+      const groups = await discovery.discover(
+        credentials.forAddress(seed),
+        budgetMs(undefined, config.scrapeTimeoutSeconds),
+      );
+      return { status: 200, type: JSON_TYPE, body: `${JSON.stringify(groups)}\n` };
+    } catch (error) {
+      if (!(error instanceof DiscoveryError)) throw error;
+      return { status: error.status, type: TEXT, body: `${error.message}\n` };
+    }
   };
 
   const routes: Record<string, (req: IncomingMessage, search: string) => Answer | Promise<Answer>> =
     {
       '/metrics': metrics,
       '/scrape': scrape,
+      '/discover-cluster-nodes': discoverClusterNodes,
       '/healthz': () => ({ status: 200, type: TEXT, body: 'ok\n' }),
       '/': () => ({ status: 200, type: HTML, body: indexPage(config, allowList.size) }),
     };
@@ -355,6 +425,7 @@ function indexPage(config: ExporterConfig, allowed: number): string {
 <ul>
 <li><a href="metrics">/metrics</a>: the configured target (${escapeHtml(target)}) and the exporter's own metrics</li>
 <li>/scrape?target=redis://host:port: another target (${allowed} allow-list pattern${allowed === 1 ? '' : 's'})</li>
+<li><a href="discover-cluster-nodes">/discover-cluster-nodes</a>: the nodes of the cluster of the configured target (or of ?seed=rediss://host:port) for Prometheus' http_sd_configs</li>
 <li><a href="healthz">/healthz</a>: liveness</li>
 </ul>
 </body></html>

@@ -205,7 +205,7 @@ export class TargetConnection {
         await client.call('SELECT', String(this.db));
       } else {
         const info = parseInfo(String(await client.call('INFO', 'server')));
-        this.mode = info.fields.get('redis_mode') === 'sentinel' ? 'sentinel' : 'redis';
+        this.mode = modeOf(info.fields.get('redis_mode'));
       }
       this.facts = { ...peerCertificate(client) };
       this.failures = 0;
@@ -235,6 +235,13 @@ export class TargetConnection {
     for (const connection of this.databases.values()) connection.close();
     this.databases.clear();
   }
+}
+
+/** `redis_mode` of INFO server: standalone, cluster or sentinel (absent before Redis 3: standalone). */
+function modeOf(redisMode: string | undefined): TargetMode {
+  if (redisMode === 'sentinel') return 'sentinel';
+  if (redisMode === 'cluster') return 'cluster';
+  return 'redis';
 }
 
 function peerCertificate(client: Redis): ConnectionFacts {

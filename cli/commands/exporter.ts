@@ -12,7 +12,10 @@ import type { CliIo } from '../program.js';
 
 /** Argument name and help of each exporter flag; `redscope hotkeys` shows the same for the flags it shares. */
 export const FLAG_HELP: Record<string, [string, string]> = {
-  'redis-url': ['URL', 'target of /metrics: redis://host:port or rediss://host:port'],
+  'redis-url': [
+    'URL',
+    'target of /metrics (and seed of /discover-cluster-nodes): redis://host:port or rediss://host:port',
+  ],
   username: ['USER', 'ACL user for --redis-url, or for the master the --sentinels name'],
   'password-file': [
     'FILE',
@@ -26,7 +29,7 @@ export const FLAG_HELP: Record<string, [string, string]> = {
   listen: ['HOST:PORT', 'address of the HTTP server (default 0.0.0.0:9121)'],
   'allow-target': [
     'PATTERN',
-    'glob of targets /scrape may contact, e.g. rediss://10.0.0.*:6379 (repeatable)',
+    'glob of targets /scrape may contact and cluster discovery may list, e.g. rediss://10.0.0.*:6379 (repeatable)',
   ],
   'tls-ca': ['FILE', 'CA certificate that signs the Redis servers'],
   'tls-cert': ['FILE', 'client certificate for Redis'],

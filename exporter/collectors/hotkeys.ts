@@ -1,6 +1,7 @@
 import { HOTKEY_REPORT_INDEX, HOTKEY_REPORT_PREFIX } from '../../client/common/hotkey-report.js';
 import { family } from '../exposition.js';
 import { HOTKEY_INDEX_READ, HOTKEY_REPORT_SKIPS, readFleetHotKeys } from '../hotkey-reports.js';
+import { replyOnOwnSlot } from './cluster.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const FROM_REPORTS = `the client reports (${HOTKEY_REPORT_PREFIX}*), merged`;
@@ -96,13 +97,15 @@ export function createHotKeysCollector(settings: { readonly top: number }): Coll
       '(`hotkeys.top`, at most 100) of the reports the app processes publish through ' +
       '`redscope/client`. The per-key families have no series while no process reports; ' +
       'a report that is garbage or too large is skipped and counted in ' +
-      '`redscope_hotkey_reports_invalid`, never failing the scrape.',
+      '`redscope_hotkey_reports_invalid`, never failing the scrape. On a Redis Cluster the ' +
+      'reports share one hash slot (`{hotkeys}`): the master serving it exports them, the ' +
+      'other masters nothing.',
     async collect(context, sink) {
       // Checked before the index reply: on a replica an ACL without the hot-key rights costs nothing.
       if (context.info().sections.get('replication')?.get('role') !== 'master') return;
-      const fleet = await readFleetHotKeys(context.reply(HOTKEY_INDEX_READ), context.roundTrip, {
-        top: settings.top,
-      });
+      const index = replyOnOwnSlot(context, HOTKEY_INDEX_READ);
+      if (index === undefined) return;
+      const fleet = await readFleetHotKeys(index, context.roundTrip, { top: settings.top });
       const { merged } = fleet;
       for (const key of merged.keys) {
         sink.add(rate, key.rate, key.key);

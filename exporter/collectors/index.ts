@@ -5,6 +5,7 @@ import type { OptInConfig } from '../opt-in-config.js';
 import { DroppedSeries } from '../series-cap.js';
 import { createClientListCollector } from './client-list.js';
 import { clientsCollector } from './clients.js';
+import { clusterInfoCollector, clusterNodesCollector } from './cluster.js';
 import { commandstatsCollector } from './commandstats.js';
 import { createConfigValuesCollector } from './config-values.js';
 import { createHotKeysCollector } from './hotkeys.js';
@@ -61,6 +62,8 @@ export function createCollectors(dependencies: CollectorDependencies): readonly 
     slowlogCollector,
     clientsCollector,
     tlsCollector,
+    clusterInfoCollector,
+    clusterNodesCollector,
     sentinelCollector,
     createSentinelEventsCollector(dependencies.sentinelEvents),
     createHotKeysCollector({ top: dependencies.hotKeys?.top ?? DEFAULTS.hotKeysTop }),

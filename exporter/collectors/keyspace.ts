@@ -8,7 +8,8 @@ const dbKeys = compatFamily({
   type: 'gauge',
   help: 'Total number of keys by DB',
   labels: ['db'],
-  source: 'INFO keyspace: keys (0 for the other DBs up to CONFIG databases)',
+  source:
+    'INFO keyspace: keys (0 for the other DBs up to CONFIG databases; db0 only on a cluster node)',
 });
 const dbKeysExpiring = compatFamily({
   name: 'redis_db_keys_expiring',
@@ -51,6 +52,9 @@ export const keyspaceCollector: Collector = {
     } catch {
       databases = 0;
     }
+    // A cluster node serves database 0 only (SELECT is refused), whatever `databases` says;
+    // redis_exporter reports db0 alone there too.
+    if (context.info().fields.get('cluster_enabled') === '1') databases = Math.min(databases, 1);
     for (let i = 0; i < databases; i++) {
       const db = `db${i}`;
       if (seen.has(db)) continue;

@@ -1,8 +1,12 @@
 import type { FamilySpec, MetricSink } from '../exposition.js';
 import type { ParsedInfo } from '../info-parser.js';
 
-/** What kind of server a target is, learnt from `INFO server` when the connection opens. */
-export type TargetMode = 'redis' | 'sentinel';
+/**
+ * What kind of server a target is, learnt from `INFO server` (`redis_mode`)
+ * when the connection opens. A cluster node is a Redis data node too: it runs
+ * the `redis` collectors and the `cluster` ones (runsOn).
+ */
+export type TargetMode = 'redis' | 'cluster' | 'sentinel';
 
 /** A Redis command as its words, e.g. `['INFO', 'ALL']`. */
 export type RedisCommand = readonly string[];
@@ -89,3 +93,10 @@ export interface Collector {
 }
 
 export const INFO_ALL: RedisCommand = ['INFO', 'ALL'];
+
+/** Whether `collector` runs on a target of `mode`: a cluster node also gets every `redis` collector. */
+export function runsOn(collector: Collector, mode: TargetMode): boolean {
+  return (
+    collector.modes.includes(mode) || (mode === 'cluster' && collector.modes.includes('redis'))
+  );
+}

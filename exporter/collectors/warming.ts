@@ -11,6 +11,7 @@ import {
   WARMING_INDEX_READ,
   WARMING_STATUS_SKIPS,
 } from '../warming-statuses.js';
+import { replyOnOwnSlot } from './cluster.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const FROM_STATUS = `the status records (${WARMING_PREFIX}status:*)`;
@@ -108,11 +109,14 @@ export const warmingCollector: Collector = {
     `${MAX_WARMING_STATUSES}, most recently updated first. A finished run stays 10 minutes; ` +
     'a running one whose process died drops out after 3 update intervals. A record that is ' +
     'garbage or too large is skipped and counted in `redscope_warming_records_invalid`, ' +
-    'never failing the scrape.',
+    'never failing the scrape. On a Redis Cluster the records share one hash slot ' +
+    '(`{warming}`): the master serving it exports them, the other masters nothing.',
   async collect(context, sink) {
     // Checked before the index reply: on a replica an ACL without the warming rights costs nothing.
     if (context.info().sections.get('replication')?.get('role') !== 'master') return;
-    const read = await readWarmingStatuses(context.reply(WARMING_INDEX_READ), context.roundTrip);
+    const index = replyOnOwnSlot(context, WARMING_INDEX_READ);
+    if (index === undefined) return;
+    const read = await readWarmingStatuses(index, context.roundTrip);
     const nowMs = context.nowSeconds * 1000;
     for (const status of read.statuses) {
       const run = [status.instance, status.namespace];

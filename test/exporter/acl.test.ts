@@ -1,6 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aclGlob, exactKeyPattern, optInAclRules } from '../../exporter/acl.js';
+import {
+  aclGlob,
+  CLUSTER_NODE_COMMANDS,
+  DATA_NODE_COMMANDS,
+  DATA_NODE_KEY_PATTERNS,
+  dataNodeAclRules,
+  EXPORTER_ACL_USER,
+  exactKeyPattern,
+  optInAclRules,
+} from '../../exporter/acl.js';
 import { optInConfig } from '../../exporter/opt-in-config.js';
+import { packageRoot } from '../../exporter/package-root.js';
 
 const optIn = (keyChecks: Record<string, unknown>) =>
   optInConfig(
@@ -8,6 +20,40 @@ const optIn = (keyChecks: Record<string, unknown>) =>
     (key) => key,
     () => '',
   );
+
+/** The exporter user's rules in a shipped ACL template. */
+const exporterLine = (folder: string) =>
+  new Set(
+    readFileSync(join(packageRoot(), folder, 'users.acl.template'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`user ${EXPORTER_ACL_USER} `))
+      ?.split(' '),
+  );
+
+describe('the cluster rules', () => {
+  describe('happy', () => {
+    it('are added for a cluster node only', () => {
+      for (const command of CLUSTER_NODE_COMMANDS) {
+        expect(dataNodeAclRules('p', { cluster: true })).toContain(`+${command}`);
+        expect(dataNodeAclRules('p')).not.toContain(`+${command}`);
+      }
+    });
+
+    it('are granted in cluster/users.acl.template with every data node rule, and not in sentinel/', () => {
+      const cluster = exporterLine('cluster');
+      for (const command of [...DATA_NODE_COMMANDS, ...CLUSTER_NODE_COMMANDS]) {
+        expect(cluster).toContain(`+${command}`);
+      }
+      for (const pattern of DATA_NODE_KEY_PATTERNS) expect(cluster).toContain(pattern);
+      // Topology only: no key or channel beyond the data node's.
+      expect([...cluster].filter((w) => /^[%~&]|allkeys|allchannels/.test(w)).sort()).toEqual(
+        [...DATA_NODE_KEY_PATTERNS].sort(),
+      );
+      const sentinel = exporterLine('sentinel');
+      for (const command of CLUSTER_NODE_COMMANDS) expect(sentinel).not.toContain(`+${command}`);
+    });
+  });
+});
 
 describe("the opt-in collectors' ACL rules", () => {
   describe('happy', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DATA_NODE_COMMANDS, SENTINEL_COMMANDS } from '../../exporter/acl.js';
+import {
+  CLUSTER_NODE_COMMANDS,
+  DATA_NODE_COMMANDS,
+  SENTINEL_COMMANDS,
+} from '../../exporter/acl.js';
 import { createCollectors } from '../../exporter/collectors/index.js';
 import { infoCollector } from '../../exporter/collectors/info.js';
 import { commandLatency, latencyHistogramCollector } from '../../exporter/collectors/latency.js';
@@ -64,8 +68,11 @@ describe('the collectors', () => {
     });
 
     it('send only commands the least-privilege ACL allows', () => {
-      const allowed = new Set<string>([...DATA_NODE_COMMANDS, ...SENTINEL_COMMANDS]);
+      const dataAllowed = new Set<string>([...DATA_NODE_COMMANDS, ...SENTINEL_COMMANDS]);
+      const clusterAllowed = new Set<string>([...dataAllowed, ...CLUSTER_NODE_COMMANDS]);
       for (const collector of collectors) {
+        // Commands of cluster-only collectors are granted on cluster nodes only.
+        const allowed = collector.modes.includes('cluster') ? clusterAllowed : dataAllowed;
         for (const command of collector.commands) {
           const [name, sub] = command.map((w) => w.toLowerCase());
           expect(

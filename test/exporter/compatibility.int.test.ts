@@ -7,29 +7,10 @@ import type { TargetRole } from '../../exporter/metrics-doc.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { familyDifferences } from './support/compare-families.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { INHERITED_PROMTOOL_FINDINGS } from './support/inherited-findings.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 import { promtoolFindings } from './support/promtool.js';
 import { type ReferenceExporter, startRedisExporter } from './support/redis-exporter.js';
-
-/**
- * Findings `promtool check metrics` reports on names redis_exporter 1.45 chose;
- * we keep those names so dashboards keep working. Anything else fails the test.
- */
-const INHERITED_PROMTOOL_FINDINGS = [
-  'redis_aof_current_rewrite_duration_sec metric names should not contain abbreviated units',
-  'redis_aof_last_rewrite_duration_sec metric names should not contain abbreviated units',
-  'redis_rdb_current_bgsave_duration_sec metric names should not contain abbreviated units',
-  'redis_rdb_last_bgsave_duration_sec metric names should not contain abbreviated units',
-  'redis_dump_payload_sanitizations counter metrics should have "_total" suffix',
-  'redis_io_threaded_reads_processed counter metrics should have "_total" suffix',
-  'redis_io_threaded_writes_processed counter metrics should have "_total" suffix',
-  'redis_total_error_replies counter metrics should have "_total" suffix',
-  'redis_total_reads_processed counter metrics should have "_total" suffix',
-  'redis_total_writes_processed counter metrics should have "_total" suffix',
-  'redis_unexpected_error_replies counter metrics should have "_total" suffix',
-  'redis_expired_time_cap_reached_total non-counter metrics should not have "_total" suffix',
-  'redis_migrate_cached_sockets_total non-counter metrics should not have "_total" suffix',
-];
 
 let topology: RedisTopology;
 let reference: ReferenceExporter;

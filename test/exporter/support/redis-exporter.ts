@@ -14,7 +14,8 @@ export interface ReferenceExporter {
 }
 
 export async function startRedisExporter(
-  topology: TopologyDescription,
+  /** Its TLS files, when the targets speak TLS (a Sentinel topology or a cluster). */
+  topology: Pick<TopologyDescription, 'tls'>,
   redisAddr: string,
   extraArgs: readonly string[] = [],
 ): Promise<ReferenceExporter> {
