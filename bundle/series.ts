@@ -28,6 +28,13 @@ export const RECORDED = {
   replicationLag: 'instance:redis_connected_slave_lag_seconds:max',
 } as const;
 
+/**
+ * Hash slots of every Redis Cluster, fixed by Redis. client/common/cluster-nodes.ts has the
+ * same number for the client and the exporter; the bundle may not import them (its
+ * generators run on their own, see test/bundle/layering.test.ts).
+ */
+export const CLUSTER_SLOTS = 16384;
+
 /** The `quantile` label values of the `*_quantile:` recorded series. */
 export const QUANTILES = ['0.5', '0.95', '0.99'] as const;
 

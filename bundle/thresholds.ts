@@ -55,6 +55,12 @@ export interface Thresholds {
     readonly RedisHotKeyNearCacheIneffective: AlertTiming;
     readonly RedisCacheWarmingFailed: AlertTiming;
     readonly RedisCacheWarmingStalled: AlertTiming & { readonly seconds: number };
+    readonly RedisClusterStateNotOk: AlertTiming;
+    readonly RedisClusterSlotsFailing: AlertTiming;
+    readonly RedisClusterSlotsPFail: AlertTiming;
+    readonly RedisClusterShardMasterDown: AlertTiming;
+    readonly RedisClusterShardWithoutReplica: AlertTiming;
+    readonly RedisClusterFailover: AlertTiming & { readonly window: Duration };
   };
 }
 
@@ -135,6 +141,12 @@ const schema = {
         'RedisHotKeyNearCacheIneffective',
         'RedisCacheWarmingFailed',
         'RedisCacheWarmingStalled',
+        'RedisClusterStateNotOk',
+        'RedisClusterSlotsFailing',
+        'RedisClusterSlotsPFail',
+        'RedisClusterShardMasterDown',
+        'RedisClusterShardWithoutReplica',
+        'RedisClusterFailover',
       ],
       properties: {
         RedisDown: timing({}),
@@ -163,6 +175,12 @@ const schema = {
         RedisHotKeyNearCacheIneffective: timing({}),
         RedisCacheWarmingFailed: timing({}),
         RedisCacheWarmingStalled: timing({ seconds: rangeSeconds }),
+        RedisClusterStateNotOk: timing({}),
+        RedisClusterSlotsFailing: timing({}),
+        RedisClusterSlotsPFail: timing({}),
+        RedisClusterShardMasterDown: timing({}),
+        RedisClusterShardWithoutReplica: timing({}),
+        RedisClusterFailover: timing({ window: duration }),
       },
     },
   },

@@ -3,13 +3,14 @@ import { DASHBOARDS } from '../../bundle/dashboard-uids.js';
 import { QUANTILES, RECORDED } from '../../bundle/series.js';
 import type { Thresholds } from '../../bundle/thresholds.js';
 import { redscopeDashboard } from './dashboard-base.js';
+import { clusterPanels } from './overview-cluster.js';
 import { hotKeyPanels } from './overview-hot-keys.js';
 import { warmingPanels } from './overview-warming.js';
 import { alertList, percentile, row, singleStat, timeSeries } from './panels.js';
 import { selectors } from './selectors.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const OVERVIEW_VERSION = 4;
+export const OVERVIEW_VERSION = 5;
 
 export function overviewDashboard(t: Thresholds): DashboardBuilder {
   const s = selectors(t.jobs);
@@ -17,6 +18,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
   // New rows come last, so the panels above keep their ids: links and Grafana's state key on them.
   const hot = hotKeyPanels(t, s);
   const warming = warmingPanels(t, s);
+  const cluster = clusterPanels(t, s);
   const { uid, title } = DASHBOARDS.overview;
   const rate = '[$__rate_interval]';
 
@@ -26,7 +28,7 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
       title,
       version: OVERVIEW_VERSION,
       description:
-        'Health of a Redis HA cluster watched by redscope: cache, traffic, latency, errors, connections, memory, replication, Sentinel, hot keys and cache warming.',
+        'Health of a Redis HA deployment watched by redscope (Sentinel or Redis Cluster): cache, traffic, latency, errors, connections, memory, replication, Sentinel, hot keys, cache warming and the Redis Cluster view (state, slots, shards).',
       multiInstance: true,
     },
     t,
@@ -45,7 +47,8 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(
       singleStat({
         title: 'Masters',
-        description: 'Reachable nodes that report role master. Anything but 1 is wrong.',
+        description:
+          'Reachable nodes that report role master: 1 per Sentinel deployment, one per shard on a Redis Cluster. 0 is wrong.',
         unit: 'none',
         queries: [
           { expr: `count(redis_instance_info${s.redis('role="master"')})`, legend: 'masters' },
@@ -437,5 +440,20 @@ export function overviewDashboard(t: Thresholds): DashboardBuilder {
     .withPanel(warming.progress)
     .withPanel(warming.hitRate)
     .withPanel(warming.keysWarmed)
-    .withPanel(warming.throughput);
+    .withPanel(warming.throughput)
+
+    .withRow(row('Redis Cluster'))
+    .withPanel(cluster.state)
+    .withPanel(cluster.slotsFailing)
+    .withPanel(cluster.mastersDown)
+    .withPanel(cluster.withoutReplica)
+    .withPanel(cluster.failovers)
+    .withPanel(cluster.size)
+    .withPanel(cluster.slots)
+    .withPanel(cluster.opsPerShard)
+    .withPanel(cluster.memoryPerShard)
+    .withPanel(cluster.replicas)
+    .withPanel(cluster.masterFailing)
+    .withPanel(cluster.masters)
+    .withPanel(cluster.shardMap);
 }

@@ -100,7 +100,12 @@ export function timeSeries(spec: PanelSpec): timeseries.PanelBuilder {
   return panel;
 }
 
-export function singleStat(spec: PanelSpec): stat.PanelBuilder {
+export interface StatSpec extends PanelSpec {
+  /** Shows these values as coloured words instead of numbers (a state coded as a number). */
+  readonly texts?: readonly ValueText[];
+}
+
+export function singleStat(spec: StatSpec): stat.PanelBuilder {
   const panel = new stat.PanelBuilder()
     .title(spec.title)
     .description(spec.description)
@@ -113,6 +118,7 @@ export function singleStat(spec: PanelSpec): stat.PanelBuilder {
     .colorMode(common.BigValueColorMode.Background)
     .graphMode(common.BigValueGraphMode.None)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
+  if (spec.texts !== undefined) panel.mappings(valueMappings(spec.texts));
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
   return panel;

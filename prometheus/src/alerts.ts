@@ -1,5 +1,5 @@
 import { DASHBOARDS, type DashboardKey } from '../../bundle/dashboard-uids.js';
-import { jobMatcher, RECORDED } from '../../bundle/series.js';
+import { CLUSTER_SLOTS, jobMatcher, RECORDED } from '../../bundle/series.js';
 import type { AlertName, Thresholds } from '../../bundle/thresholds.js';
 import type { AlertRule, RuleGroup, Severity } from './rule-types.js';
 
@@ -308,7 +308,99 @@ max by (${WARMING_RUN}) (changes(redscope_warming_progress_ratio{${redis}}[${a.R
       value: '{{ $value | humanizePercentage }}',
       dashboard: 'overview',
     },
+    ...clusterSpecs(t),
   };
+}
+
+/** The labels that name one shard of one Redis Cluster deployment. */
+const SHARD = 'environment, cluster, shard';
+
+/**
+ * Redis Cluster alerts. Every node reports CLUSTER INFO and its own view of every shard
+ * (redscope_cluster_*), so the shard alerts aggregate the views per shard. The Sentinel
+ * alerts above need no guard for a cluster: they read redis_sentinel_* / redscope_sentinel_*
+ * (which cluster nodes do not export) or per-node facts that hold on a cluster too (a
+ * master exists, a replica's link is up); prometheus/tests/cluster.test.yml proves that a
+ * healthy cluster fires nothing.
+ */
+function clusterSpecs(t: Thresholds) {
+  const a = t.alerts;
+  const redis = jobMatcher(t.jobs.redis);
+  const where = '{{ $labels.environment }}/{{ $labels.cluster }}';
+  const failing = `redscope_cluster_shard_master_failing{${redis}}`;
+  return {
+    RedisClusterStateNotOk: {
+      expr: `redis_cluster_state{${redis}} == 0`,
+      severity: 'critical',
+      summary: 'Redis Cluster node {{ $labels.instance }} reports cluster_state fail',
+      description: `Node {{ $labels.instance }} of the Redis Cluster ${where} has reported cluster_state:fail for ${a.RedisClusterStateNotOk.for}: it answers CLUSTERDOWN to every command. Some hash slots have no working master (see RedisClusterSlotsFailing and RedisClusterShardMasterDown), or this node is cut off from the majority of masters.`,
+      value: '{{ $value }}',
+      dashboard: 'overview',
+    },
+    // Two alerts, not one whose severity depends on the condition: FAIL is the majority's
+    // verdict and stops the cluster (a page), PFAIL one node's suspicion that every real
+    // failure passes through for a second (a warning, after a minute). Each needs its own
+    // \`for\`, route and runbook, which Prometheus and Alertmanager key on the alert name.
+    RedisClusterSlotsFailing: {
+      expr: `max by (environment, cluster) (redis_cluster_slots_fail{${redis}}) > 0
+or
+${CLUSTER_SLOTS} - min by (environment, cluster) (redis_cluster_slots_assigned{${redis}}) > 0`,
+      severity: 'critical',
+      summary:
+        '{{ $value }} hash slots of Redis Cluster {{ $labels.cluster }} have no working master',
+      description: `In the Redis Cluster ${where}, {{ $value }} of the ${CLUSTER_SLOTS} hash slots are served by a master the cluster has voted FAIL, or by no master at all, for ${a.RedisClusterSlotsFailing.for}. Keys in those slots cannot be read or written; with cluster-require-full-coverage yes every node refuses every command (CLUSTERDOWN).`,
+      value: '{{ $value }} slots',
+      dashboard: 'overview',
+    },
+    RedisClusterSlotsPFail: {
+      expr: `max by (environment, cluster) (redis_cluster_slots_pfail{${redis}}) > 0`,
+      severity: 'warning',
+      summary:
+        '{{ $value }} hash slots of Redis Cluster {{ $labels.cluster }} are suspected failing',
+      description: `For ${a.RedisClusterSlotsPFail.for}, some node of the Redis Cluster ${where} has suspected (PFAIL) the master of {{ $value }} hash slots without a majority confirming it: a partial network partition or a master that stalls for about the node timeout. Clients that reach the master are served; a second fault can turn it into a failover.`,
+      value: '{{ $value }} slots',
+      dashboard: 'overview',
+    },
+    // More than half of the reporting nodes, not any one (max): a node cut off from one
+    // master alone flags it PFAIL forever, which is RedisClusterSlotsPFail (a warning),
+    // not a dead master. A dead master is flagged by every node within the node timeout.
+    RedisClusterShardMasterDown: {
+      expr: `sum by (${SHARD}) (${failing})
+> on (${SHARD})
+(count by (${SHARD}) (${failing}) / 2)`,
+      severity: 'critical',
+      summary:
+        'The master of shard {{ $labels.shard }} of Redis Cluster {{ $labels.cluster }} is down',
+      description: `{{ $value }} nodes of the Redis Cluster ${where} (more than half of those reporting) have flagged the master of shard {{ $labels.shard }} (the shard whose lowest hash slot is {{ $labels.shard }}) as failing for ${a.RedisClusterShardMasterDown.for}, longer than a failover takes: no replica has taken over. Its slots refuse every command, and so does the whole cluster while cluster-require-full-coverage is yes.`,
+      value: '{{ $value }} nodes',
+      dashboard: 'overview',
+    },
+    RedisClusterShardWithoutReplica: {
+      expr: `min by (${SHARD}) (redscope_cluster_shard_replicas{${redis}}) < 1`,
+      severity: 'warning',
+      summary:
+        'Shard {{ $labels.shard }} of Redis Cluster {{ $labels.cluster }} has no healthy replica',
+      description: `For ${a.RedisClusterShardWithoutReplica.for}, some node of the Redis Cluster ${where} has seen no connected, healthy replica of shard {{ $labels.shard }}. If its master fails now, no replica can take over and the shard's slots (with full coverage required, the whole cluster) go down. Usual cause: a failover promoted the only replica and the old master has not rejoined.`,
+      value: '{{ $value }} replicas',
+      dashboard: 'overview',
+    },
+    // Distinct node ids that served the shard as master within the window: a promoted
+    // replica is a new id, a restarted master keeps its id (nodes.conf). max_over_time
+    // keeps the old master's series, which went stale when its role changed or it died.
+    // Masters without slots (shard="") are not shards.
+    RedisClusterFailover: {
+      expr: `count by (${SHARD}) (
+  max by (${SHARD}, node_id) (
+    max_over_time(redscope_cluster_node_info{${redis}, role="master", shard!=""}[${a.RedisClusterFailover.window}])
+  )
+) > 1`,
+      severity: 'warning',
+      summary: 'Shard {{ $labels.shard }} of Redis Cluster {{ $labels.cluster }} failed over',
+      description: `Shard {{ $labels.shard }} of the Redis Cluster ${where} was served by {{ $value }} different master nodes within the last ${a.RedisClusterFailover.window}: a replica was promoted (automatic failover or CLUSTER FAILOVER). Check that the old master rejoined as a replica and that clients followed the new slot map.`,
+      value: '{{ $value }} masters',
+      dashboard: 'overview',
+    },
+  } satisfies Partial<Record<AlertName, AlertSpec>>;
 }
 
 /** The labels of one warming run: the exporter's instance_id is the app instance, not the Redis target. */

@@ -110,6 +110,13 @@ describe('grafana dashboards (happy path)', () => {
       'cache warming',
       'warming progress',
       'hit rate during warming',
+      'redis cluster',
+      'cluster state',
+      'slot coverage',
+      'operations per second by shard',
+      'memory used by shard',
+      'replicas per shard',
+      'shard map',
     ]) {
       expect(titles).toContain(topic);
     }

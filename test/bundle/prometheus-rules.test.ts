@@ -86,6 +86,12 @@ describe('prometheus rules (happy path)', () => {
       'RedisHotKeyNearCacheIneffective',
       'RedisCacheWarmingFailed',
       'RedisCacheWarmingStalled',
+      'RedisClusterStateNotOk',
+      'RedisClusterSlotsFailing',
+      'RedisClusterSlotsPFail',
+      'RedisClusterShardMasterDown',
+      'RedisClusterShardWithoutReplica',
+      'RedisClusterFailover',
     ]) {
       expect(names).toContain(wanted);
     }

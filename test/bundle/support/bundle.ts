@@ -118,6 +118,11 @@ export const CONTRACT_FAMILIES = [
   'redscope_warming_last_update_age_seconds',
   'redscope_warming_records',
   'redscope_warming_records_invalid',
+  // Redis Cluster: each node's role and shard and its view of every shard (issue #17's contract).
+  'redscope_cluster_node_info',
+  'redscope_cluster_shard_slots',
+  'redscope_cluster_shard_replicas',
+  'redscope_cluster_shard_master_failing',
   // The client's families, from the code that registers them.
   ...Object.values(CLIENT_METRIC_NAMES),
   ...Object.values(WARMING_METRIC_NAMES),
