@@ -20,7 +20,11 @@ export type DurableWriteFailure =
   | 'not-acknowledged'
   /** The connection closed between the write and its WAIT, so the count proves nothing. */
   | 'connection-changed'
-  /** A failover of the master began (the Sentinels said so) before the write was acknowledged, or is under way. */
+  /**
+   * A failover of the master began (the Sentinels said so) before the write
+   * was acknowledged, or is under way (on a cluster: no master answers for
+   * the keys' slot yet).
+   */
   | 'failover'
   /** Fewer than a majority of the Sentinels is heard, so a failover could begin unseen (durable writes fail closed). */
   | 'no-sentinel';
@@ -76,7 +80,7 @@ export class DurableWriteError extends Error {
         return 'write not durable: the connection to the master changed before WAIT answered (failover or reconnect); retry it';
       case 'failover':
         return outcome === 'not-written'
-          ? 'write refused: a failover of the master is under way (the Sentinels said so); nothing was sent, retry it after the failover'
+          ? 'write refused: a failover of the master is under way (the Sentinels said so, or the cluster has no master for the keys’ slot yet); nothing was sent, retry it after the failover'
           : 'write outcome unknown: a failover of the master began before the replicas acknowledged it, and a failover can drop it; retry it';
       case 'no-sentinel':
         return 'write refused: fewer than a majority of the Sentinels is heard, so a failover could go unseen; nothing was sent (allowWithoutSentinels: true accepts that risk)';

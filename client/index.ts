@@ -2,7 +2,12 @@
 // the OpenTelemetry plumbing for apps that build their own SDK is `redscope/client/otel`.
 // test/client/public-surface.test.ts fails when this list changes by accident.
 
-export type { RedisClientsConfig, TlsConfig } from './connection/config.js';
+export type {
+  ClusterClientsConfig,
+  ClusterConfig,
+  RedisClientsConfig,
+  TlsConfig,
+} from './connection/config.js';
 export { RedisConnectError } from './connection/connect-errors.js';
 export {
   type ClientOptions,

@@ -6,6 +6,7 @@ import { KeyRedactor } from '../client/common/key-redaction.js';
 import { DurabilityStats } from '../client/connection/durability-stats.js';
 import { FailoverFence } from '../client/connection/failover-fence.js';
 import { registerHotKeyMetrics } from '../client/hotkeys/hotkey-metrics.js';
+import { ClusterStats } from '../client/instrumentation/cluster-stats.js';
 import { CommandStats } from '../client/instrumentation/command-stats.js';
 import { registerClientMetrics } from '../client/instrumentation/metrics.js';
 import { registerSessionMetrics } from '../client/session/session-metrics.js';
@@ -326,7 +327,8 @@ function renderDiscoveryDoc(header: readonly string[]): string[] {
  */
 function renderClientMetrics(): string[] {
   const registry = new Registry();
-  // A Sentinel-mode client: its fence families are registered too.
+  // A Sentinel-mode client (its fence families) and a Cluster one (the cluster_* families)
+  // at once, so the table lists every family a client can have.
   const durability = new DurabilityStats();
   durability.fence = new FailoverFence('redscope', 2);
   registerClientMetrics(registry, {
@@ -334,6 +336,7 @@ function renderClientMetrics(): string[] {
     inFlight: () => 0,
     connections: () => [],
     durability,
+    cluster: new ClusterStats(),
   });
   registerSessionMetrics(registry);
   registerHotKeyMetrics(registry, () => undefined, 10);
@@ -346,7 +349,8 @@ function renderClientMetrics(): string[] {
     '`redscope_session_*` ones. Command values are read from the client at scrape time;',
     "ioredis' own handshake (HELLO, CLIENT, SELECT, READONLY, the INFO ready check) is not",
     'counted. `command` is the lower-case command name, capped at 256 names (then `other`).',
-    'The `durable_writes_fenced*` and `sentinel_subscriptions` families exist in Sentinel mode only.',
+    'The `durable_writes_fenced*` and `sentinel_subscriptions` families exist in Sentinel mode only,',
+    'the `cluster_*` ones on a Redis Cluster only (`node` is the host:port of the node that answered).',
     'The `hotkey_*` and `near_cache_*` families exist with the `hotKeys` option (docs/hotkeys.md);',
     '`key` is a redacted key name, one series per key of the top `hotKeys.metricsTop` (10).',
     'The `warming_*` families follow `clients.warm()` runs, by namespace (docs/warming.md).',

@@ -53,8 +53,37 @@ export interface PreferredReplica {
 }
 
 /**
+ * A Redis Cluster: the seed nodes, where the reader sends reads, and how to
+ * reach nodes that announce addresses this process cannot dial.
+ */
+export interface ClusterConfig {
+  /**
+   * Seed nodes (`host:port` or `{ host, port }`, the host a DNS name, an IPv4
+   * address or a bracketed IPv6 address): one that answers is enough, the
+   * others are discovered (CLUSTER SLOTS). Names are dialled as written, so
+   * TLS checks each node's certificate against the name it was reached by.
+   */
+  readonly nodes: readonly AddressInput[];
+  /**
+   * Where `reader` sends a read: `replica` (a replica of the shard that holds
+   * the key, its master when the shard has none), `master` (read-your-writes:
+   * the reader is the writer), or `all` (master or replica, at random).
+   * @default 'replica'
+   */
+  readonly scaleReads?: 'master' | 'replica' | 'all';
+  /**
+   * Address translation for nodes that announce an address this process
+   * cannot dial (NAT, a container network, a port forward), keyed by the
+   * announced `host:port` (`[v6]:port` for IPv6):
+   * `{ '10.0.1.5:6379': { host: 'redis-0.example.com', port: 16379 } }`.
+   * @default none
+   */
+  readonly natMap?: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
+}
+
+/**
  * Everything `createRedisClients` needs. Give either `url` (one Redis, no
- * Sentinel) or `sentinels` + `masterName`.
+ * Sentinel) or `sentinels` + `masterName`; for a Redis Cluster see ClusterClientsConfig.
  */
 export interface RedisClientsConfig {
   /**
@@ -153,6 +182,24 @@ export interface RedisClientsConfig {
   readonly connectionName?: string;
 }
 
+/**
+ * The settings of a Redis Cluster client: `cluster` instead of `url` or
+ * `sentinels`, and the options every mode shares (credentials, `tls`,
+ * timeouts, retries). TLS is on unless `tls: false`, as in Sentinel mode.
+ * Where reads go is `cluster.scaleReads`.
+ */
+export type ClusterClientsConfig = Omit<
+  RedisClientsConfig,
+  | 'url'
+  | 'sentinels'
+  | 'masterName'
+  | 'sentinelUsername'
+  | 'sentinelPassword'
+  | 'sentinelTls'
+  | 'readFrom'
+  | 'preferredReplicas'
+> & { readonly cluster: ClusterConfig };
+
 /** Defaults, one place, each explained on its option above. */
 const CLIENT_DEFAULTS = {
   readFrom: 'replica',
@@ -211,19 +258,44 @@ export interface ResolvedSentinel extends ResolvedCommon {
   readonly preferredReplicas: readonly PreferredReplica[];
 }
 
+export interface ResolvedCluster extends ResolvedCommon {
+  readonly mode: 'cluster';
+  readonly nodes: readonly Address[];
+  readonly scaleReads: 'master' | 'replica' | 'all';
+  /** Keyed `host:port` as the nodes announce themselves (an IPv6 host without brackets, as ioredis keys nodes). */
+  readonly natMap: Readonly<Record<string, Address>>;
+}
+
 /** A config checked and with every default applied. */
-export type ResolvedClientsConfig = ResolvedStandalone | ResolvedSentinel;
+export type ResolvedClientsConfig = ResolvedStandalone | ResolvedSentinel | ResolvedCluster;
 
 /**
  * Checks `config` and applies defaults; reads TLS files. Throws
  * ConfigError naming the first bad option. Makes no connection.
  */
-export function resolveClientsConfig(config: RedisClientsConfig): ResolvedClientsConfig {
-  if (config === null || typeof config !== 'object') {
-    throw new ConfigError('config', 'expected an object with url, or sentinels and masterName');
+export function resolveClientsConfig(
+  input: RedisClientsConfig | ClusterClientsConfig,
+): ResolvedClientsConfig {
+  if (input === null || typeof input !== 'object') {
+    throw new ConfigError(
+      'config',
+      'expected an object with url, sentinels and masterName, or cluster',
+    );
   }
+  // Read as the union of both shapes: a JavaScript caller can mix them, and is told which to drop.
+  const config = input as RedisClientsConfig & { readonly cluster?: ClusterConfig };
   const common = resolveCommon(config);
   const hasSentinels = config.sentinels !== undefined;
+  if (config.cluster !== undefined) {
+    const other = config.url !== undefined ? 'url' : hasSentinels ? 'sentinels' : undefined;
+    if (other !== undefined) {
+      throw new ConfigError(
+        'cluster',
+        `give one of url (one Redis), sentinels and masterName, or cluster; got cluster and ${other}`,
+      );
+    }
+    return resolveCluster(config, config.cluster, common);
+  }
   if (config.url !== undefined && hasSentinels) {
     throw new ConfigError('sentinels', 'give either url (one Redis) or sentinels, not both');
   }
@@ -231,7 +303,7 @@ export function resolveClientsConfig(config: RedisClientsConfig): ResolvedClient
   if (!hasSentinels) {
     throw new ConfigError(
       'url',
-      'missing: give url (rediss://host:port) for one Redis, or sentinels and masterName',
+      'missing: give url (rediss://host:port) for one Redis, sentinels and masterName, or cluster (seed nodes)',
     );
   }
   return resolveSentinel(config, common);
@@ -385,6 +457,72 @@ function resolveSentinel(config: RedisClientsConfig, common: Common): ResolvedSe
     sentinels,
     masterName,
     preferredReplicas,
+  };
+}
+
+/** Options that belong to Sentinel mode (or readFrom, which `cluster.scaleReads` replaces). */
+const NOT_FOR_CLUSTER = [
+  'masterName',
+  'sentinelUsername',
+  'sentinelPassword',
+  'sentinelTls',
+  'preferredReplicas',
+  'readFrom',
+] as const;
+
+function resolveCluster(
+  config: RedisClientsConfig,
+  cluster: ClusterConfig,
+  common: Common,
+): ResolvedCluster {
+  for (const option of NOT_FOR_CLUSTER) {
+    if (config[option] !== undefined) {
+      throw new ConfigError(
+        option,
+        option === 'readFrom'
+          ? 'does not apply to a cluster: set cluster.scaleReads ("replica", "master" or "all")'
+          : 'only applies with sentinels; remove it from a cluster config',
+      );
+    }
+  }
+  if (cluster === null || typeof cluster !== 'object') {
+    throw new ConfigError('cluster', 'expected { nodes: ["host:port", ...] }');
+  }
+  const list = cluster.nodes;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError('cluster.nodes', 'needs at least one seed node address (host:port)');
+  }
+  const nodes = list.map((entry, index) => parseAddress(entry, `cluster.nodes[${index}]`));
+  const scaleReads = cluster.scaleReads ?? 'replica';
+  if (scaleReads !== 'replica' && scaleReads !== 'master' && scaleReads !== 'all') {
+    throw new ConfigError(
+      'cluster.scaleReads',
+      `must be "replica", "master" or "all", got ${String(scaleReads)}`,
+    );
+  }
+  const natMap: Record<string, Address> = {};
+  const mapping = cluster.natMap ?? {};
+  if (mapping === null || typeof mapping !== 'object' || Array.isArray(mapping)) {
+    throw new ConfigError('cluster.natMap', 'expected { "announced-host:port": { host, port } }');
+  }
+  for (const [announced, target] of Object.entries(mapping)) {
+    const option = `cluster.natMap["${announced}"]`;
+    const from = parseAddress(announced, option);
+    if (target === null || typeof target !== 'object') {
+      throw new ConfigError(option, 'expected { host, port } to dial instead');
+    }
+    natMap[`${from.host}:${from.port}`] = parseAddress(target, option);
+  }
+  const tls = config.tls === false ? undefined : resolveTls(config.tls ?? {}, 'tls');
+  return {
+    ...common,
+    ...(tls ? { tls } : {}),
+    // What the reader is, in the terms the other modes use.
+    readFrom: scaleReads === 'master' ? 'master' : 'replica',
+    mode: 'cluster',
+    nodes,
+    scaleReads,
+    natMap,
   };
 }
 

@@ -12,7 +12,9 @@ export type FinalConnectReason =
   /** The host name does not resolve, or no DNS server answers for it. */
   | 'dns'
   /** The Sentinels answered, but none monitors a master of that name. */
-  | 'master-name';
+  | 'master-name'
+  /** A seed node of a cluster config answered, but runs without `cluster-enabled yes`. */
+  | 'not-cluster';
 
 /**
  * `ready()` gave up: a connection error that retrying cannot fix (`reason`
@@ -50,7 +52,22 @@ const ADVICE: Record<FinalConnectReason, (role: 'Redis' | 'Sentinel', error: Err
       ? 'check the DNS servers this process uses (/etc/resolv.conf) and that they are reachable'
       : 'the host name does not resolve; check the address',
   'master-name': () => 'check masterName against "sentinel monitor <name> ..." on the Sentinels',
+  'not-cluster': () =>
+    'it is not a Redis Cluster node: check cluster.nodes, or use url or sentinels for a Redis without cluster-enabled',
 };
+
+/** The RedisConnectError for a final `reason` seen on data node `node` ("Redis 10.0.0.5:6379", "Redis Cluster node ..."). */
+export function finalConnectError(
+  reason: FinalConnectReason,
+  node: string,
+  error: Error,
+): RedisConnectError {
+  return new RedisConnectError(
+    reason,
+    `${node}: ${error.message}; ${ADVICE[reason]('Redis', error)}`,
+    { cause: errorFields(error) },
+  );
+}
 
 /** A lookup no DNS server answered in time (client/connection/unanswered-dns.ts words it). */
 function isUnansweredLookup(error: unknown): boolean {
@@ -68,6 +85,7 @@ export function finalReasonOf(error: unknown): FinalConnectReason | undefined {
   const message = typeof e?.message === 'string' ? e.message : '';
   const code = typeof e?.code === 'string' ? e.code : undefined;
   if (/^(WRONGPASS|NOAUTH)\b|invalid username-password pair|-NOAUTH/.test(message)) return 'auth';
+  if (/cluster support disabled/.test(message)) return 'not-cluster';
   if (code === 'ENOTFOUND' || /\bENOTFOUND\b/.test(message)) return 'dns';
   // No DNS server answered (the resolver's EAI_AGAIN, or a connect that timed out during the
   // lookup, reworded by unanswered-dns.ts): as final as a missing name, after as many tries.
@@ -113,11 +131,7 @@ export class ConnectHealth {
     this.dnsFailures = reason === 'dns' ? this.dnsFailures + 1 : 0;
     this.pendingDns = undefined;
     if (reason === undefined) return;
-    const final = new RedisConnectError(
-      reason,
-      `Redis ${node}: ${error.message}; ${ADVICE[reason]('Redis', error)}`,
-      { cause: errorFields(error) },
-    );
+    const final = finalConnectError(reason, `Redis ${node}`, error);
     if (reason === 'dns' && this.dnsFailures < DNS_FAILURES_BEFORE_FINAL) {
       this.pendingDns = final;
       return;
@@ -273,7 +287,7 @@ export function whenReady(
  * connection closed before any reply; a TLS client against a plain port waits
  * for a handshake the server never answers.
  */
-function hintFor(error: Error, tls: boolean): string {
+export function hintFor(error: Error, tls: boolean): string {
   if (!tls && /Connection is closed|ECONNRESET|socket hang up/.test(error.message)) {
     return ' (a server that closes the connection during the handshake often expects TLS: use rediss:// or the tls option)';
   }

@@ -1,12 +1,14 @@
 import type { Socket } from 'node:net';
-import type { ChainableCommander, Command } from 'ioredis';
+import type { ChainableCommander, Cluster } from 'ioredis';
 import { Redis } from 'ioredis';
 import { ConfigError, DurableWriteError } from '../errors.js';
 import type { HotKeySnapshot } from '../hotkeys/hot-keys.js';
 import { Instrumentation, type InstrumentOptions } from '../instrumentation/instrumentation.js';
-import { runDetached } from '../logging/request-context.js';
 import type { WarmingRun, WarmOptions } from '../warming/types.js';
+import { insecureTlsOptions, neverSendSettled, quit, warnInsecureTls } from './client-lifecycle.js';
+import { createClusterClients } from './cluster-clients.js';
 import {
+  type ClusterClientsConfig,
   type RedisClientsConfig,
   type ResolvedClientsConfig,
   resolveClientsConfig,
@@ -33,19 +35,31 @@ import { explainUnansweredDns } from './unanswered-dns.js';
  */
 export type ClientOptions = InstrumentOptions;
 
-/** The connections an app uses, made and instrumented from one config by `createRedisClients`. */
-export interface RedisClients {
+/**
+ * The connections an app uses, made and instrumented from one config by
+ * `createRedisClients`. `W` is what `writer` is: an ioredis `Redis`, or for a
+ * cluster config an ioredis `Cluster` (it routes each command to the master
+ * of its key's slot and follows MOVED/ASK redirects).
+ */
+export interface RedisClients<W extends Redis | Cluster = Redis> {
   /** The master: every write, and reads that must see the latest write. */
-  readonly writer: Redis;
+  readonly writer: W;
   /** Reads on a replica, retried on the master when no replica answers; a write here is a compile error. */
-  readonly reader: ReadClient;
-  /** `standalone` (one Redis from a URL) or `sentinel`. */
+  readonly reader: ReadClient<W>;
+  /** `standalone` (one Redis from a URL), `sentinel` or `cluster`. */
   readonly mode: ResolvedClientsConfig['mode'];
   /**
    * Write, then wait for `replicas` replicas to acknowledge it (see `writeDurably`).
+   * On a cluster the commands run as one MULTI/EXEC on the master of their
+   * keys' slot, with WAIT there: every key must hash to one slot (a hash
+   * tag), else ConfigError before anything is sent (cluster-durable-write.ts
+   * says what protects such a write when the master dies). There `write` may
+   * run more than once (the slot moved before anything was written), so it
+   * must only queue commands.
    *
    * ```ts
    * await clients.writeDurably((tx) => tx.set('k', 'v'), { replicas: 1, timeoutMs: 500 });
+   * await cluster.writeDurably((tx) => tx.set('{user:42}:a', '1').set('{user:42}:b', '2'));
    * ```
    */
   writeDurably(
@@ -53,12 +67,15 @@ export interface RedisClients {
     options?: DurableWriteOptions,
   ): Promise<DurableWriteResult>;
   /**
-   * Resolves when the master connection is up. Rejects with RedisConnectError
-   * as soon as an error retrying cannot fix is seen (a refused password, a
-   * failed TLS handshake, a host that does not resolve or that no DNS server
-   * answers for, a master name no Sentinel knows: `reason` says which), else
-   * after `timeoutMs` naming the last error (default 5 × connectTimeoutMs);
-   * `dns` then too when that error was a DNS failure.
+   * Resolves when the master connection is up (a cluster: the slot map is
+   * read and the cluster reports ok). Rejects with RedisConnectError as soon
+   * as an error retrying cannot fix is seen (a refused password, a failed
+   * TLS handshake or a TLS/plain mismatch, a host that does not resolve or
+   * that no DNS server answers for, a master name no Sentinel knows, a seed
+   * that is not a cluster node: `reason` says which, the message names the
+   * node), else after `timeoutMs` naming the last error, for a cluster every
+   * seed tried and its error (default 5 × connectTimeoutMs); `dns` then too
+   * when that error was a DNS failure.
    */
   ready(timeoutMs?: number): Promise<void>;
   /**
@@ -96,8 +113,9 @@ export interface RedisClients {
 
 /**
  * The one way in: creates the writer and reader connections from one config,
- * a standalone Redis from `url` or a Sentinel-managed master (`sentinels` +
- * `masterName`) with reads on a replica, already instrumented with the
+ * a standalone Redis from `url`, a Sentinel-managed master (`sentinels` +
+ * `masterName`) with reads on a replica, or a Redis Cluster (`cluster`, see
+ * the second example) with reads on the replicas of each shard, already instrumented with the
  * `options` (metrics on your registry, logs, spans). The config is checked
  * first and a bad one throws ConfigError naming the option, before any
  * connection. Connections then start in the background: commands queue
@@ -119,12 +137,32 @@ export interface RedisClients {
  * await clients.writer.set('greeting', 'hello');
  * const value = await clients.reader.get('greeting');
  * await clients.close();
+ *
+ * // A Redis Cluster: `writer` is an ioredis Cluster, reads go to each shard's replicas.
+ * const cluster = createRedisClients(
+ *   {
+ *     cluster: { nodes: ['redis-0.internal:6379', 'redis-1.internal:6379', 'redis-2.internal:6379'] },
+ *     tls: { caFile: '/etc/redscope/ca.crt', certFile: '/etc/redscope/app.crt', keyFile: '/etc/redscope/app.key' },
+ *     username: 'app',
+ *     password: process.env.REDIS_PASSWORD,
+ *   },
+ *   { registry, logger: createLogger() },
+ * );
+ * await cluster.ready();
  * ```
  */
 export function createRedisClients(
+  config: ClusterClientsConfig,
+  options?: ClientOptions,
+): RedisClients<Cluster>;
+export function createRedisClients(
   config: RedisClientsConfig,
+  options?: ClientOptions,
+): RedisClients<Redis>;
+export function createRedisClients(
+  config: RedisClientsConfig | ClusterClientsConfig,
   options: ClientOptions = {},
-): RedisClients {
+): RedisClients<Redis> | RedisClients<Cluster> {
   const resolved = resolveClientsConfig(config);
   const insecure = insecureTlsOptions(resolved);
   if (insecure.length > 0 && options.logger === undefined) {
@@ -133,6 +171,7 @@ export function createRedisClients(
       `${insecure.join(' and ')} needs a logger so the warning it causes is recorded`,
     );
   }
+  if (resolved.mode === 'cluster') return createClusterClients(resolved, options, insecure);
   const writer = new Redis(writerOptions(resolved));
   neverSendSettled(writer);
   // Before the first socket exists: a DNS server that does not answer is named as such.
@@ -165,16 +204,8 @@ export function createRedisClients(
     replica?.disconnect();
     throw error;
   }
-  if (insecure.length > 0) {
-    const { logger } = instrumentation;
-    runDetached(() =>
-      logger.warn(
-        { event: 'redis.tls_insecure', options: insecure },
-        'Redis TLS certificate verification is OFF: anyone on the network path can impersonate Redis. Use only in a lab.',
-      ),
-    );
-  }
   const { logger } = instrumentation;
+  warnInsecureTls(logger, insecure);
   const health = new ConnectHealth(resolved.mode === 'sentinel' ? resolved.sentinels : []);
   const node =
     resolved.mode === 'standalone'
@@ -244,52 +275,4 @@ export function createRedisClients(
       return closing;
     },
   };
-}
-
-/**
- * A command whose caller was already told it failed (it timed out, or the
- * connection it was sent on closed) must never run later. ioredis keeps a
- * timed-out command in its offline queue and sends it after the reconnect,
- * to whichever node is master by then: a write the app retried, or gave up
- * on, would land seconds later. Checked where ioredis sends, so a settled
- * command is dropped whether it comes from the offline queue or is resent as
- * unfulfilled after a reconnect. Installed before the instrumentation's hook.
- */
-function neverSendSettled(client: Redis): void {
-  const send = client.sendCommand as (
-    command: Command,
-    stream?: unknown,
-    node?: unknown,
-  ) => unknown;
-  client.sendCommand = function (this: Redis, command: Command, stream?: unknown, node?: unknown) {
-    if ((command as Command & { isSettled?: boolean }).isSettled === true) return command.promise;
-    return send.call(this, command, stream, node);
-  } as Redis['sendCommand'];
-}
-
-/** The options that turn certificate verification off, by name. */
-function insecureTlsOptions(config: ResolvedClientsConfig): string[] {
-  const insecure: string[] = [];
-  if (config.tls?.rejectUnauthorized === false) insecure.push('tls.insecureSkipVerify');
-  if (config.mode === 'sentinel' && config.sentinelTls?.rejectUnauthorized === false) {
-    if (config.sentinelTls !== config.tls) insecure.push('sentinelTls.insecureSkipVerify');
-  }
-  return insecure;
-}
-
-async function quit(client: Redis): Promise<void> {
-  if (client.status === 'ready') {
-    try {
-      await Promise.race([
-        client.quit(),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('quit timed out')), 1000).unref(),
-        ),
-      ]);
-    } catch {
-      // closed below either way
-    }
-  }
-  // quit() leaves ioredis' Sentinel connector and its timers alive; disconnect() ends them.
-  client.disconnect();
 }

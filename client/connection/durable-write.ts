@@ -22,6 +22,7 @@ export interface DurableWriteOptions {
    * Confirm durable writes while no Sentinel is heard. Without a Sentinel the
    * client cannot see a failover begin, so by default such writes are refused
    * (`DurableWriteError`, reason `no-sentinel`) rather than confirmed blind.
+   * Sentinel mode only: a Redis Cluster has no Sentinels (see cluster-durable-write.ts).
    * @default false
    */
   readonly allowWithoutSentinels?: boolean;
@@ -42,7 +43,7 @@ const DURABLE_WRITE_DEFAULTS = { replicas: 1, timeoutMs: 1000 } as const;
  */
 const closes = new WeakMap<Redis, { count: number }>();
 
-function closeCounter(writer: Redis): { count: number } {
+export function closeCounter(writer: Redis): { count: number } {
   let counter = closes.get(writer);
   if (!counter) {
     const created = { count: 0 };
@@ -78,22 +79,7 @@ export async function writeDurably(
   options: DurableWriteOptions = {},
   fence?: FailoverFence,
 ): Promise<DurableWriteResult> {
-  const wanted = options.replicas ?? DURABLE_WRITE_DEFAULTS.replicas;
-  const timeoutMs = options.timeoutMs ?? DURABLE_WRITE_DEFAULTS.timeoutMs;
-  if (wanted !== 'all' && (!Number.isInteger(wanted) || wanted < 1)) {
-    throw new ConfigError('replicas', `must be an integer >= 1 or 'all', got ${String(wanted)}`);
-  }
-  // WAIT 0 would block forever.
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ConfigError('timeoutMs', `must be an integer >= 1 ms, got ${timeoutMs}`);
-  }
-  const commandTimeout = writer.options.commandTimeout;
-  if (commandTimeout !== undefined && timeoutMs >= commandTimeout) {
-    throw new ConfigError(
-      'timeoutMs',
-      `must be below the writer's command timeout (${commandTimeout} ms), or WAIT times out on the client first`,
-    );
-  }
+  const { wanted, timeoutMs } = checkedOptions(options, writer.options.commandTimeout);
   const required = wanted === 'all' ? 0 : wanted;
   // A client still starting has not subscribed yet: hold the write that long (bounded),
   // as ioredis holds commands until the connection is up.
@@ -161,8 +147,31 @@ export async function writeDurably(
   return { acknowledged, results };
 }
 
+/** `replicas` and `timeoutMs` with defaults applied; ConfigError naming the bad one. */
+export function checkedOptions(
+  options: DurableWriteOptions,
+  commandTimeout: number | undefined,
+): { readonly wanted: number | 'all'; readonly timeoutMs: number } {
+  const wanted = options.replicas ?? DURABLE_WRITE_DEFAULTS.replicas;
+  const timeoutMs = options.timeoutMs ?? DURABLE_WRITE_DEFAULTS.timeoutMs;
+  if (wanted !== 'all' && (!Number.isInteger(wanted) || wanted < 1)) {
+    throw new ConfigError('replicas', `must be an integer >= 1 or 'all', got ${String(wanted)}`);
+  }
+  // WAIT 0 would block forever.
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new ConfigError('timeoutMs', `must be an integer >= 1 ms, got ${timeoutMs}`);
+  }
+  if (commandTimeout !== undefined && timeoutMs >= commandTimeout) {
+    throw new ConfigError(
+      'timeoutMs',
+      `must be below the writer's command timeout (${commandTimeout} ms), or WAIT times out on the client first`,
+    );
+  }
+  return { wanted, timeoutMs };
+}
+
 /** The replicas the master has now (ROLE), at least 1: WAIT 0 would confirm nothing. */
-async function replicaCount(writer: Redis, timeoutMs: number): Promise<number> {
+export async function replicaCount(writer: Redis, timeoutMs: number): Promise<number> {
   const role = (await writer.call('ROLE')) as [string, number, unknown[]?];
   if (role[0] !== 'master') {
     // The node was demoted (a failover the client has not followed yet): nothing was sent.

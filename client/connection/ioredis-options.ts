@@ -1,6 +1,12 @@
-import type { RedisOptions } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { exponentialBackoff } from '../common/backoff.js';
-import type { ResolvedClientsConfig, ResolvedTls } from './config.js';
+import type {
+  Address,
+  ResolvedClientsConfig,
+  ResolvedCluster,
+  ResolvedSentinel,
+  ResolvedTls,
+} from './config.js';
 
 /**
  * Translates a resolved config into ioredis options for the writer and the
@@ -58,7 +64,7 @@ function common(config: ResolvedClientsConfig): RedisOptions {
   };
 }
 
-function sentinelPart(config: ResolvedClientsConfig & { mode: 'sentinel' }): RedisOptions {
+function sentinelPart(config: ResolvedSentinel): RedisOptions {
   const retry = exponentialBackoff(config.reconnectMinDelayMs, config.reconnectMaxDelayMs);
   const tls = tlsOf(config.tls);
   const sentinelTls = tlsOf(config.sentinelTls);
@@ -76,8 +82,11 @@ function sentinelPart(config: ResolvedClientsConfig & { mode: 'sentinel' }): Red
   };
 }
 
+const CLUSTER_HAS_ITS_OWN = 'a cluster config maps to ioredis options through clusterOptions()';
+
 /** ioredis options of the connection that takes writes (always the master). */
 export function writerOptions(config: ResolvedClientsConfig): RedisOptions {
+  if (config.mode === 'cluster') throw new TypeError(CLUSTER_HAS_ITS_OWN);
   const base: RedisOptions = {
     ...common(config),
     commandTimeout: config.commandTimeoutMs,
@@ -102,6 +111,7 @@ export function writerOptions(config: ResolvedClientsConfig): RedisOptions {
  * master (standalone, or readFrom: 'master').
  */
 export function readerOptions(config: ResolvedClientsConfig): RedisOptions | undefined {
+  if (config.mode === 'cluster') throw new TypeError(CLUSTER_HAS_ITS_OWN);
   if (config.mode === 'standalone' || config.readFrom === 'master') return undefined;
   const preferred = config.preferredReplicas.map((r) => ({
     ip: r.host,
@@ -119,5 +129,80 @@ export function readerOptions(config: ResolvedClientsConfig): RedisOptions | und
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     connectionName: `${config.connectionName}-reader`,
+  };
+}
+
+/**
+ * Hands a seed's host to the socket as written. ioredis resolves seed names
+ * to IPs before dialling by default; a node reached by IP then fails a TLS
+ * certificate issued for its name, and an IPv6-only name fails the IPv4
+ * lookup ioredis makes. Node's own lookup runs at connect, with both families.
+ */
+export function dialAsWritten(
+  host: string,
+  callback: (error: NodeJS.ErrnoException | null, address: string) => void,
+): void {
+  callback(null, host);
+}
+
+/**
+ * How often the client re-reads the slot map without being told to. ioredis
+ * 6 does not by default: a replica that came back, or one added, would get
+ * no reads until some command hit a MOVED or a closed connection.
+ */
+const SLOTS_REFRESH_INTERVAL_MS = 5000;
+
+/** Cluster options whose reply mapping is the default one (the `Cluster` type infers it from here). */
+type LegacyClusterOptions = ClusterOptions & {
+  readonly redisOptions: NonNullable<ClusterOptions['redisOptions']> & {
+    readonly replyMapping: 'legacy';
+  };
+};
+
+/**
+ * ioredis Cluster options for the writer (`reader: false`: every command to
+ * the master of its slot) or the reader (reads spread by `scaleReads`). Each
+ * node connection gets the data-node settings of the other modes: ACL user,
+ * TLS (verified against the address the node is dialled at), timeouts and
+ * the connection name. A node connection that drops is not redialled: ioredis
+ * re-reads the slot map and follows it, which is how a failover is found.
+ */
+export function clusterOptions(
+  config: ResolvedCluster,
+  role: 'writer' | 'reader',
+): { readonly nodes: Address[]; readonly options: LegacyClusterOptions } {
+  const tls = tlsOf(config.tls);
+  const { retryStrategy: _perNode, ...node } = common(config);
+  const natMap = Object.keys(config.natMap).length > 0 ? { natMap: { ...config.natMap } } : {};
+  return {
+    nodes: config.nodes.map(({ host, port }) => ({ host, port })),
+    options: {
+      redisOptions: {
+        ...node,
+        ...(tls ? { tls } : {}),
+        // Reads fail over to the writer quickly (read-client.ts), writes wait out their timeout.
+        commandTimeout: role === 'reader' ? config.readTimeoutMs : config.commandTimeoutMs,
+        connectionName: `${config.connectionName}-${role}`,
+        // ioredis' default reply shapes, stated so the Cluster's type says which it returns.
+        replyMapping: 'legacy',
+      },
+      scaleReads:
+        role === 'writer' || config.scaleReads === 'master'
+          ? 'master'
+          : config.scaleReads === 'all'
+            ? 'all'
+            : 'slave',
+      dnsLookup: dialAsWritten,
+      ...natMap,
+      // The whole cluster unreachable (every seed failed): try again, backing off like the other modes.
+      clusterRetryStrategy: exponentialBackoff(
+        config.reconnectMinDelayMs,
+        config.reconnectMaxDelayMs,
+      ),
+      // A CLUSTER SLOTS on a fresh TLS connection needs the connect time plus one round trip.
+      slotsRefreshTimeout: config.connectTimeoutMs,
+      slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
+      lazyConnect: false,
+    },
   };
 }

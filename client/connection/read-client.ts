@@ -1,4 +1,4 @@
-import { type Redis, ReplyError } from 'ioredis';
+import { type Cluster, type Redis, ReplyError } from 'ioredis';
 
 /**
  * Read-only commands the reader exposes. Each is flagged `readonly` by Redis
@@ -57,30 +57,35 @@ export type ReadCommand = (typeof READ_COMMANDS)[number];
 /**
  * Reads on a replica, retried on the master when the replica cannot answer.
  * The read commands keep ioredis' own signatures; writes are not on this type,
- * so sending one to a replica is a compile error.
+ * so sending one to a replica is a compile error. `C` is the connection kind:
+ * `Redis`, or an ioredis `Cluster` whose reads go to the replicas of each
+ * key's shard (`cluster.scaleReads`).
  */
-export type ReadClient = Pick<Redis, ReadCommand> & {
+export type ReadClient<C extends Redis | Cluster = Redis> = Pick<C, ReadCommand> & {
   /**
    * Runs `fn` on a replica, and again on the master if the replica is down or
-   * does not answer in time. For pipelines and commands not listed above.
+   * does not answer in time. For pipelines and commands not listed above (on
+   * a cluster, a pipeline's keys must share a slot).
    *
    * ```ts
    * const [a, b] = await reader.read((r) => r.pipeline().get('a').get('b').exec());
    * ```
    */
-  read<T>(fn: (redis: Redis) => Promise<T>): Promise<T>;
+  read<T>(fn: (redis: C) => Promise<T>): Promise<T>;
   /** Reads that went to the master because no replica answered, since creation. */
   readonly fallbacks: number;
-  /** True when every read goes to the master (standalone Redis, or `readFrom: 'master'`). */
+  /** True when every read goes to the master (standalone Redis, `readFrom: 'master'`, `cluster.scaleReads: 'master'`). */
   readonly readsFromMaster: boolean;
 };
 
 /**
  * Redis answered, but only this replica is in no state to: loading its dataset,
- * cut off from its master with stale reads disabled, or busy with a script.
- * Other reply errors (WRONGTYPE, a syntax error) would fail on the master too.
+ * cut off from its master with stale reads disabled, busy with a script, or
+ * (cluster) its shard is down or mid-migration for the key and ioredis ran out
+ * of redirections. Other reply errors (WRONGTYPE, a syntax error) would fail
+ * on the master too.
  */
-const REPLICA_STATE_ERRORS = /^(LOADING|MASTERDOWN|BUSY|TRYAGAIN)\b/;
+const REPLICA_STATE_ERRORS = /^(LOADING|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /** Whether a failed replica read is worth retrying on the master. */
 export function isReplicaUnavailable(error: unknown): boolean {
@@ -95,13 +100,13 @@ export function isReplicaUnavailable(error: unknown): boolean {
  * replica, then the master, then waits up to `retryWindowMs` for the replica
  * to reconnect and tries it once more.
  */
-export function createReadClient(
-  replica: Redis | undefined,
-  writer: Redis,
+export function createReadClient<C extends Redis | Cluster>(
+  replica: C | undefined,
+  writer: C,
   retryWindowMs: number,
-): ReadClient {
+): ReadClient<C> {
   let fallbacks = 0;
-  const read = async <T>(fn: (redis: Redis) => Promise<T>): Promise<T> => {
+  const read = async <T>(fn: (redis: C) => Promise<T>): Promise<T> => {
     // A replica that is not connected right now would only make the caller wait.
     if (replica?.status === 'ready') {
       try {
@@ -150,11 +155,11 @@ export function createReadClient(
     };
   }
   // The generic loop above cannot be typed per command; each method forwards to the same Redis method.
-  return client as unknown as ReadClient;
+  return client as unknown as ReadClient<C>;
 }
 
 /** Resolves true as soon as `client` is ready, false after `ms`. */
-function becomesReady(client: Redis, ms: number): Promise<boolean> {
+function becomesReady(client: Redis | Cluster, ms: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const onReady = () => {

@@ -1,4 +1,4 @@
-import type { Command, Redis } from 'ioredis';
+import type { Cluster, Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HotKeyReport, HotKeyReportEntry } from '../common/hotkey-report.js';
 import { KeyRedactor } from '../common/key-redaction.js';
@@ -6,6 +6,7 @@ import type { SideConnection } from '../connection/side-connection.js';
 import { visitKeys } from '../instrumentation/command-keys.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { runDetached } from '../logging/request-context.js';
+import { ClusterNearCache, type NearCacheLike } from './cluster-near-cache.js';
 import type { ResolvedHotKeyOptions } from './hotkey-options.js';
 import { HotKeyReporter } from './hotkey-reporter.js';
 import { type HotKeyView, NearCache, type NearCacheStats } from './near-cache.js';
@@ -38,16 +39,19 @@ export class HotKeys implements HotKeyView {
   private hot = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private readonly reporter: HotKeyReporter | undefined;
-  private readonly nearCache: NearCache | undefined;
+  private readonly nearCache: NearCacheLike | undefined;
   private readonly transitions = new LogThrottle(10_000, 20);
   private closed = false;
   /** Bound once, so counting a key allocates no closure. */
   private readonly count = (key: string) => this.sketch.add(key, this.clock);
   private readonly written = (key: string) => this.nearCache?.written(key);
 
-  /** `side`: the client's bookkeeping connection, for the reports; `writer`: what the near-cache duplicates. */
+  /**
+   * `side`: the client's bookkeeping connection, for the reports; `writer`:
+   * what the near-cache duplicates (on a Cluster, each master node's connection).
+   */
   constructor(
-    writer: Redis,
+    writer: Redis | Cluster,
     side: SideConnection,
     readonly settings: ResolvedHotKeyOptions,
     private readonly logger: Logger,
@@ -80,10 +84,13 @@ export class HotKeys implements HotKeyView {
           logger,
         )
       : undefined;
+    const near = settings.nearCache;
     this.nearCache =
-      settings.nearCache === undefined
+      near === undefined
         ? undefined
-        : new NearCache(writer, settings.nearCache, this, logger);
+        : (writer as { isCluster?: boolean }).isCluster === true
+          ? new ClusterNearCache(writer as Cluster, near, this, logger)
+          : new NearCache(writer as Redis, near, this, logger);
   }
 
   /** Counts the keys of one command; never throws into the command path. */

@@ -1,4 +1,4 @@
-import { Command, type Redis, ReplyError } from 'ioredis';
+import { Command, type Redis, type RedisOptions, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import { exponentialBackoff } from '../common/backoff.js';
 import { LogThrottle } from '../logging/log-throttle.js';
@@ -84,6 +84,29 @@ interface KeyEntry {
   bytes: number;
 }
 
+/**
+ * What a near-cache on one node of a Redis Cluster adds: options for its two
+ * connections (a cluster's node connections do not reconnect by themselves),
+ * and where a routed read goes when this node no longer serves its key.
+ */
+export interface NearCacheNodeOptions {
+  readonly connectionOptions: Partial<RedisOptions>;
+  /**
+   * A routed read was answered with a redirect (MOVED, ASK, TRYAGAIN,
+   * CLUSTERDOWN) or lost with its connection closing: send it again through the
+   * Cluster, which follows redirects. The command's own resolve and reject
+   * are back in place when this is called.
+   */
+  readonly resend: (command: Command) => void;
+}
+
+/**
+ * A reply that says another node serves the key now, or that this one cannot
+ * answer yet; or the connection closed before the reply (the node failed):
+ * the Cluster knows where to go next.
+ */
+const CLUSTER_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b|^Connection is closed\.$/;
+
 /** Where a connection landed: two connections of one cache must reach the same server. */
 interface ServerIdentity {
   readonly runId: string | undefined;
@@ -137,6 +160,7 @@ export class NearCache {
   private internalErrors = 0;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly resend: ((command: Command) => void) | undefined;
 
   /**
    * `source`: the app's writer (master) ioredis client; the cache opens two
@@ -148,7 +172,10 @@ export class NearCache {
     private readonly settings: NearCacheSettings,
     private readonly hot: HotKeyView,
     private readonly logger: Logger,
+    node?: NearCacheNodeOptions,
   ) {
+    this.resend = node?.resend;
+    const overrides = node?.connectionOptions ?? {};
     const options = source.options;
     const sentinels = (options as { sentinels?: unknown[] }).sentinels;
     this.sentinelManaged = Array.isArray(sentinels) && sentinels.length > 0;
@@ -157,6 +184,7 @@ export class NearCache {
     // exactly as the app's own would. Nothing subscribes here, nothing to resubscribe. No key
     // prefix: the app's commands arrive with theirs already applied.
     this.data = source.duplicate({
+      ...overrides,
       keyPrefix: '',
       lazyConnect: false,
       autoResubscribe: false,
@@ -165,6 +193,7 @@ export class NearCache {
     // The subscription follows CLIENT ID on every (re)connect (subscribed, the connection
     // could not ask), so ioredis must neither resubscribe nor resend on its own.
     this.invalidations = source.duplicate({
+      ...overrides,
       keyPrefix: '',
       protocol: 2,
       replyMapping: 'legacy',
@@ -281,6 +310,15 @@ export class NearCache {
     };
     command.reject = (error: Error) => {
       this.abandon(key, signature, placeholder);
+      const resend = this.resend;
+      if (resend !== undefined && CLUSTER_REDIRECT.test(error.message)) {
+        // The slot moved (or the node is gone) since the Cluster's map was read: the Cluster
+        // sends it where the key is now, as it does for any command.
+        command.resolve = resolve;
+        command.reject = reject;
+        resend(command);
+        return;
+      }
       reject(error);
     };
     this.data.sendCommand(caching);

@@ -1,9 +1,17 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type PeerSocket, peerOf } from '../connection/dialed-address.js';
+import type { NodeStats } from './cluster-stats.js';
 import type { CommandEntry } from './command-stats.js';
 import type { Endpoint } from './lifecycle.js';
 import type { ConnectionRole } from './metrics.js';
+
+/**
+ * `redis`: a connection the app made (standalone or Sentinel); `cluster`: an
+ * ioredis Cluster, which routes each command to a node; `node`: one of a
+ * Cluster's node connections (made and dropped by ioredis as the slot map changes).
+ */
+export type ConnectionKind = 'redis' | 'cluster' | 'node';
 
 /**
  * What the hook knows about one instrumented ioredis connection: its role,
@@ -27,15 +35,28 @@ export class HookedConnection {
   private readonly byBatch = new Map<string, Attributes>();
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: Redis | Cluster,
     readonly role: ConnectionRole,
+    readonly kind: ConnectionKind = 'redis',
+    /** A Cluster node's counts (`node` connections only). */
+    readonly nodeStats: NodeStats | undefined = undefined,
   ) {
     this.refresh();
   }
 
-  /** Re-reads where the connection points; with Sentinel, `options.host` is not the node, the socket is. */
+  /**
+   * Re-reads where the connection points; with Sentinel, `options.host` is not the node, the socket is.
+   * A Cluster points nowhere itself: its commands take their node's attributes once routed.
+   */
   refresh(): void {
-    const { options, stream } = this.redis;
+    if (this.kind === 'cluster') {
+      this.endpoint = undefined;
+      this.attributes = { 'db.system.name': 'redis', 'db.namespace': '0' };
+      this.byOperation.clear();
+      this.byBatch.clear();
+      return;
+    }
+    const { options, stream } = this.redis as Redis;
     const viaSentinel = (options.sentinels?.length ?? 0) > 0;
     // The node as Sentinel named it (a DNS name with `announce-hostnames yes`), else its IP.
     const peer = peerOf(stream as PeerSocket | undefined);
@@ -98,10 +119,33 @@ export class HookedConnection {
 
   /** Whether the near-cache may answer this connection's reads: no open transaction, and the db it caches. */
   get nearCacheable(): boolean {
-    return !this.transaction && this.database() === (this.redis.options.db ?? 0);
+    return !this.transaction && this.database() === this.configuredDatabase();
   }
 
   private database(): number {
-    return this.selected ?? this.redis.options.db ?? 0;
+    return this.selected ?? this.configuredDatabase();
   }
+
+  /** A Cluster has db 0 only. */
+  private configuredDatabase(): number {
+    return this.kind === 'cluster' ? 0 : ((this.redis as Redis).options.db ?? 0);
+  }
+}
+
+/**
+ * Puts `hooked` in place of `target.sendCommand` as an own property of this
+ * instance only (a client elsewhere in the process pays nothing); the returned
+ * function puts back exactly what was there.
+ */
+export function replaceSendCommand<T extends { sendCommand: unknown }>(
+  target: T,
+  hooked: T['sendCommand'],
+): () => void {
+  const own = Object.hasOwn(target, 'sendCommand');
+  const previous = target.sendCommand;
+  target.sendCommand = hooked;
+  return () => {
+    if (own) target.sendCommand = previous;
+    else delete (target as { sendCommand?: unknown }).sendCommand;
+  };
 }

@@ -1,5 +1,5 @@
-import { type Context, context, ROOT_CONTEXT, type Span, trace } from '@opentelemetry/api';
-import type { Command, Redis } from 'ioredis';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Cluster, Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { processIdentity } from '../common/instance-id.js';
@@ -12,30 +12,23 @@ import { type HotKeyMetrics, registerHotKeyMetrics } from '../hotkeys/hotkey-met
 import { type HotKeyOptions, resolveHotKeyOptions } from '../hotkeys/hotkey-options.js';
 import { LogThrottle } from '../logging/log-throttle.js';
 import { errorFields } from '../logging/logger.js';
-import {
-  currentRequestContext,
-  type RequestContext,
-  runInRequestContext,
-} from '../logging/request-context.js';
-import type { StagedCommand } from '../telemetry/command-spans.js';
-import {
-  type BatchState,
-  CommandTracing,
-  endSpan,
-  type TracingOptions,
-} from '../telemetry/command-tracing.js';
+import { runInRequestContext } from '../logging/request-context.js';
+import { recordRetries } from '../telemetry/command-spans.js';
+import { CommandTracing, endSpan, type TracingOptions } from '../telemetry/command-tracing.js';
 import type { UsageOptions, WarmingRun, WarmOptions } from '../warming/types.js';
 import { UsageRecord } from '../warming/usage-record.js';
 import { Warming } from '../warming/warming.js';
 import { registerWarmingMetrics, type WarmingMetrics } from '../warming/warming-metrics.js';
 import { resolveUsageOptions } from '../warming/warming-options.js';
-import { type CommandEntry, CommandStats } from './command-stats.js';
+import { ClusterHooks, type CommandPath, isCluster } from './cluster-hooks.js';
+import { ClusterStats } from './cluster-stats.js';
+import { CommandStats } from './command-stats.js';
 import { errorTypeOf, redisErrorPrefix } from './error-type.js';
-import { HookedConnection } from './hooked-connection.js';
+import { HookedConnection, replaceSendCommand } from './hooked-connection.js';
+import { type HookedCommand, InFlightCommand, SEEN } from './in-flight-command.js';
 import { watchLifecycle } from './lifecycle.js';
 import { LiveLatency } from './live-latency.js';
 import { type ClientMetrics, type ConnectionRole, registerClientMetrics } from './metrics.js';
-import { commandQueryText } from './query-text.js';
 
 export type { TracingOptions } from '../telemetry/command-tracing.js';
 
@@ -78,11 +71,15 @@ export interface InstrumentOptions {
   readonly usage?: UsageOptions;
 }
 
-/** The connections to instrument: a writer, and a replica connection if there is one. */
+/**
+ * The connections to instrument: a writer, and a replica connection if there
+ * is one. Either may be an ioredis `Cluster`: its commands are followed to the
+ * node that serves them, through MOVED and ASK redirects.
+ */
 export interface InstrumentTargets {
-  readonly writer: Redis;
-  /** A separate replica connection; left out when reads go to the writer. */
-  readonly reader?: Redis;
+  readonly writer: Redis | Cluster;
+  /** A separate replica connection (or a Cluster with `scaleReads`); left out when reads go to the writer. */
+  readonly reader?: Redis | Cluster;
 }
 
 /**
@@ -107,7 +104,6 @@ export interface RedisInstrumentation {
   warm(options: WarmOptions): WarmingRun;
 }
 
-const SEEN = Symbol('redscope.seen');
 /** Commands that wait on the server by design: their timeout says nothing about the connection. */
 const BLOCKING = new Set([
   'blpop',
@@ -124,9 +120,8 @@ const BLOCKING = new Set([
   'waitaof',
 ]);
 const INSTRUMENTED = Symbol('redscope.instrumented');
-type HookedCommand = Command & { [SEEN]?: true };
 type SendCommand = Redis['sendCommand'];
-type Marked = Redis & { [INSTRUMENTED]?: boolean };
+type Marked = (Redis | Cluster) & { [INSTRUMENTED]?: boolean };
 
 /**
  * Instruments ioredis connections the app made itself (`createRedisClients`
@@ -135,7 +130,10 @@ type Marked = Redis & { [INSTRUMENTED]?: boolean };
  * `db.query.text`), counts and a duration on the app's registry, and
  * connection lifecycle events are logged. ioredis' own handshake (HELLO,
  * CLIENT SETNAME, the INFO ready check) is not counted as app traffic.
- * Telemetry failures never reach the caller.
+ * Telemetry failures never reach the caller. An ioredis `Cluster` works the
+ * same: each span names the node that answered, and MOVED/ASK redirects and
+ * TRYAGAIN/CLUSTERDOWN retries show on the span and in
+ * `redscope_client_cluster_*`.
  *
  * ```ts
  * const writer = new Redis('rediss://redis.internal:6379');
@@ -149,41 +147,6 @@ export function instrumentRedis(
   options: InstrumentOptions = {},
 ): RedisInstrumentation {
   return new Instrumentation(targets, options);
-}
-
-/** A command between send and reply, with what its span and metrics need. */
-class InFlightCommand implements StagedCommand {
-  span: Span | undefined;
-  batch: BatchState | undefined;
-  /** Set when the span is made after the reply (span pipeline): the context it was sent in. */
-  parent: Context | undefined;
-  durationMs = 0;
-  errorType: string | undefined;
-  statusCode: string | undefined;
-  readonly startedAt = performance.now();
-  /** The socket the command was written to (undefined when it waited in the offline queue). */
-  sentOn: unknown;
-  /** The request the command was sent for: its slow-command line is that request's, not the reply callback's. */
-  readonly request: RequestContext | undefined = currentRequestContext();
-
-  constructor(
-    readonly command: Command,
-    readonly connection: HookedConnection,
-    readonly entry: CommandEntry,
-    readonly onError: (error: unknown) => void,
-  ) {}
-
-  get operation(): string {
-    return this.entry.operation;
-  }
-
-  get attributes() {
-    return this.connection.attributesFor(this.entry);
-  }
-
-  queryText(): string {
-    return commandQueryText(this.command);
-  }
 }
 
 /** What `createRedisClients` adds to the instrumentation of its own connections. */
@@ -204,6 +167,9 @@ export class Instrumentation implements RedisInstrumentation {
   private readonly readsFromWriter: boolean;
   private readonly stats = new CommandStats();
   private readonly connections: HookedConnection[] = [];
+  private readonly clusters: ClusterHooks[] = [];
+  /** Redirects and per-node counts, when a target is a Cluster. */
+  private readonly clusterStats: ClusterStats | undefined;
   private readonly detachers: (() => void)[] = [];
   private readonly tracing: CommandTracing | undefined;
   private readonly metrics: ClientMetrics | undefined;
@@ -251,6 +217,7 @@ export class Instrumentation implements RedisInstrumentation {
     }
     this.tracing =
       options.tracing?.enabled === false ? undefined : new CommandTracing(options.tracing ?? {});
+    this.clusterStats = isCluster(writer) || isCluster(reader) ? new ClusterStats() : undefined;
     // Checked before anything is registered or hooked: a bad option throws with nothing to undo.
     const hotKeySettings =
       options.hotKeys === undefined ? undefined : resolveHotKeyOptions(options.hotKeys);
@@ -263,6 +230,7 @@ export class Instrumentation implements RedisInstrumentation {
           inFlight: () => this.inFlight,
           connections: () => this.connectionStates(),
           ...(durability ? { durability } : {}),
+          ...(this.clusterStats ? { cluster: this.clusterStats } : {}),
         })
       : undefined;
     try {
@@ -334,6 +302,13 @@ export class Instrumentation implements RedisInstrumentation {
   }
 
   private *connectionStates() {
+    for (const cluster of this.clusters) {
+      const state = cluster.state();
+      yield state;
+      if (this.readsFromWriter) {
+        yield { ...state, role: 'reader' as const, reconnects: 0, offlineQueue: 0 };
+      }
+    }
     for (const connection of this.connections) {
       const state = {
         up: connection.redis.status === 'ready',
@@ -351,7 +326,18 @@ export class Instrumentation implements RedisInstrumentation {
     }
   }
 
-  private attach(redis: Redis, role: ConnectionRole): void {
+  private attach(target: Redis | Cluster, role: ConnectionRole): void {
+    if (isCluster(target)) {
+      const hooks = new ClusterHooks(target, role, this.path, this.clusterStats as ClusterStats);
+      this.clusters.push(hooks);
+      (target as Marked)[INSTRUMENTED] = true;
+      this.detachers.push(() => {
+        hooks.detach();
+        (target as Marked)[INSTRUMENTED] = false;
+      });
+      return;
+    }
+    const redis = target;
     const connection = new HookedConnection(redis, role);
     this.connections.push(connection);
     const onSelect = (db: number) => {
@@ -412,10 +398,10 @@ export class Instrumentation implements RedisInstrumentation {
       // The third argument is ioredis' undeclared cluster node; forwarded unchanged.
       return forward.call(this, command, stream, node);
     };
-    redis.sendCommand = hooked as SendCommand;
+    const restore = replaceSendCommand(redis, hooked as SendCommand);
     (redis as Marked)[INSTRUMENTED] = true;
     this.detachers.push(() => {
-      redis.sendCommand = original;
+      restore();
       (redis as Marked)[INSTRUMENTED] = false;
       redis.off('select', onSelect);
       stopWatching();
@@ -432,7 +418,24 @@ export class Instrumentation implements RedisInstrumentation {
     }
   }
 
-  private track(
+  /**
+   * What a Cluster's hooks need from this instrumentation: the same flights,
+   * spans and metrics as for a single connection, with their own hooks around.
+   */
+  private readonly path: CommandPath = {
+    logger: () => this.logger,
+    usage: () => this.usage,
+    hot: () => this.hot,
+    nearCache: (step) => this.nearCache(step),
+    begin: (command, stream, connection) => this.begin(command, stream, connection),
+    track: (command, stream, connection) => this.track(command, stream, connection),
+    startSpan: (flight) => this.startRoutedSpan(flight),
+    settle: (flight, error) => this.settle(flight, error),
+    internalError: (error) => this.internalError(error),
+  };
+
+  /** Starts following a command: its flight, span or batch; the caller hooks its reply. */
+  private begin(
     command: HookedCommand,
     stream: unknown,
     connection: HookedConnection,
@@ -446,7 +449,9 @@ export class Instrumentation implements RedisInstrumentation {
       );
       this.inFlight += 1;
       const redis = connection.redis;
-      if (redis.status === 'ready') flight.sentOn = redis.stream;
+      if (redis.status === 'ready' && connection.kind !== 'cluster') {
+        flight.sentOn = (redis as Redis).stream;
+      }
       const tracing = this.tracing;
       if (tracing !== undefined) {
         // A tracer that throws costs the span, never the metrics or the in-flight count.
@@ -456,13 +461,41 @@ export class Instrumentation implements RedisInstrumentation {
           } else if (tracing.defers()) {
             // Recorded spans are made when the reply arrives: sending pays one context lookup.
             flight.parent = tracing.parentContext();
-          } else {
+          } else if (connection.kind !== 'cluster') {
+            // (A Cluster's SDK span starts once it has picked the node: startRoutedSpan.)
             flight.span = tracing.startSpan(command, flight.entry, connection);
           }
         } catch (error) {
           this.internalError(error);
         }
       }
+      return flight;
+    } catch (error) {
+      this.internalError(error);
+      return undefined;
+    }
+  }
+
+  /** An SDK span for a command a Cluster routed, started with the node it went to. */
+  private startRoutedSpan(flight: InFlightCommand): void {
+    const tracing = this.tracing;
+    if (tracing === undefined || flight.batch !== undefined || tracing.defers()) return;
+    try {
+      flight.span = tracing.startSpan(flight.command, flight.entry, flight.connection);
+      flight.spanOn = flight.connection;
+    } catch (error) {
+      this.internalError(error);
+    }
+  }
+
+  private track(
+    command: HookedCommand,
+    stream: unknown,
+    connection: HookedConnection,
+  ): InFlightCommand | undefined {
+    const flight = this.begin(command, stream, connection);
+    if (flight === undefined) return undefined;
+    try {
       const { resolve, reject } = command;
       command.resolve = (result: unknown) => {
         this.settle(flight, undefined);
@@ -480,6 +513,9 @@ export class Instrumentation implements RedisInstrumentation {
   }
 
   private settle(flight: InFlightCommand, error: Error | undefined): void {
+    // A Cluster may hand back a command it already gave up on (see ClusterHooks.follow).
+    if (flight.done) return;
+    flight.done = true;
     try {
       this.inFlight -= 1;
       const elapsedMs = performance.now() - flight.startedAt;
@@ -501,7 +537,24 @@ export class Instrumentation implements RedisInstrumentation {
           this.onWriterTimeout?.(flight.sentOn);
         }
       }
-      if (flight.span !== undefined) endSpan(flight.span, error, flight.errorType);
+      const node = flight.connection.nodeStats;
+      if (node !== undefined) {
+        node.commands += 1;
+        if (error !== undefined) node.errors += 1;
+      }
+      const { span } = flight;
+      if (span !== undefined) {
+        if (flight.spanOn !== undefined && flight.spanOn !== flight.connection) {
+          // Redirected: the node that answered is the span's server.
+          const endpoint = flight.connection.endpoint;
+          if (endpoint !== undefined) {
+            span.setAttribute('server.address', endpoint.address);
+            if (endpoint.port !== undefined) span.setAttribute('server.port', endpoint.port);
+          }
+        }
+        if (flight.retries !== undefined) recordRetries(span, flight.retries);
+        endSpan(span, error, flight.errorType);
+      }
       if (flight.batch !== undefined) this.tracing?.leaveBatch(flight.batch, error);
       if (flight.parent !== undefined) this.tracing?.recordSpan(flight);
       if (elapsedMs >= this.slowMs) this.logSlow(flight);
@@ -527,6 +580,7 @@ export class Instrumentation implements RedisInstrumentation {
           {
             event: 'redis.slow_command',
             role: flight.connection.role,
+            ...(flight.connection.kind === 'node' ? { node: nodeName(flight.connection) } : {}),
             command: flight.entry.operation,
             query: flight.queryText(),
             duration_ms: Math.round(flight.durationMs * 1000) / 1000,
@@ -553,4 +607,10 @@ export class Instrumentation implements RedisInstrumentation {
       );
     }
   }
+}
+
+/** `host:port` of a Cluster node connection, for log lines. */
+function nodeName(connection: HookedConnection): string | undefined {
+  const endpoint = connection.endpoint;
+  return endpoint === undefined ? undefined : `${endpoint.address}:${endpoint.port}`;
 }

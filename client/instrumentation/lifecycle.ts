@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isTlsError } from '../common/tls-errors.js';
 import { LogThrottle } from '../logging/log-throttle.js';
@@ -18,6 +18,12 @@ export interface LifecycleHooks {
   /** Re-reads where the connection points (on `connect` and `ready`, before the line is written). */
   refresh(): void;
   endpoint(): Endpoint | undefined;
+  /**
+   * A Cluster's node connection: ioredis makes and drops these as routine, so
+   * their `ready` and `end` are debug lines of their own (the Cluster's own lines
+   * say when it is ready or gone); close, reconnects and errors are as for any connection.
+   */
+  readonly clusterNode?: boolean;
 }
 
 /** The same connection error repeats on every reconnect attempt: one line per error a minute at most (plus a count). */
@@ -33,7 +39,7 @@ const errorThrottle = () => new LogThrottle(60_000, 1);
  * last touched the socket. Commands themselves are never logged here.
  */
 export function watchLifecycle(
-  redis: Redis,
+  redis: Redis | Cluster,
   role: ConnectionRole,
   logger: Logger,
   hooks: LifecycleHooks,
@@ -71,7 +77,11 @@ export function watchLifecycle(
       }
       previous = endpoint;
       attempts = 0;
-      logger.info({ event: 'redis.ready', ...fields() }, 'redis connection ready');
+      if (hooks.clusterNode) {
+        logger.debug({ event: 'redis.cluster_node_ready', ...fields() }, 'cluster node ready');
+      } else {
+        logger.info({ event: 'redis.ready', ...fields() }, 'redis connection ready');
+      }
     },
     close: () => {
       if (redis.status === 'end') return;
@@ -85,7 +95,16 @@ export function watchLifecycle(
         'redis reconnecting',
       );
     },
-    end: () => logger.info({ event: 'redis.end', ...fields() }, 'redis connection ended'),
+    end: () => {
+      if (hooks.clusterNode) {
+        logger.debug(
+          { event: 'redis.cluster_node_end', ...fields() },
+          'cluster node connection ended',
+        );
+      } else {
+        logger.info({ event: 'redis.end', ...fields() }, 'redis connection ended');
+      }
+    },
     error: (error: unknown) => {
       const err = errorFields(error);
       const held = errors.take(`${err.code ?? ''}:${err.message}`);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
 import type { DurabilityStats } from '../connection/durability-stats.js';
 import { ConfigError } from '../errors.js';
+import type { ClusterStats } from './cluster-stats.js';
 import type { CommandStats } from './command-stats.js';
 
 export type ConnectionRole = 'writer' | 'reader';
@@ -17,6 +18,8 @@ export interface ClientMetricsSource {
   inFlight(): number;
   /** Durable-write refusals and the failover fence (clients of createRedisClients only). */
   readonly durability?: DurabilityStats;
+  /** Redirects, retries and per-node counts, when a Redis Cluster is instrumented. */
+  readonly cluster?: ClusterStats;
 }
 
 export interface ClientMetrics {
@@ -36,6 +39,10 @@ export const CLIENT_METRIC_NAMES = {
   durableFenced: 'redscope_client_durable_writes_fenced',
   durableFencedSeconds: 'redscope_client_durable_writes_fenced_seconds_total',
   sentinelSubscriptions: 'redscope_client_sentinel_subscriptions',
+  clusterRedirects: 'redscope_client_cluster_redirects_total',
+  clusterErrors: 'redscope_client_cluster_errors_total',
+  clusterNodeCommands: 'redscope_client_cluster_node_commands_total',
+  clusterNodeErrors: 'redscope_client_cluster_node_command_errors_total',
 } as const;
 
 /**
@@ -164,11 +171,57 @@ export function registerClientMetrics(
       },
     });
   }
+  // Cluster mode only, as the fence families are Sentinel mode only.
+  const { cluster } = source;
+  if (cluster !== undefined) registerClusterFamilies(registers, cluster);
   return {
     unregister() {
       for (const name of Object.values(CLIENT_METRIC_NAMES)) registry.removeSingleMetric(name);
     },
   };
+}
+
+function registerClusterFamilies(registers: Registry[], cluster: ClusterStats): void {
+  new Counter({
+    name: CLIENT_METRIC_NAMES.clusterRedirects,
+    help: 'MOVED and ASK replies from Redis Cluster nodes, by kind; ioredis sent the command on to the node named (Cluster mode).',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [kind, count] of Object.entries(cluster.redirects)) this.inc({ kind }, count);
+    },
+  });
+  new Counter({
+    name: CLIENT_METRIC_NAMES.clusterErrors,
+    help: 'CLUSTERDOWN and TRYAGAIN replies from Redis Cluster nodes, by kind; ioredis retries them after a delay (Cluster mode).',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [kind, count] of Object.entries(cluster.errors)) this.inc({ kind }, count);
+    },
+  });
+  new Counter({
+    name: CLIENT_METRIC_NAMES.clusterNodeCommands,
+    help: 'Redis commands completed, by the Cluster node that answered last (host:port as the client dials it; Cluster mode).',
+    labelNames: ['node'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [node, stats] of cluster.nodes) this.inc({ node }, stats.commands);
+    },
+  });
+  new Counter({
+    name: CLIENT_METRIC_NAMES.clusterNodeErrors,
+    help: 'Redis commands that failed, by the Cluster node that answered last (Cluster mode).',
+    labelNames: ['node'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [node, stats] of cluster.nodes) this.inc({ node }, stats.errors);
+    },
+  });
 }
 
 interface HistogramValue {

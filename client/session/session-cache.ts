@@ -7,6 +7,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
+import type { Cluster, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RedisClients } from '../connection/create-redis-clients.js';
@@ -41,7 +42,9 @@ export interface SessionCacheOptions {
    */
   readonly ttlSeconds?: number;
   /**
-   * Prefix of every key; keys are `<prefix>session:<sha256 of the id>`.
+   * Prefix of every key; keys are `<prefix>session:<sha256 of the id>`, and
+   * on a Redis Cluster `<prefix>session:{<first 3 hex digits>}<sha256>`
+   * (see the revocation comment below).
    * @default 'redscope:'
    */
   readonly keyPrefix?: string;
@@ -94,6 +97,16 @@ export interface SessionCacheOptions {
  * The write-back after a cache miss is a Lua script that sets the session
  * only if the counter still has the value read at the start, so a revoke
  * that races with a miss cannot be undone by the write-back.
+ *
+ * On a Redis Cluster every shard has its own replication stream, so a counter
+ * only vouches for keys of its own shard, and a script may only touch keys of
+ * one slot. There the sessions are split into 4096 buckets by the first three
+ * hex digits of their hash, each bucket with its own counter, and the bucket
+ * is the hash tag of both (`<prefix>session:{3fa}3fa9…`,
+ * `<prefix>sessions:revocations:{3fa}`): a session and its counter share a
+ * slot, the validation pipeline, the write-back and the revoke script run on
+ * one shard, and the revocation counters are spread over the cluster instead
+ * of one key every validation reads.
  */
 const REVOKE_SCRIPT = `redis.call('DEL', KEYS[1])
 return redis.call('INCR', KEYS[2])`;
@@ -102,6 +115,49 @@ const WRITE_BACK_SCRIPT = `if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] the
   return 1
 end
 return 0`;
+
+/** Hex digits of the session hash that name its bucket on a cluster: 16^3 = 4096 buckets. */
+const BUCKET_DIGITS = 3;
+
+/** Where a session and its revocation counter live. */
+export interface SessionKeys {
+  /** The session key of a session id. */
+  keyOf(sessionId: string): string;
+  /** The revocation counter that guards a session key. */
+  counterOf(key: string): string;
+  /** The SHA-256 (hex) of the session id a session key holds. */
+  hashOf(key: string): string;
+}
+
+/** The key layout of the session cache (see the revocation comment above). */
+function sessionKeys(prefix: string, clustered: boolean): SessionKeys {
+  const namespace = `${prefix}session:`;
+  const counter = `${prefix}sessions:revocations`;
+  const hash = (sessionId: string) => createHash('sha256').update(sessionId).digest('hex');
+  if (!clustered) {
+    return {
+      keyOf: (sessionId) => `${namespace}${hash(sessionId)}`,
+      counterOf: () => counter,
+      hashOf: (key) => key.slice(namespace.length),
+    };
+  }
+  return {
+    keyOf: (sessionId) => {
+      const digest = hash(sessionId);
+      return `${namespace}{${digest.slice(0, BUCKET_DIGITS)}}${digest}`;
+    },
+    counterOf: (key) =>
+      `${counter}:${key.slice(namespace.length, namespace.length + BUCKET_DIGITS + 2)}`,
+    hashOf: (key) => key.slice(namespace.length + BUCKET_DIGITS + 2),
+  };
+}
+
+/** What the session cache needs of the clients: a Redis or a Redis Cluster. */
+export type SessionClients = Pick<
+  RedisClients<Redis | Cluster>,
+  'writer' | 'reader' | 'writeDurably'
+> &
+  Partial<Pick<RedisClients<Redis | Cluster>, 'warm'>>;
 
 export interface SessionCache {
   /** Whether `sessionId` is a live session, and whose (see SessionValidation). */
@@ -128,8 +184,7 @@ export interface SessionCache {
  * ```
  */
 export function createSessionCache(
-  clients: Pick<RedisClients, 'writer' | 'reader' | 'writeDurably'> &
-    Partial<Pick<RedisClients, 'warm'>>,
+  clients: SessionClients,
   options: SessionCacheOptions,
 ): SessionCache {
   const ttlSeconds = options.ttlSeconds ?? 3600;
@@ -137,9 +192,8 @@ export function createSessionCache(
     throw new ConfigError('ttlSeconds', `must be an integer >= 1, got ${ttlSeconds}`);
   }
   const prefix = options.keyPrefix ?? 'redscope:';
-  const counterKey = `${prefix}sessions:revocations`;
-  const keyOf = (sessionId: string) =>
-    `${prefix}session:${createHash('sha256').update(sessionId).digest('hex')}`;
+  const keys = sessionKeys(prefix, (clients.writer as { isCluster?: boolean }).isCluster === true);
+  const { keyOf } = keys;
   if (typeof options.loader !== 'function') {
     throw new ConfigError(
       'loader',
@@ -186,7 +240,10 @@ export function createSessionCache(
     }
   };
 
-  async function lookup(key: string): Promise<{
+  async function lookup(
+    key: string,
+    counterKey: string,
+  ): Promise<{
     session?: SessionRecord;
     source: SessionSource;
     counter: string;
@@ -234,7 +291,7 @@ export function createSessionCache(
           clients: { writer, warm: (run) => warm.call(clients, run) },
           options: warming,
           namespace: `${prefix}session:`,
-          counterKey,
+          keys,
           ttlSeconds,
           ttlFor,
           logger,
@@ -243,9 +300,10 @@ export function createSessionCache(
   async function validateIn(sessionId: string, span: Span | undefined): Promise<SessionValidation> {
     const startedAt = performance.now();
     const key = keyOf(sessionId);
+    const counterKey = keys.counterOf(key);
     let found: Awaited<ReturnType<typeof lookup>> | undefined;
     try {
-      found = await lookup(key);
+      found = await lookup(key, counterKey);
     } catch (error) {
       // Redis is down or refusing: the loader is the source of truth, so ask it and skip the
       // write-back (slower, never wrong), rather than logging everybody out.
@@ -257,7 +315,9 @@ export function createSessionCache(
         'session cache unavailable; validating with the loader',
       );
     }
-    if (found !== undefined) warmer?.observe(found.session !== undefined, found.counterMissing);
+    if (found !== undefined) {
+      warmer?.observe(found.session !== undefined, found.counterMissing, counterKey);
+    }
     let result: SessionValidation;
     if (found?.session) {
       metrics?.hits.inc();
@@ -350,9 +410,8 @@ export function createSessionCache(
       logger.debug({ event: 'session.create' }, 'session cached');
     },
     async revoke(sessionId) {
-      await durableWrite((pipeline) =>
-        pipeline.eval(REVOKE_SCRIPT, 2, keyOf(sessionId), counterKey),
-      );
+      const key = keyOf(sessionId);
+      await durableWrite((pipeline) => pipeline.eval(REVOKE_SCRIPT, 2, key, keys.counterOf(key)));
       logger.debug({ event: 'session.revoke' }, 'session revoked');
     },
   };

@@ -1,10 +1,11 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClients } from '../connection/create-redis-clients.js';
 import { errorFields } from '../logging/logger.js';
 import { runDetached } from '../logging/request-context.js';
 import type { WarmingRun, WarmValue } from '../warming/types.js';
 import { MissStormDetector } from './miss-storm.js';
-import type { SessionRecord } from './session-cache.js';
+import type { SessionKeys, SessionRecord } from './session-cache.js';
 
 export interface SessionWarmingOptions {
   /**
@@ -37,8 +38,8 @@ const STORM_RUN_GAP_MS = 60_000;
 const NOT_A_SESSION = Object.freeze({ notASession: true }) as unknown as WarmValue;
 
 export interface SessionWarming {
-  /** One validation's lookup: hit or miss, and whether the master had the revocation counter. */
-  observe(hit: boolean, counterMissing: boolean): void;
+  /** One validation's lookup: hit or miss, and whether the master had its revocation counter `counterKey`. */
+  observe(hit: boolean, counterMissing: boolean, counterKey: string): void;
 }
 
 /**
@@ -48,29 +49,32 @@ export interface SessionWarming {
  * session revoked while its batch loaded is not brought back.
  */
 export function startSessionWarming(context: {
-  readonly clients: Pick<RedisClients, 'writer' | 'warm'>;
+  readonly clients: Pick<RedisClients<Redis | Cluster>, 'writer' | 'warm'>;
   readonly options: SessionWarmingOptions;
   /** `<prefix>session:` */
   readonly namespace: string;
-  readonly counterKey: string;
+  /** The key layout: a session key's hash and its revocation counter. */
+  readonly keys: SessionKeys;
   readonly ttlSeconds: number;
   readonly ttlFor: (session: SessionRecord) => number;
   readonly logger: Logger;
 }): SessionWarming {
-  const { clients, options, namespace, counterKey, logger } = context;
+  const { clients, options, namespace, keys: layout, logger } = context;
   const storms = options.afterMissStorm === false ? undefined : new MissStormDetector();
   let lastStormRun = Number.NEGATIVE_INFINITY;
   let currentRun: WarmingRun | undefined;
   /**
    * A flush leaves no revocation counter behind: with one seeded, its absence
    * after it was seen is the signal (one GET the validation makes anyway).
+   * One counter, or one per bucket on a cluster (a flush there is per node):
+   * each is followed on its own, at most 4096 of them.
    */
-  let counterSeen = false;
-  let lastSeed = Number.NEGATIVE_INFINITY;
-  const seedCounter = () => {
+  const counterSeen = new Set<string>();
+  const lastSeed = new Map<string, number>();
+  const seedCounter = (counterKey: string) => {
     const now = performance.now();
-    if (now - lastSeed < 1000) return;
-    lastSeed = now;
+    if (now - (lastSeed.get(counterKey) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+    lastSeed.set(counterKey, now);
     clients.writer.set(counterKey, '0', 'NX').catch(() => undefined);
   };
   const warm = () => {
@@ -80,9 +84,9 @@ export function startSessionWarming(context: {
         kind: 'loader',
         ttlSeconds: context.ttlSeconds,
         // A revoke during a batch's load must not be undone by its write (as for the write-back).
-        guardKey: counterKey,
+        guardKey: layout.counterOf,
         load: async (keys, call) => {
-          const hashes = keys.map((key) => key.slice(namespace.length));
+          const hashes = keys.map((key) => layout.hashOf(key));
           const sessions = await options.loadByHash(hashes, call);
           const values = new Map<string, WarmValue>();
           keys.forEach((key, i) => {
@@ -135,19 +139,19 @@ export function startSessionWarming(context: {
       ),
     );
   };
-  if (storms !== undefined) seedCounter();
+  // One counter at start (the only one, or one bucket's on a cluster); the others as they are met.
+  if (storms !== undefined) seedCounter(layout.counterOf(layout.keyOf('')));
   // A bad option (the namespace is not recorded) throws here, from createSessionCache.
   if (options.onStart !== false) warm();
   return {
-    observe(hit, counterMissing) {
+    observe(hit, counterMissing, counterKey) {
       if (storms === undefined) return;
       const storm = storms.observe(hit);
       if (!counterMissing) {
-        counterSeen = true;
+        counterSeen.add(counterKey);
       } else {
-        seedCounter();
-        if (counterSeen) {
-          counterSeen = false;
+        seedCounter(counterKey);
+        if (counterSeen.delete(counterKey)) {
           storms.flushed();
           onStorm('flush');
         }

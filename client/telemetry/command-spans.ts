@@ -383,6 +383,7 @@ export class CommandSpanRecorder {
         );
         if (span === undefined) continue;
         span.setAttribute('db.query.text', command.queryText());
+        if (command.retries !== undefined) recordRetries(span, command.retries);
         if (command.errorType !== undefined) {
           span.setAttribute('error.type', command.errorType);
           if (command.statusCode !== undefined) {
@@ -475,8 +476,53 @@ export interface StagedCommand {
   queryText(): string;
   readonly errorType: string | undefined;
   readonly statusCode: string | undefined;
+  /** The redirects and retries a Redis Cluster put the command through, oldest first. */
+  readonly retries?: readonly ClusterRetry[] | undefined;
   /** Where a failure to make the span is reported; the command itself has already completed. */
   onError(error: unknown): void;
+}
+
+/**
+ * A reply from a Redis Cluster node that ioredis answers by sending the
+ * command again: MOVED or ASK (to the node named, for the slot named), or
+ * TRYAGAIN and CLUSTERDOWN (to the same slot, after a delay).
+ */
+export interface ClusterRetry {
+  readonly kind: 'moved' | 'ask' | 'tryagain' | 'clusterdown';
+  /** The slot a MOVED or ASK names. */
+  readonly slot: number | undefined;
+  /** The node a MOVED or ASK sends the command to, as the cluster announces it (before any natMap). */
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+  /** `performance.now()` when the reply arrived. */
+  readonly at: number;
+}
+
+/**
+ * Puts a command's redirects on its span: an event each (`redis.cluster.redirect` for
+ * MOVED and ASK, with the slot and the node; `redis.cluster.retry` for TRYAGAIN and
+ * CLUSTERDOWN), and `db.redis.redirect` set to the last redirect's kind so spans can be
+ * filtered by it (backends rarely search events).
+ */
+export function recordRetries(span: Span, retries: readonly ClusterRetry[]): void {
+  let redirect: string | undefined;
+  for (const retry of retries) {
+    if (retry.kind === 'moved' || retry.kind === 'ask') {
+      redirect = retry.kind;
+      const attributes: Attributes = { 'db.redis.redirect': retry.kind };
+      if (retry.slot !== undefined) attributes['db.redis.slot'] = retry.slot;
+      if (retry.address !== undefined) attributes['server.address'] = retry.address;
+      if (retry.port !== undefined) attributes['server.port'] = retry.port;
+      span.addEvent('redis.cluster.redirect', attributes, retry.at);
+    } else {
+      span.addEvent(
+        'redis.cluster.retry',
+        { 'db.response.status_code': retry.kind.toUpperCase() },
+        retry.at,
+      );
+    }
+  }
+  if (redirect !== undefined) span.setAttribute('db.redis.redirect', redirect);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   serializeWarmingStatus,
   WARMING_STATUS_INDEX,
@@ -19,7 +19,7 @@ const INDEX_TTL_MS = Math.max(3 * 600_000, WARMING_STATUS_KEEP_MS) + INDEX_GRACE
  * expiry, and the index's stale entries dropped.
  */
 export function writeWarmingStatus(
-  redis: Redis,
+  redis: Redis | Cluster,
   status: WarmingStatus,
   periodMs: number,
 ): Promise<[Error | null, unknown][] | null> {

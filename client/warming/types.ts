@@ -68,9 +68,13 @@ export type WarmSource =
        * (the session cache's revocation counter). A batch is written only if
        * the counter did not move while it loaded, so warming cannot bring
        * back a value deleted during the load; a batch that raced a delete is
-       * loaded again.
+       * loaded again. On a Redis Cluster a script may only touch one slot, so
+       * the guard must share the hash slot of the keys it guards: give a
+       * function from a key to its guard (a counter per hash tag, as the
+       * session cache keeps one per bucket); keys are then written in groups
+       * of one guard.
        */
-      readonly guardKey?: string;
+      readonly guardKey?: string | ((key: string) => string);
     }
   | {
       /**

@@ -1,4 +1,4 @@
-import type { Command, Redis } from 'ioredis';
+import type { Cluster, Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WARMING_PREFIX, warmingUsageKey } from '../common/warming-status.js';
 import type { SideConnection } from '../connection/side-connection.js';
@@ -208,7 +208,7 @@ export class UsageRecord {
   }
 
   private async send(
-    redis: Redis,
+    redis: Redis | Cluster,
     batch: readonly { namespace: string; landmark: number; scores: Map<string, number> }[],
   ): Promise<void> {
     if (batch.length === 0) return;
@@ -260,7 +260,7 @@ export class UsageRecord {
  * ```
  */
 export async function readUsagePlan(
-  redis: Redis,
+  redis: Redis | Cluster,
   namespace: string,
   limit: number,
 ): Promise<string[]> {

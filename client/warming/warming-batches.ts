@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type Cluster, Command, type Redis } from 'ioredis';
 import { errorFields } from '../logging/logger.js';
 import type { WarmValue } from './types.js';
 import type { ResolvedWarmSource } from './warming-options.js';
@@ -45,7 +45,7 @@ export interface BatchCounts {
 /** What an attempt needs from its run. */
 export interface BatchContext {
   /** The connection for the app's keys. */
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   /** Aborts when the run is cancelled. */
   readonly signal: AbortSignal;
   stopped(): boolean;
@@ -83,7 +83,7 @@ function classify(error: unknown, where = 'Redis'): Error {
 
 /** The keys of `keys` not in Redis yet (live traffic may have filled some), and the guard's value. */
 async function missing(
-  redis: Redis,
+  redis: Redis | Cluster,
   keys: readonly string[],
   guardKey: string | undefined,
 ): Promise<{ missing: string[]; guard: string }> {
@@ -96,6 +96,68 @@ async function missing(
   const offset = guardKey === undefined ? 0 : 1;
   const guard = guardKey === undefined ? '' : ((replies?.[0]?.[1] as string | null) ?? '');
   return { missing: keys.filter((_, i) => replies?.[i + offset]?.[1] === 0), guard };
+}
+
+/** Keys that go out together: one pipeline, or one guarded script. */
+interface KeyGroup {
+  readonly keys: string[];
+  readonly guardKey: string | undefined;
+}
+
+/**
+ * The batch cut into what can go out together. On one Redis: one group per
+ * guard key (one group without a guard, or with a fixed one). On a Redis
+ * Cluster a pipeline must stay on one node and a script in one slot: keys
+ * are grouped by the node that serves them, or by their guard, whose slot
+ * must then be theirs (FatalError otherwise: no retry can fix a key layout).
+ */
+function groupsOf(
+  redis: Redis | Cluster,
+  keys: readonly string[],
+  guardKey: string | ((key: string) => string) | undefined,
+): KeyGroup[] {
+  const clustered = (redis as { isCluster?: boolean }).isCluster === true;
+  if (!clustered && typeof guardKey !== 'function') return [{ keys: [...keys], guardKey }];
+  const groups = new Map<string, KeyGroup>();
+  for (const key of keys) {
+    const guard = typeof guardKey === 'function' ? guardKey(key) : guardKey;
+    const by = guard ?? (redis as Cluster).slots[slotOf(key)]?.[0] ?? '';
+    let group = groups.get(by);
+    if (group === undefined) {
+      group = { keys: [], guardKey: guard };
+      groups.set(by, group);
+    }
+    group.keys.push(key);
+  }
+  if (clustered) {
+    for (const group of groups.values()) {
+      if (group.guardKey === undefined) continue;
+      const slot = slotOf(group.guardKey);
+      const apart = group.keys.filter((key) => slotOf(key) !== slot).length;
+      if (apart > 0) {
+        throw new FatalError(
+          `on a Redis Cluster the guardKey must share the hash slot of the keys it guards, and ${apart} key(s) of a batch hash elsewhere: give a guard per hash tag (a function of the key)`,
+        );
+      }
+    }
+  }
+  return [...groups.values()];
+}
+
+/** A key's hash slot, by ioredis' own computation (hash tags included). */
+function slotOf(key: string): number {
+  return new Command('exists', [key]).getSlot();
+}
+
+/** Sums the counts of the groups of one batch. */
+function summed(parts: readonly BatchCounts[]): BatchCounts {
+  const total: BatchCounts = { warmed: 0, skipped: 0, failed: 0 };
+  for (const part of parts) {
+    total.warmed += part.warmed;
+    total.skipped += part.skipped;
+    total.failed += part.failed;
+  }
+  return total;
 }
 
 /** One loader call, bounded by the timeout and the run's cancel. */
@@ -147,52 +209,80 @@ export async function loadBatch(
   keys: readonly string[],
 ): Promise<BatchCounts> {
   const { redis } = context;
-  const probe = await missing(redis, keys, source.guardKey);
-  const counts: BatchCounts = { warmed: 0, skipped: keys.length - probe.missing.length, failed: 0 };
-  if (probe.missing.length === 0) return counts;
-  const values = await load(context, source, probe.missing);
+  const groups = groupsOf(redis, keys, source.guardKey);
+  const probes = await Promise.all(groups.map((g) => missing(redis, g.keys, g.guardKey)));
+  const absent = probes.flatMap((probe) => probe.missing);
+  const counts: BatchCounts = { warmed: 0, skipped: keys.length - absent.length, failed: 0 };
+  if (absent.length === 0) return counts;
+  // One loader call for the whole batch, however many groups it is written in.
+  const values = await load(context, source, absent);
   if (context.stopped()) throw new Stopped();
-  const writes: { key: string; value: string | Buffer; ttlMs: number }[] = [];
   const badTypes = new Set<string>();
-  for (const key of probe.missing) {
-    const found = values.get(key) as unknown;
-    if (found === null || found === undefined) {
-      counts.skipped += 1;
-    } else if (isValue(found)) {
-      writes.push({ key, value: found, ttlMs: source.ttlMs });
-    } else if (
-      typeof found === 'object' &&
-      isValue((found as { value?: unknown }).value) &&
-      typeof (found as { ttlSeconds?: unknown }).ttlSeconds === 'number'
-    ) {
-      const entry = found as Exclude<WarmValue, string | Buffer | null>;
-      const ttlMs = Math.round(entry.ttlSeconds * 1000);
-      if (!Number.isSafeInteger(ttlMs) || ttlMs > MAX_TTL_MS) {
-        // Infinity or 1e20 would fail the whole pipeline (PX takes an integer): a bad value.
-        counts.failed += 1;
-        badTypes.add('ttlSeconds out of range');
-      } else if (ttlMs > 0) {
-        writes.push({ key, value: entry.value, ttlMs });
-      } else {
-        // A value whose own TTL is over (an expired session) is not worth writing.
+  const writes = probes.map((probe) => {
+    const chosen: Write[] = [];
+    for (const key of probe.missing) {
+      const found = values.get(key) as unknown;
+      if (found === null || found === undefined) {
         counts.skipped += 1;
+      } else if (isValue(found)) {
+        chosen.push({ key, value: found, ttlMs: source.ttlMs });
+      } else if (
+        typeof found === 'object' &&
+        isValue((found as { value?: unknown }).value) &&
+        typeof (found as { ttlSeconds?: unknown }).ttlSeconds === 'number'
+      ) {
+        const entry = found as Exclude<WarmValue, string | Buffer | null>;
+        const ttlMs = Math.round(entry.ttlSeconds * 1000);
+        if (!Number.isSafeInteger(ttlMs) || ttlMs > MAX_TTL_MS) {
+          // Infinity or 1e20 would fail the whole pipeline (PX takes an integer): a bad value.
+          counts.failed += 1;
+          badTypes.add('ttlSeconds out of range');
+        } else if (ttlMs > 0) {
+          chosen.push({ key, value: entry.value, ttlMs });
+        } else {
+          // A value whose own TTL is over (an expired session) is not worth writing.
+          counts.skipped += 1;
+        }
+      } else {
+        counts.failed += 1;
+        badTypes.add(Array.isArray(found) ? 'array' : typeof found);
       }
-    } else {
-      counts.failed += 1;
-      badTypes.add(Array.isArray(found) ? 'array' : typeof found);
     }
-  }
+    return chosen;
+  });
   if (badTypes.size > 0) context.badValues(counts.failed, [...badTypes]);
+  const written = await Promise.all(
+    groups.map((group, g) =>
+      writeGroup(redis, writes[g] ?? [], group.guardKey, probes[g]?.guard ?? ''),
+    ),
+  );
+  return summed([counts, ...written]);
+}
+
+interface Write {
+  readonly key: string;
+  readonly value: string | Buffer;
+  readonly ttlMs: number;
+}
+
+/** SET ... PX ttl NX for each key, or the guarded script when the group has a guard. */
+async function writeGroup(
+  redis: Redis | Cluster,
+  writes: readonly Write[],
+  guardKey: string | undefined,
+  guard: string,
+): Promise<BatchCounts> {
+  const counts: BatchCounts = { warmed: 0, skipped: 0, failed: 0 };
   if (writes.length === 0) return counts;
-  if (source.guardKey !== undefined) {
-    const args: (string | Buffer | number)[] = [probe.guard];
+  if (guardKey !== undefined) {
+    const args: (string | Buffer | number)[] = [guard];
     for (const w of writes) args.push(w.ttlMs, w.value);
     let reply: unknown;
     try {
       reply = await redis.eval(
         GUARDED_WRITE_SCRIPT,
         1 + writes.length,
-        source.guardKey,
+        guardKey,
         ...writes.map((w) => w.key),
         ...args,
       );
@@ -225,6 +315,16 @@ export async function loadBatch(
  * with what is left of the TTL.
  */
 export async function copyBatch(
+  context: BatchContext,
+  from: Redis,
+  keys: readonly string[],
+): Promise<BatchCounts> {
+  // On a cluster each node's keys go in their own pipelines (groupsOf); one Redis is one group.
+  const groups = groupsOf(context.redis, keys, undefined);
+  return summed(await Promise.all(groups.map((group) => copyGroup(context, from, group.keys))));
+}
+
+async function copyGroup(
   context: BatchContext,
   from: Redis,
   keys: readonly string[],

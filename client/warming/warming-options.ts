@@ -46,7 +46,7 @@ export type ResolvedWarmSource =
       readonly load: Extract<WarmSource, { kind: 'loader' }>['load'];
       readonly ttlMs: number;
       readonly timeoutMs: number;
-      readonly guardKey: string | undefined;
+      readonly guardKey: string | ((key: string) => string) | undefined;
     }
   | { readonly kind: 'redis'; readonly from: Redis };
 
@@ -156,8 +156,12 @@ function resolveSource(source: WarmSource | undefined): ResolvedWarmSource {
         'must be a function (keys) => Promise<Map<key, value | null>>',
       );
     }
-    if (source.guardKey !== undefined && typeof source.guardKey !== 'string') {
-      throw new ConfigError('source.guardKey', 'must be a key name');
+    const guard = source.guardKey;
+    if (guard !== undefined && typeof guard !== 'string' && typeof guard !== 'function') {
+      throw new ConfigError(
+        'source.guardKey',
+        'must be a key name, or a function (key) => key name',
+      );
     }
     const ttlSeconds = number('source.ttlSeconds', source.ttlSeconds, Number.NaN, {
       min: 0.001,

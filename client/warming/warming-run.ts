@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exponentialBackoff } from '../common/backoff.js';
 import type { ProcessIdentity } from '../common/instance-id.js';
@@ -49,7 +49,7 @@ export interface RunHost {
   /** The records (the usage record it plans from, its status): the client's side connection, db 0. */
   readonly side: SideConnection;
   /** The app's keys: the client's warming connection, in the app's db (see Warming). */
-  readonly data: () => Redis | undefined;
+  readonly data: () => Redis | Cluster | undefined;
   readonly logger: Logger;
   readonly identity: ProcessIdentity;
   readonly live: LiveTicker;
@@ -199,7 +199,7 @@ export class WarmingRunner implements WarmingRun {
   private async run(): Promise<WarmingResult> {
     const timers: NodeJS.Timeout[] = [];
     let unsubscribe: (() => void) | undefined;
-    let redis: Redis | undefined;
+    let redis: Redis | Cluster | undefined;
     try {
       const side = this.host.side.get();
       const data = this.host.data();
@@ -273,7 +273,7 @@ export class WarmingRunner implements WarmingRun {
   }
 
   /** Resolves once `redis` is up (the app may call warm() before Redis is). */
-  private async connected(redis: Redis): Promise<void> {
+  private async connected(redis: Redis | Cluster): Promise<void> {
     if (redis.status === 'ready') return;
     const signal = this.abort.signal;
     await new Promise<void>((resolve, reject) => {
@@ -319,7 +319,7 @@ export class WarmingRunner implements WarmingRun {
     return live.window(BASELINE_SECONDS);
   }
 
-  private async plan(redis: Redis): Promise<readonly string[]> {
+  private async plan(redis: Redis | Cluster): Promise<readonly string[]> {
     if (this.settings.keys !== undefined) return this.settings.keys;
     const { namespace, limit } = this.settings;
     const recorded = await readUsagePlan(redis, namespace, limit);
@@ -354,7 +354,7 @@ export class WarmingRunner implements WarmingRun {
     return true;
   }
 
-  private async work(redis: Redis, plan: readonly string[]): Promise<void> {
+  private async work(redis: Redis | Cluster, plan: readonly string[]): Promise<void> {
     const { batchSize, concurrency } = this.settings;
     let next = 0;
     const worker = async () => {
@@ -370,7 +370,7 @@ export class WarmingRunner implements WarmingRun {
   }
 
   /** One batch, retried with backoff on errors; its keys count once, when an attempt completes. */
-  private async warmBatch(redis: Redis, keys: readonly string[]): Promise<void> {
+  private async warmBatch(redis: Redis | Cluster, keys: readonly string[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const source = this.settings.source;
@@ -423,7 +423,7 @@ export class WarmingRunner implements WarmingRun {
     }
   }
 
-  private batchContext(redis: Redis): BatchContext {
+  private batchContext(redis: Redis | Cluster): BatchContext {
     return {
       redis,
       signal: this.abort.signal,
@@ -462,7 +462,7 @@ export class WarmingRunner implements WarmingRun {
   }
 
   /** Every progressEveryMs: a progress line and the status record. */
-  private onPeriod(redis: Redis): void {
+  private onPeriod(redis: Redis | Cluster): void {
     if (this.state !== 'running') return;
     this.targetReached();
     this.updatePeriod();
@@ -471,7 +471,7 @@ export class WarmingRunner implements WarmingRun {
   }
 
   /** Writes the status record (with its index entry); never throws. */
-  private async publish(redis: Redis): Promise<void> {
+  private async publish(redis: Redis | Cluster): Promise<void> {
     if (this.detached) return;
     const status = this.status();
     try {

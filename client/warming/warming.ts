@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ProcessIdentity } from '../common/instance-id.js';
-import type { SideConnection } from '../connection/side-connection.js';
+import { ownDuplicate, type SideConnection } from '../connection/side-connection.js';
 import { ConfigError } from '../errors.js';
 import type { LiveLatency } from '../instrumentation/live-latency.js';
 import { LiveTicker } from './rate-control.js';
@@ -16,7 +16,7 @@ const MAX_NAMESPACES = 64;
 /** What the warming of one client builds on. */
 export interface WarmingHost {
   /** The app's master connection, duplicated for the runs' reads and writes of the app's keys. */
-  readonly writer: Redis;
+  readonly writer: Redis | Cluster;
   /** The client's records (status, usage record). */
   readonly side: SideConnection;
   readonly logger: Logger;
@@ -40,7 +40,7 @@ export class Warming {
   private readonly closedRuns: WarmingRunner[] = [];
   private registered = false;
   private closed = false;
-  private data: Redis | undefined;
+  private data: Redis | Cluster | undefined;
 
   constructor(private readonly host: WarmingHost) {
     this.ticker = new LiveTicker(host.latency);
@@ -121,17 +121,11 @@ export class Warming {
    * stores them), uninstrumented, and its own socket, so the records and
    * hot-key reports never wait behind a warming pipeline.
    */
-  private dataConnection(): Redis | undefined {
+  private dataConnection(): Redis | Cluster | undefined {
     if (this.closed) return undefined;
     if (this.data === undefined) {
-      this.data = this.host.writer.duplicate({
-        connectionName: 'redscope-warm',
-        keyPrefix: '',
-        lazyConnect: false,
-        // A batch that cannot go out now is retried with backoff, not queued.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-      });
+      // A batch that cannot go out now is retried with backoff, not queued.
+      this.data = ownDuplicate(this.host.writer, { connectionName: 'redscope-warm' });
       // Failures surface as failed attempts of the batches (counted, logged there).
       this.data.on('error', () => undefined);
     }

@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, ReplyError } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveClientsConfig } from '../../../client/connection/config.js';
+import {
+  type ClusterClientsConfig,
+  resolveClientsConfig,
+} from '../../../client/connection/config.js';
 import { writeDurably } from '../../../client/connection/durable-write.js';
 import {
+  clusterOptions,
   readerOptions,
   reconnectOnReadonly,
   writerOptions,
@@ -295,6 +299,146 @@ describe('the client connection config', () => {
       } finally {
         writer.disconnect();
       }
+    });
+  });
+});
+
+describe('the cluster config', () => {
+  const clusterConfig: ClusterClientsConfig = {
+    cluster: {
+      nodes: ['10.0.0.1:6379', { host: 'redis-1.internal', port: 6380 }, '[fd00::5]:6381'],
+    },
+    tls: { caFile },
+    username: 'app',
+    password: 'secret',
+  };
+
+  describe('happy', () => {
+    it('resolves seeds (IPv4, names, IPv6), TLS on with verification, replica reads by default', () => {
+      const resolved = resolveClientsConfig(clusterConfig);
+      expect(resolved.mode).toBe('cluster');
+      if (resolved.mode !== 'cluster') return;
+      expect(resolved.nodes).toEqual([
+        { host: '10.0.0.1', port: 6379 },
+        { host: 'redis-1.internal', port: 6380 },
+        { host: 'fd00::5', port: 6381 },
+      ]);
+      expect(resolved.tls?.rejectUnauthorized).toBe(true);
+      expect(resolved.scaleReads).toBe('replica');
+      expect(resolved.readFrom).toBe('replica');
+      const plain = resolveClientsConfig({ cluster: { nodes: ['10.0.0.1:6379'] }, tls: false });
+      expect(plain.tls).toBeUndefined();
+      const defaultTls = resolveClientsConfig({ cluster: { nodes: ['10.0.0.1:6379'] } });
+      expect(defaultTls.tls?.rejectUnauthorized).toBe(true);
+    });
+
+    it('keys natMap by the announced address as ioredis does (IPv6 without brackets)', () => {
+      const resolved = resolveClientsConfig({
+        ...clusterConfig,
+        cluster: {
+          nodes: ['10.0.0.1:6379'],
+          natMap: {
+            '10.0.1.5:6379': { host: 'redis-0.example.com', port: 16379 },
+            '[fd00::9]:6379': { host: '[fd00::1]', port: 16380 },
+          },
+        },
+      });
+      expect(resolved.mode === 'cluster' && resolved.natMap).toEqual({
+        '10.0.1.5:6379': { host: 'redis-0.example.com', port: 16379 },
+        'fd00::9:6379': { host: 'fd00::1', port: 16380 },
+      });
+    });
+
+    it('maps to a master-only writer and a replica-reading reader, every node on verified TLS', async () => {
+      const resolved = resolveClientsConfig(clusterConfig);
+      if (resolved.mode !== 'cluster') throw new Error('not a cluster config');
+      const writer = clusterOptions(resolved, 'writer');
+      const reader = clusterOptions(resolved, 'reader');
+      expect(writer.nodes).toEqual(resolved.nodes);
+      expect(writer.options.scaleReads).toBe('master');
+      expect(reader.options.scaleReads).toBe('slave');
+      for (const { options } of [writer, reader]) {
+        expect(options.redisOptions).toMatchObject({
+          username: 'app',
+          password: 'secret',
+          tls: { rejectUnauthorized: true },
+          disableClientInfo: true,
+        });
+        // No servername: each node's certificate is checked against the address it is dialled at.
+        expect(options.redisOptions?.tls).not.toHaveProperty('servername');
+        // Seed names reach the socket as written (no IPv4-only pre-resolution).
+        const dialled = new Promise((resolve) =>
+          options.dnsLookup?.('redis-1.internal', (_error, address) => resolve(address)),
+        );
+        await expect(dialled).resolves.toBe('redis-1.internal');
+      }
+      expect(writer.options.redisOptions.connectionName).toBe('redscope-writer');
+      expect(reader.options.redisOptions.connectionName).toBe('redscope-reader');
+      expect(reader.options.redisOptions.commandTimeout).toBe(resolved.readTimeoutMs);
+      const all = resolveClientsConfig({
+        ...clusterConfig,
+        cluster: { ...clusterConfig.cluster, scaleReads: 'all' },
+      });
+      if (all.mode !== 'cluster') throw new Error('not a cluster config');
+      expect(clusterOptions(all, 'reader').options.scaleReads).toBe('all');
+    });
+  });
+
+  describe('unhappy', () => {
+    it('names the option of each mistake, before any connection', () => {
+      const seeds = { nodes: ['10.0.0.1:6379'] };
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ ...clusterConfig, url: 'redis://h:1' } as ClusterClientsConfig),
+        ),
+      ).toBe('cluster');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({
+            ...clusterConfig,
+            sentinels: ['h:1'],
+            masterName: 'm',
+          } as ClusterClientsConfig),
+        ),
+      ).toBe('cluster');
+      expect(optionOf(() => resolveClientsConfig({ cluster: { nodes: [] } }))).toBe(
+        'cluster.nodes',
+      );
+      expect(optionOf(() => resolveClientsConfig({ cluster: { nodes: ['::1:6379'] } }))).toBe(
+        'cluster.nodes[0]',
+      );
+      expect(
+        optionOf(() => resolveClientsConfig({ cluster: { nodes: ['h:1', 'bad host:2'] } })),
+      ).toBe('cluster.nodes[1]');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ cluster: { ...seeds, scaleReads: 'slave' as 'replica' } }),
+        ),
+      ).toBe('cluster.scaleReads');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({
+            cluster: { ...seeds, natMap: { 'not-an-address': { host: 'h', port: 1 } } },
+          }),
+        ),
+      ).toBe('cluster.natMap["not-an-address"]');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({
+            cluster: { ...seeds, natMap: { 'h:1': { host: 'h', port: 0 } } },
+          }),
+        ),
+      ).toBe('cluster.natMap["h:1"]');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ cluster: seeds, readFrom: 'master' } as ClusterClientsConfig),
+        ),
+      ).toBe('readFrom');
+      expect(
+        optionOf(() =>
+          resolveClientsConfig({ cluster: seeds, masterName: 'm' } as ClusterClientsConfig),
+        ),
+      ).toBe('masterName');
     });
   });
 });
