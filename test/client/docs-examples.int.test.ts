@@ -207,11 +207,18 @@ describe('docs examples, happy path', () => {
   });
 
   it('the docs show each example exactly as it is tested', () => {
-    const docs = ['tracing.md', 'logging.md', 'hotkeys.md', 'warming.md', 'railway.md']
+    const docs = [
+      'tracing.md',
+      'logging.md',
+      'hotkeys.md',
+      'warming.md',
+      'railway.md',
+      'cluster.md',
+    ]
       .map((f) => readFileSync(join(packageRoot(), 'docs', f), 'utf8'))
       .join('\n');
     const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts'));
-    expect(files.length).toBe(7);
+    expect(files.length).toBe(8);
     for (const file of files) {
       const marker = `<!-- example: docs/examples/${file} -->\n\`\`\`ts\n`;
       const at = docs.indexOf(marker);
