@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Cluster, Redis } from 'ioredis';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import {
   createLogger,
@@ -16,7 +17,7 @@ import { DemoDatabase, demoUsers } from './users.js';
 
 export interface DemoOptions {
   /** The Redis connections from createRedisClients; the caller closes them. */
-  readonly clients: RedisClients;
+  readonly clients: RedisClients<Redis | Cluster>;
   /** The registry the clients were created with, served at /metrics with the session and process metrics. */
   readonly registry: Registry;
   /** Where to listen (default 127.0.0.1 and a free port). */
@@ -138,7 +139,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 }
 
 function createDemoApp(parts: {
-  clients: RedisClients;
+  clients: RedisClients<Redis | Cluster>;
   sessions: SessionCache;
   database: DemoDatabase;
   registry: Registry;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { sessionNamespace } from '../demo/defaults.js';
 import { renderLoopbackAlertmanagerConfig } from './alertmanager-loopback-config.js';
 import { startAlertmanager } from './alertmanager-server.js';
+import { ClusterTopology } from './cluster-topology.js';
 import { type HttpService, startHttpService } from './http-service.js';
 import { LoopbackReceivers, type Received } from './loopback-receivers.js';
 import { freePort } from './ports.js';
@@ -27,6 +28,83 @@ export interface LocalStackOptions {
   readonly demoUsers?: number;
   /** Requests per minute on one tenant's settings, the demo's hot key (default 3000; 0: none). */
   readonly hotKeyRate?: number;
+  /** A Redis Cluster (3 masters, 3 replicas) instead of the Sentinel topology. */
+  readonly cluster?: boolean;
+}
+
+/**
+ * The Redis side of the stack, as the other parts need it: how the exporter
+ * and the demo reach it, which Prometheus config watches it.
+ */
+interface RedisSide {
+  readonly topology: RedisTopology | ClusterTopology;
+  readonly nodes: readonly { name: string; role: string; port: number }[];
+  readonly tls: { caFile: string; certFile: string; keyFile: string };
+  readonly secretsDir: string;
+  /** The exporter's flags that name what it watches. */
+  readonly exporterTarget: readonly string[];
+  /** The demo's flags that name where the app connects. */
+  readonly appTarget: readonly string[];
+  /** The same for `redscope warm`, which takes the exporter's flags (none for a cluster yet). */
+  readonly warmTarget: readonly string[] | undefined;
+  /** The Prometheus config in prometheus/ that watches it. */
+  readonly prometheusConfig: string;
+  /** Compose address -> port, for the scrape targets it lists. */
+  readonly addresses: Readonly<Record<string, number>>;
+}
+
+async function startRedisSide(cluster: boolean, log: (line: string) => void): Promise<RedisSide> {
+  if (cluster) {
+    log('starting a Redis Cluster: 3 masters, 3 replicas (TLS, ACL)');
+    const topology = await ClusterTopology.start({ tls: true });
+    const { tls, nodes, dir } = topology.describe();
+    if (!tls) throw new Error('the local stack runs Redis with TLS only');
+    return {
+      topology,
+      nodes,
+      tls,
+      secretsDir: join(dir, 'secrets'),
+      // One seed: discovery (/discover-cluster-nodes) finds the others.
+      exporterTarget: ['--redis-url', `rediss://127.0.0.1:${topology.port('redis-0')}`],
+      appTarget: [
+        '--cluster-nodes',
+        nodes
+          .slice(0, 3)
+          .map((n) => `127.0.0.1:${n.port}`)
+          .join(','),
+      ],
+      warmTarget: undefined,
+      prometheusConfig: 'prometheus-cluster.yml',
+      addresses: {},
+    };
+  }
+  log('starting Redis: master, 2 replicas, 3 Sentinels (TLS, ACL)');
+  const topology = await RedisTopology.start({ tls: true });
+  const { tls, nodes, masterName, dir } = topology.describe();
+  if (!tls) throw new Error('the local stack runs Redis with TLS only');
+  const sentinels = nodes.filter((n) => n.role === 'sentinel');
+  // The exporter takes targets as URLs: the scheme says TLS.
+  const sentinelUrls = sentinels.map((n) => `rediss://127.0.0.1:${n.port}`).join(',');
+  const addresses: Record<string, number> = {};
+  for (const node of nodes) {
+    addresses[`${node.name}:${node.role === 'sentinel' ? 26379 : 6379}`] = node.port;
+  }
+  return {
+    topology,
+    nodes,
+    tls,
+    secretsDir: join(dir, 'secrets'),
+    exporterTarget: ['--sentinels', sentinelUrls, '--master-name', masterName],
+    appTarget: [
+      '--sentinels',
+      sentinels.map((n) => `127.0.0.1:${n.port}`).join(','),
+      '--master-name',
+      masterName,
+    ],
+    warmTarget: ['--sentinels', sentinelUrls, '--master-name', masterName],
+    prometheusConfig: 'prometheus.yml',
+    addresses,
+  };
 }
 
 export interface Endpoint {
@@ -110,29 +188,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dir = mkdtempSync(join(tmpdir(), 'redscope-up-'));
   const log = options.log;
   const services: HttpService[] = [];
-  let topology: RedisTopology | undefined;
+  let redis: RedisSide | undefined;
   let receivers: LoopbackReceivers | undefined;
 
   const stop = async () => {
     for (const service of services.reverse()) await service.stop().catch(() => undefined);
     await receivers?.close().catch(() => undefined);
-    await topology?.stop();
+    await redis?.topology.stop();
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    log('starting Redis: master, 2 replicas, 3 Sentinels (TLS, ACL)');
-    topology = await RedisTopology.start({ tls: true });
-    const { tls, nodes, masterName, dir: topologyDir } = topology.describe();
-    if (!tls) throw new Error('the local stack runs Redis with TLS only');
-    const secret = (user: string) => join(topologyDir, 'secrets', `${user}.password`);
-    const portOf = (name: string) => topology?.port(name) ?? 0;
-    const sentinels = nodes.filter((n) => n.role === 'sentinel');
+    redis = await startRedisSide(options.cluster ?? false, log);
+    const { tls, nodes, secretsDir } = redis;
+    const secret = (user: string) => join(secretsDir, `${user}.password`);
     const dataNodes = nodes.filter((n) => n.role !== 'sentinel');
     const tlsFlags = ['--tls-ca', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
-    const sentinelList = sentinels.map((n) => `127.0.0.1:${n.port}`).join(',');
-    // The exporter takes targets as URLs: the scheme says TLS.
-    const sentinelUrls = sentinels.map((n) => `rediss://127.0.0.1:${n.port}`).join(',');
 
     receivers = await LoopbackReceivers.start((kind, entry) =>
       log(`notification → ${describeNotification(kind, entry)}`),
@@ -177,10 +248,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         args: [
           cli,
           'exporter',
-          '--sentinels',
-          sentinelUrls,
-          '--master-name',
-          masterName,
+          ...redis.exporterTarget,
           '--username',
           'redscope-exporter',
           '--password-file',
@@ -207,7 +275,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const demoDatabase = join(dir, 'demo-database');
     const demoPort = await preferredPort(3000);
     // Per run, like the passwords: it only has to be the same in every process of this stack.
-    const hotKeysSecret = join(topologyDir, 'secrets', 'hotkeys.secret');
+    const hotKeysSecret = join(secretsDir, 'hotkeys.secret');
     writeFileSync(hotKeysSecret, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
     services.push(
       await startHttpService({
@@ -216,10 +284,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         args: [
           cli,
           'demo',
-          '--sentinels',
-          sentinelList,
-          '--master-name',
-          masterName,
+          ...redis.appTarget,
           '--username',
           'app',
           '--password-file',
@@ -251,14 +316,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       'exporter:9121': exporterPort,
       'alertmanager:9093': amPort,
       'demo:3000': demoPort,
+      ...redis.addresses,
     };
-    for (const node of dataNodes) addresses[`${node.name}:6379`] = portOf(node.name);
-    for (const node of sentinels) addresses[`${node.name}:26379`] = portOf(node.name);
     const promConfig = join(promDir, 'prometheus.yml');
     writeFileSync(
       promConfig,
       localizeAddresses(
-        readFileSync(join(root, 'prometheus', 'prometheus.yml'), 'utf8'),
+        readFileSync(join(root, 'prometheus', redis.prometheusConfig), 'utf8'),
         addresses,
       ),
     );
@@ -269,14 +333,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       { name: 'Prometheus alerts', url: `http://127.0.0.1:${promPort}/alerts` },
       { name: 'Alertmanager', url: `http://127.0.0.1:${amPort}` },
       { name: 'exporter', url: `http://127.0.0.1:${exporterPort}/` },
-      { name: 'exporter /metrics (master)', url: `http://127.0.0.1:${exporterPort}/metrics` },
+      options.cluster
+        ? {
+            name: 'exporter node discovery',
+            url: `http://127.0.0.1:${exporterPort}/discover-cluster-nodes`,
+          }
+        : { name: 'exporter /metrics (master)', url: `http://127.0.0.1:${exporterPort}/metrics` },
       { name: 'demo app /healthz', url: `http://127.0.0.1:${demoPort}/healthz` },
       { name: 'demo /metrics', url: `http://127.0.0.1:${demoPort}/metrics` },
       ...nodes.map((n) => ({ name: `${n.name} (${n.role})`, url: `rediss://127.0.0.1:${n.port}` })),
     ];
     // What the on-call engineer would run after the demo's cache went cold: the app user
     // writes (SET NX, and the status record the exporter shows), the demo's database loads.
-    const warmDemoSessions: StackCommand = {
+    const warmDemoSessions: StackCommand | undefined = redis.warmTarget && {
       what: "warm the demo's sessions from its database (prints the plan; drop --dry-run to run it)",
       env: { REDSCOPE_DEMO_DATABASE: demoDatabase },
       argv: [
@@ -287,10 +356,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         sessionNamespace(),
         '--loader',
         join(root, 'dist', 'demo', 'session-loader.js'),
-        '--sentinels',
-        sentinelUrls,
-        '--master-name',
-        masterName,
+        ...redis.warmTarget,
         '--username',
         'app',
         '--password-file',
@@ -299,7 +365,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         '--dry-run',
       ],
     };
-    return { endpoints, commands: [warmDemoSessions], dir, stop };
+    return { endpoints, commands: warmDemoSessions ? [warmDemoSessions] : [], dir, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,5 +1,7 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import type { Cluster, Redis } from 'ioredis';
+import type { ClientOptions, RedisClients } from '../../client/index.js';
 import { readSecret } from '../connection-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
@@ -9,6 +11,7 @@ interface DemoFlags {
   redisUrl?: string;
   sentinels?: string;
   masterName?: string;
+  clusterNodes?: string;
   username?: string;
   passwordFile?: string;
   tlsCa?: string;
@@ -69,6 +72,13 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .addOption(
       option('--master-name <NAME>', 'master group the Sentinels watch', 'REDSCOPE_MASTER_NAME'),
     )
+    .addOption(
+      option(
+        '--cluster-nodes <HOST:PORT,...>',
+        'seed nodes of a Redis Cluster instead (TLS, verified against --tls-ca, as with Sentinels)',
+        'REDSCOPE_CLUSTER_NODES',
+      ),
+    )
     .addOption(option('--username <USER>', 'ACL user for the data nodes', 'REDSCOPE_USERNAME'))
     .addOption(
       option('--password-file <FILE>', 'file holding the password', 'REDSCOPE_PASSWORD_FILE'),
@@ -126,8 +136,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           `--hot-key-rate ${JSON.stringify(flags.hotKeyRate)}: expected requests per minute, 0..60000`,
         );
       }
-      if (!flags.redisUrl && !flags.sentinels) {
-        throw new UsageError('give --redis-url, or --sentinels with --master-name');
+      const modes = [flags.redisUrl, flags.sentinels, flags.clusterNodes].filter(Boolean).length;
+      if (modes !== 1) {
+        throw new UsageError(
+          'give one of --redis-url, --sentinels with --master-name, or --cluster-nodes',
+        );
       }
       let otlpEndpoint: string | undefined;
       if (flags.otlpEndpoint) {
@@ -141,6 +154,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       }
       if (flags.databaseDir !== undefined) usableFolder('--database-dir', flags.databaseDir);
       const sentinels = flags.sentinels?.split(',').map((s) => hostPort('--sentinels', s.trim()));
+      const clusterNodes = flags.clusterNodes
+        ?.split(',')
+        .map((s) => hostPort('--cluster-nodes', s.trim()));
       const password = flags.passwordFile
         ? readSecret('--password-file', flags.passwordFile)
         : undefined;
@@ -161,33 +177,42 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const logger = client.createLogger({ name: 'redscope-demo' });
       const { Registry } = await import('prom-client');
       const registry = new Registry();
-      let clients: ReturnType<typeof client.createRedisClients>;
+      const credentials = {
+        ...(flags.username ? { username: flags.username } : {}),
+        ...(password ? { password } : {}),
+      };
+      let clients: RedisClients<Redis | Cluster>;
       try {
-        clients = client.createRedisClients(
-          {
-            ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
-            ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
-            ...(flags.username ? { username: flags.username } : {}),
-            ...(password ? { password } : {}),
-            ...(tls ? { tls } : {}),
-          },
-          {
-            registry,
-            logger,
-            // What the session cache's warming ranks sessions by (key names and scores, in Redis).
-            usage: { namespaces: [sessionNamespace()] },
-            // Hot-key detection needs the deployment's redaction secret; without one it stays off.
-            ...(hotKeysSecret
-              ? {
-                  hotKeys: {
-                    redaction: { secret: hotKeysSecret },
-                    report: { service: 'redscope-demo', intervalMs: 2000 },
-                    nearCache: { enabled: flags.nearCache },
-                  },
-                }
-              : {}),
-          },
-        );
+        const options: ClientOptions = {
+          registry,
+          logger,
+          // What the session cache's warming ranks sessions by (key names and scores, in Redis).
+          usage: { namespaces: [sessionNamespace()] },
+          // Hot-key detection needs the deployment's redaction secret; without one it stays off.
+          ...(hotKeysSecret
+            ? {
+                hotKeys: {
+                  redaction: { secret: hotKeysSecret },
+                  report: { service: 'redscope-demo', intervalMs: 2000 },
+                  nearCache: { enabled: flags.nearCache },
+                },
+              }
+            : {}),
+        };
+        clients = clusterNodes
+          ? client.createRedisClients(
+              { cluster: { nodes: clusterNodes }, ...credentials, ...(tls ? { tls } : {}) },
+              options,
+            )
+          : client.createRedisClients(
+              {
+                ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
+                ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
+                ...credentials,
+                ...(tls ? { tls } : {}),
+              },
+              options,
+            );
       } catch (error) {
         if (error instanceof client.ConfigError) throw new UsageError(error.message);
         throw error;

@@ -14,7 +14,11 @@ export function registerUpCommand(program: Command, io: CliIo): void {
       'run the whole local stack: Redis HA (TLS), exporter, Prometheus, Alertmanager, demo app',
     )
     .option('--demo-users <N>', 'virtual users driving the demo app', '20')
-    .action(async (options: { demoUsers: string }) => {
+    .option(
+      '--cluster',
+      'run a Redis Cluster (3 masters, 3 replicas) instead of the Sentinel topology',
+    )
+    .action(async (options: { demoUsers: string; cluster?: boolean }) => {
       const demoUsers = Number(options.demoUsers);
       if (!Number.isInteger(demoUsers) || demoUsers < 0) {
         throw new UsageError(
@@ -24,7 +28,7 @@ export function registerUpCommand(program: Command, io: CliIo): void {
       const { shellLine, startLocalStack } = await import('../../stack/local-stack.js');
       const log = (line: string) => io.err(`[up] ${line}\n`);
       await runUntilSignal(
-        () => startLocalStack({ log, demoUsers }),
+        () => startLocalStack({ log, demoUsers, cluster: options.cluster ?? false }),
         (stack) => {
           const width = Math.max(...stack.endpoints.map((e) => e.name.length));
           io.out('\nredscope is up:\n');

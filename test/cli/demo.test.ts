@@ -28,10 +28,29 @@ describe('redscope demo', () => {
       expect(err).toContain('--otlp-endpoint "nope": expected a URL');
     });
 
-    it('exits 2 when neither --redis-url nor --sentinels is given', async () => {
+    it('exits 2 when none of --redis-url, --sentinels or --cluster-nodes is given', async () => {
       const { code, err } = await run();
       expect(code).toBe(2);
-      expect(err).toContain('give --redis-url, or --sentinels with --master-name');
+      expect(err).toContain(
+        'give one of --redis-url, --sentinels with --master-name, or --cluster-nodes',
+      );
+    });
+
+    it('exits 2 when both --redis-url and --cluster-nodes are given', async () => {
+      const { code, err } = await run(
+        '--redis-url',
+        'redis://127.0.0.1:1',
+        '--cluster-nodes',
+        '127.0.0.1:2',
+      );
+      expect(code).toBe(2);
+      expect(err).toContain('give one of --redis-url');
+    });
+
+    it('exits 2 naming a malformed --cluster-nodes address', async () => {
+      const { code, err } = await run('--cluster-nodes', '127.0.0.1:2,nowhere');
+      expect(code).toBe(2);
+      expect(err).toContain('--cluster-nodes "nowhere": expected HOST:PORT');
     });
 
     it('exits 2 naming a malformed --listen address', async () => {

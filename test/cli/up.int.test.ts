@@ -1,88 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../stack/repo-paths.js';
-
-const bin = join(packageRoot(), 'bin', 'redscope.js');
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await delay(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { listening, startUp, type UpProcess, until } from './support/up-process.js';
 
 describe('redscope up', () => {
-  let child: ChildProcess | undefined;
+  let up: UpProcess | undefined;
   // Ctrl-C first, so a failing test still lets up stop what it started; SIGKILL of up
   // itself would orphan its servers.
-  afterAll(async () => {
-    const running = child;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGINT');
-    await Promise.race([exited, delay(20_000)]);
-    if (running.exitCode === null) running.kill('SIGKILL');
-  });
+  afterAll(() => up?.stop());
 
   it('starts every part, scrapes every target, and stops every process on Ctrl-C', async () => {
-    expect(
-      existsSync(join(packageRoot(), 'dist', 'cli', 'main.js')),
-      'run `npm run build` first',
-    ).toBe(true);
-    const started = spawn(process.execPath, [bin, 'up', '--demo-users', '2'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = started;
-    let out = '';
-    let err = '';
-    started.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    started.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => started.once('exit', resolve));
-
-    await until('"redscope is up"', 60_000, async () => {
-      if (started.exitCode !== null) throw new Error(`up exited early:\n${err}`);
-      return out.includes('redscope is up') && out.includes('Ctrl-C') ? true : undefined;
-    });
-    const url = (name: string) => {
-      const line = out.split('\n').find((l) => l.trim().startsWith(name));
-      const found = line?.match(/(https?|rediss):\/\/127\.0\.0\.1:\d+\S*/)?.[0];
-      if (!found) throw new Error(`no ${name} URL in:\n${out}`);
-      return found;
-    };
+    up = await startUp(['--demo-users', '2']);
+    const { url, out: printed } = up;
+    const out = printed();
     const prometheus = url('Prometheus ');
-    const ports = [...out.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    const ports = up.ports();
 
     // Every scrape job of the shipped prometheus.yml answers: 3 data nodes, 3 Sentinels,
     // the exporter itself and the demo app.
@@ -145,8 +76,8 @@ describe('redscope up', () => {
     // The demo's sessions are cached already (nothing was lost), so most are skipped.
     expect(run.out).toMatch(/done in [\d.]+ s: warmed \d+, skipped \d+ .*failed 0, errors 0/);
 
-    started.kill('SIGINT');
-    expect(await exited).toBe(0);
+    up.child.kill('SIGINT');
+    expect(await up.exited).toBe(0);
     for (const port of ports) expect(await listening(port), `port ${port} still open`).toBe(false);
   });
 });
