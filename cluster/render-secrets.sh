@@ -6,4 +6,4 @@
 # usage: SECRETS_DIR=/run/secrets/redis OUT_DIR=/etc/redis cluster/render-secrets.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CONFIG_DIR="$here" exec "$here/../sentinel/render-secrets.sh"
+REDSCOPE_RENDER_DIR="$here" exec "$here/../sentinel/render-secrets.sh"

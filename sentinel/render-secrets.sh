@@ -12,11 +12,11 @@
 # The launcher (stack/acl.ts) renders users.acl the same way; a test checks it.
 #
 # usage: SECRETS_DIR=/run/secrets/redis OUT_DIR=/etc/redis sentinel/render-secrets.sh
-# cluster/render-secrets.sh runs this script on cluster/ (CONFIG_DIR): users.acl
+# cluster/render-secrets.sh runs this script on cluster/ (REDSCOPE_RENDER_DIR): users.acl
 # and redis-cluster.conf + `masterauth`.
 set -euo pipefail
 
-here="${CONFIG_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+here="${REDSCOPE_RENDER_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${SECRETS_DIR:?set SECRETS_DIR to the folder holding admin.password, app.password, ...}"
 : "${OUT_DIR:?set OUT_DIR to the folder the rendered configs go to}"
 umask 077

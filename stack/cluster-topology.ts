@@ -7,7 +7,7 @@ import {
   type ClusterNode,
   parseClusterNodes,
 } from '../client/common/cluster-nodes.js';
-import { ACL_USERS, type AclUser, ADMIN_USER, type Credentials, USERNAMES } from './acl.js';
+import type { AclUser, Credentials } from './acl.js';
 import { requireBinary } from './binaries.js';
 import { createTopologyCertificates } from './certificates.js';
 import { type ClientTlsFiles, LocalNodes } from './local-nodes.js';
@@ -126,6 +126,9 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
               },
             ),
             'cluster-port': String(busPorts.get(name)),
+            // A node learns its own IP from a peer's MEET; a lone master never would, and
+            // would hand clients an empty host in CLUSTER SLOTS.
+            'cluster-announce-ip': (addresses[index] as (typeof addresses)[number]).host,
             // Relative to `dir`, which is the node's own folder.
             'cluster-config-file': 'nodes.conf',
             ...options.redisOverrides,
@@ -213,10 +216,21 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
    * Waits until every running node says `cluster_state:ok` with all 16384
    * slots ok, every running replica has its link to its master up, and every
    * node's `CLUSTER SLOTS` lists those replicas (a killed node is left out;
-   * back after a restart, it counts again).
+   * back after a restart, it counts again). With `failedOver`, also until no
+   * node serves slots from that node any more: right after a kill or pause,
+   * before anyone noticed, the cluster still looks healthy.
    */
-  waitForHealthy(timeoutMs = 30_000): Promise<void> {
-    return this.waitForHealthyUntil(0, Date.now() + timeoutMs);
+  async waitForHealthy(timeoutMs = 30_000, failedOver?: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (failedOver !== undefined) {
+      const port = this.port(failedOver);
+      await this.waitUntil(
+        `the slots of ${failedOver} to move to its replica`,
+        deadline,
+        async () => (await this.clusterNodes()).every((n) => n.port !== port || n.slotCount === 0),
+      );
+    }
+    await this.waitForHealthyUntil(0, deadline);
   }
 
   /** See waitForHealthy(); at start, also waits for `replicas` replicas to exist. */
@@ -241,7 +255,11 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
         }
         // Replicas per master in the slot map this node hands to clients.
         const perMaster = new Map<unknown, number>();
-        for (const range of slots) perMaster.set((range[2] as unknown[])[1], range.length - 3);
+        for (const range of slots) {
+          // An empty host: a node that does not know its address, which clients skip.
+          if (range.slice(2).some((endpoint) => (endpoint as unknown[])[0] === '')) return false;
+          perMaster.set((range[2] as unknown[])[1], range.length - 3);
+        }
         listed.push([...perMaster.values()].reduce((sum, n) => sum + n, 0));
       }
       // CLUSTER SLOTS leaves out a replica until it has heard of replicated data from it (Redis
@@ -309,23 +327,6 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
   }
 
   describe(): ClusterTopologyDescription {
-    const tls = this.clientTlsFiles();
-    const passwords = this.passwords;
-    return {
-      dir: this.dir,
-      nodes: this.describeNodes(),
-      ...(tls ? { tls } : {}),
-      ...(passwords
-        ? {
-            auth: { username: ADMIN_USER, password: passwords[ADMIN_USER] },
-            users: Object.fromEntries(
-              ACL_USERS.map((user) => [
-                user,
-                { username: USERNAMES[user], password: passwords[user] },
-              ]),
-            ) as Record<AclUser, Credentials>,
-          }
-        : {}),
-    };
+    return { dir: this.dir, nodes: this.describeNodes(), ...this.describeAccess() };
   }
 }

@@ -1,7 +1,14 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { type AclPasswords, ADMIN_USER } from './acl.js';
+import {
+  ACL_USERS,
+  type AclPasswords,
+  type AclUser,
+  ADMIN_USER,
+  type Credentials,
+  USERNAMES,
+} from './acl.js';
 import type { TopologyCertificates } from './certificates.js';
 import { NodeStartError, TopologyNotReadyError } from './errors.js';
 import { SupervisedProcess, tailOf } from './processes.js';
@@ -242,6 +249,30 @@ export abstract class LocalNodes<Role extends string> {
       port,
       ...(process.pid !== undefined ? { pid: process.pid } : {}),
     }));
+  }
+
+  /** The client TLS files and, with ACL on, every user's credentials (`auth` is the admin's). */
+  protected describeAccess(): {
+    tls?: ClientTlsFiles;
+    auth?: Credentials;
+    users?: Readonly<Record<AclUser, Credentials>>;
+  } {
+    const tls = this.clientTlsFiles();
+    const passwords = this.passwords;
+    return {
+      ...(tls ? { tls } : {}),
+      ...(passwords
+        ? {
+            auth: { username: ADMIN_USER, password: passwords[ADMIN_USER] },
+            users: Object.fromEntries(
+              ACL_USERS.map((user) => [
+                user,
+                { username: USERNAMES[user], password: passwords[user] },
+              ]),
+            ) as Record<AclUser, Credentials>,
+          }
+        : {}),
+    };
   }
 
   /** Address of a node by name. */

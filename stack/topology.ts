@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACL_USERS, type AclUser, ADMIN_USER, type Credentials, USERNAMES } from './acl.js';
+import type { AclUser, Credentials } from './acl.js';
 import { requireBinary } from './binaries.js';
 import { createTopologyCertificates, type TopologyCertificates } from './certificates.js';
 import { type LocalNode, LocalNodes } from './local-nodes.js';
@@ -267,28 +267,12 @@ export class RedisTopology extends LocalNodes<NodeRole> {
   }
 
   describe(): TopologyDescription {
-    const description: TopologyDescription = {
+    return {
       masterName: this.masterName,
       host: this.sharedHost,
       dir: this.dir,
       nodes: this.describeNodes(),
-    };
-    const tls = this.clientTlsFiles();
-    const passwords = this.passwords;
-    return {
-      ...description,
-      ...(tls ? { tls } : {}),
-      ...(passwords
-        ? {
-            auth: { username: ADMIN_USER, password: passwords[ADMIN_USER] },
-            users: Object.fromEntries(
-              ACL_USERS.map((user) => [
-                user,
-                { username: USERNAMES[user], password: passwords[user] },
-              ]),
-            ) as Record<AclUser, Credentials>,
-          }
-        : {}),
+      ...this.describeAccess(),
     };
   }
 

@@ -107,7 +107,7 @@ describe('the local Redis Cluster (TLS, ACL)', () => {
       const victimPort = cluster.port(victim);
       const victimId = (await cluster.clusterNodes()).find((n) => n.port === victimPort)?.id;
       await cluster.kill(victim);
-      await cluster.waitForHealthy(20_000);
+      await cluster.waitForHealthy(20_000, victim);
       const promoted = await cluster.masterNameOf('topology:17');
       expect(promoted).not.toBe(victim);
       await cluster.restart(victim);
@@ -130,6 +130,32 @@ describe('the local Redis Cluster (TLS, ACL)', () => {
       }
       await cluster.waitForHealthy(20_000);
     });
+  });
+
+  it('serves clients from one master alone (it announces its address without a peer)', async () => {
+    const single = await ClusterTopology.start({
+      masters: 1,
+      replicasPerMaster: 0,
+      tls: false,
+      acl: false,
+    });
+    const client = new Cluster(single.seeds(), {
+      ...single.clusterOptions(),
+      enableOfflineQueue: false,
+    });
+    try {
+      await new Promise((resolve, reject) => {
+        client.once('ready', resolve);
+        client.once('error', reject);
+      });
+      await client.set('lone', 'master');
+      expect(await client.get('lone')).toBe('master');
+      const slots = (await client.cluster('SLOTS')) as unknown[][];
+      expect(slots.map((range) => (range[2] as unknown[])[0])).toEqual(['127.0.0.1']);
+    } finally {
+      client.disconnect();
+      await single.stop();
+    }
   });
 
   describe('unhappy', () => {
