@@ -4,7 +4,7 @@ import { DurableWriteError } from '../errors.js';
 import { Instrumentation } from '../instrumentation/instrumentation.js';
 import { neverSendSettled, quit, warnInsecureTls } from './client-lifecycle.js';
 import { writeDurablyOnCluster } from './cluster-durable-write.js';
-import { ClusterHealth, whenClusterReady } from './cluster-health.js';
+import { ClusterHealth, watchReaderReady, whenClusterReady } from './cluster-health.js';
 import type { ResolvedCluster } from './config.js';
 import type { ClientOptions, RedisClients } from './create-redis-clients.js';
 import { dropSocket } from './drop-socket.js';
@@ -28,15 +28,21 @@ export function createClusterClients(
   const writer = new Cluster(writerSetup.nodes, writerSetup.options);
   neverSendSettled(writer);
   // Before the first slot refresh (it starts on a later tick): every seed's real error is seen.
-  const health = new ClusterHealth(
-    resolved.nodes,
-    resolved.tls !== undefined,
-    resolved.connectTimeoutMs,
-  );
-  health.watch(writer);
+  const healthOf = (cluster: Cluster, role: 'writer' | 'reader') => {
+    const health = new ClusterHealth(
+      resolved.nodes,
+      resolved.tls !== undefined,
+      resolved.connectTimeoutMs,
+      role,
+    );
+    health.watch(cluster);
+    return health;
+  };
+  const health = healthOf(writer, 'writer');
   const readerSetup =
     resolved.scaleReads === 'master' ? undefined : clusterOptions(resolved, 'reader');
   const replica = readerSetup ? new Cluster(readerSetup.nodes, readerSetup.options) : undefined;
+  const readerHealth = replica ? healthOf(replica, 'reader') : undefined;
   // ioredis prints 'error' events nobody listens to; failures reach callers through their
   // commands, and ready() names the node (ClusterHealth).
   writer.on('error', () => undefined);
@@ -62,16 +68,21 @@ export function createClusterClients(
     replica?.disconnect();
     throw error;
   }
-  warnInsecureTls(instrumentation.logger, insecure);
+  const { logger } = instrumentation;
+  warnInsecureTls(logger, insecure);
+  health.logTo(logger);
+  readerHealth?.logTo(logger);
   const reader = createReadClient(replica, writer, resolved.readRetryWindowMs);
   let closing: Promise<void> | undefined;
+  /** The first ready() starts watching the reader; it never waits for it (see watchReaderReady). */
+  let readerWatched = false;
   return {
     writer,
     reader,
     mode: 'cluster',
     writeDurably: async (write, durableOptions) => {
       try {
-        return await writeDurablyOnCluster(writer, write, durableOptions ?? {}, resolved.natMap);
+        return await writeDurablyOnCluster(writer, write, durableOptions ?? {});
       } catch (error) {
         if (error instanceof DurableWriteError) durability.rejected(error.reason);
         throw error;
@@ -79,8 +90,19 @@ export function createClusterClients(
     },
     hotKeys: (limit) => instrumentation.hotKeys(limit),
     warm: (warmOptions) => instrumentation.warm(warmOptions),
-    ready: (timeoutMs = resolved.connectTimeoutMs * 5) =>
-      whenClusterReady(writer, health, timeoutMs),
+    ready: (timeoutMs = resolved.connectTimeoutMs * 5) => {
+      if (replica !== undefined && readerHealth !== undefined && !readerWatched) {
+        readerWatched = true;
+        void watchReaderReady(
+          replica,
+          readerHealth,
+          timeoutMs,
+          logger,
+          () => closing !== undefined,
+        );
+      }
+      return whenClusterReady(writer, health, timeoutMs);
+    },
     close: () => {
       // Detached first: the QUIT that close() sends is the client's own, not app traffic.
       instrumentation.detach();

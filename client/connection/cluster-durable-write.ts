@@ -1,7 +1,13 @@
-import { type ChainableCommander, type Cluster, Command, type Redis, ReplyError } from 'ioredis';
+import {
+  type ChainableCommander,
+  type Cluster,
+  type Command,
+  type Redis,
+  ReplyError,
+} from 'ioredis';
+import { dialledKey, hashSlot, nodeKey, slotMasterKey } from '../common/cluster-routing.js';
 import { ConfigError, DurableWriteError } from '../errors.js';
 import { errorFields } from '../logging/logger.js';
-import type { Address } from './config.js';
 import {
   checkedOptions,
   closeCounter,
@@ -42,13 +48,14 @@ import {
  * transaction (EXECABORT), so the write is tried again on the node the
  * cluster names (ASKING first, for a slot being migrated), within the
  * writer's command timeout. `write` is then called again: it must only
- * queue commands.
+ * queue commands. So is a node connection that closes before it was ever
+ * ready (a slot refresh during a failover can still name the dead master,
+ * and ioredis makes node connections lazily): nothing was sent on it.
  */
 export async function writeDurablyOnCluster(
   cluster: Cluster,
   write: (pipeline: ChainableCommander) => unknown,
   options: DurableWriteOptions,
-  natMap: Readonly<Record<string, Address>> = {},
 ): Promise<DurableWriteResult> {
   const budgetMs = cluster.options.redisOptions?.commandTimeout ?? DEFAULT_BUDGET_MS;
   // allowWithoutSentinels has nothing to allow here: there are no Sentinels to hear.
@@ -57,7 +64,13 @@ export async function writeDurablyOnCluster(
   const deadline = performance.now() + budgetMs;
   let asking: string | undefined;
   for (;;) {
-    const node = await nodeFor(cluster, slot, asking, natMap, deadline, timeoutMs);
+    const node = await nodeFor(cluster, slot, asking, deadline, timeoutMs);
+    if (!(await connected(node, deadline))) {
+      if (performance.now() >= deadline) throw notWritten(wanted === 'all' ? 0 : wanted, timeoutMs);
+      asking = undefined;
+      await refreshed(cluster, deadline);
+      continue;
+    }
     const replicas = wanted === 'all' ? await replicaCount(node, timeoutMs) : wanted;
     const attempt = await runOnce(node, write, asking !== undefined, replicas, timeoutMs);
     if (attempt.kind === 'done') return attempt.result;
@@ -78,6 +91,35 @@ type Attempt =
   | { readonly kind: 'moved' }
   | { readonly kind: 'ask'; readonly to: string }
   | { readonly kind: 'wait' };
+
+/**
+ * Whether `node` is (or becomes, before `deadline`) ready for commands; a
+ * lazily made node connection (status `wait`) is connected here. False when
+ * it closes or the time runs out first: nothing was sent on it. Only a
+ * connection that was ready gets the transaction, so a close after that is
+ * `unknown` for a reason, never by default.
+ */
+function connected(node: Redis, deadline: number): Promise<boolean> {
+  if (node.status === 'ready') return Promise.resolve(true);
+  if (node.status === 'end' || node.status === 'close') return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (ready: boolean) => {
+      clearTimeout(timer);
+      node.off('ready', onReady);
+      node.off('close', onClose);
+      node.off('end', onClose);
+      resolve(ready);
+    };
+    const onReady = () => finish(true);
+    const onClose = () => finish(false);
+    const timer = setTimeout(onClose, Math.max(0, deadline - performance.now()));
+    node.on('ready', onReady);
+    node.on('close', onClose);
+    node.on('end', onClose);
+    // Its error reaches the Cluster's `node error` listeners; the close is what counts here.
+    if (node.status === 'wait') node.connect().catch(() => undefined);
+  });
+}
 
 /** ASKING?, MULTI, the write, EXEC, WAIT: one pipeline on `node`. */
 async function runOnce(
@@ -176,7 +218,7 @@ function slotOfWrite(cluster: Cluster, write: (pipeline: ChainableCommander) => 
   for (const command of queued) {
     for (const key of command.getKeys()) {
       keys += 1;
-      slots.add(slotOf(key));
+      slots.add(hashSlot(key));
     }
   }
   if (slots.size === 0) {
@@ -194,11 +236,6 @@ function slotOfWrite(cluster: Cluster, write: (pipeline: ChainableCommander) => 
   return [...slots][0] as number;
 }
 
-/** A key's hash slot, by ioredis' own computation (hash tags included). */
-function slotOf(key: string | Buffer): number {
-  return new Command('exists', [key]).getSlot();
-}
-
 /**
  * The connection to the master of `slot` (or, after an ASK, to the node
  * named), once the cluster is ready: its slot map names the node, its
@@ -210,24 +247,15 @@ async function nodeFor(
   cluster: Cluster,
   slot: number,
   asking: string | undefined,
-  natMap: Readonly<Record<string, Address>>,
   deadline: number,
   timeoutMs: number,
 ): Promise<Redis> {
   for (;;) {
     if (cluster.status === 'ready') {
-      // The slot map holds addresses already translated by natMap; an ASK names the announced one.
-      const mapped = asking === undefined ? undefined : natMap[asking];
-      const key =
-        asking === undefined
-          ? cluster.slots[slot]?.[0]
-          : mapped === undefined
-            ? asking
-            : `${mapped.host}:${mapped.port}`;
+      // Both through the natMap: an ASK names the announced address, and so may the slot map.
+      const key = asking === undefined ? slotMasterKey(cluster, slot) : dialledKey(cluster, asking);
       const node =
-        key === undefined
-          ? undefined
-          : cluster.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === key);
+        key === undefined ? undefined : cluster.nodes('all').find((n) => nodeKey(n) === key);
       if (node !== undefined && node.status !== 'end') return node;
     }
     if (performance.now() >= deadline) throw notWritten(0, timeoutMs);

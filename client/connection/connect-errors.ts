@@ -103,7 +103,7 @@ const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUS
  * only after this many failures in a row (ready() reports it at its timeout if
  * that comes first).
  */
-const DNS_FAILURES_BEFORE_FINAL = 3;
+export const DNS_FAILURES_BEFORE_FINAL = 3;
 
 /**
  * What the factory has learned about reaching Redis: the last error of the
@@ -250,34 +250,68 @@ export function whenReady(
   timeoutMs: number,
   tls: boolean,
 ): Promise<void> {
+  return readyOrFinal(client, timeoutMs, {
+    onFinal: (listener) => health.onFinal(listener),
+    timedOut: () => {
+      const dns = health.atTimeout;
+      if (dns !== undefined) return dns;
+      const last = health.last;
+      return new RedisConnectError(
+        'timeout',
+        `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}${hintFor(last, tls)}` : ''})`,
+        { cause: last === undefined ? undefined : errorFields(last) },
+      );
+    },
+    ended: 'Redis connection ended before it was ready',
+  });
+}
+
+/** What readyOrFinal watches: an ioredis Redis or Cluster. */
+interface Connecting {
+  readonly status: string;
+  on(event: 'ready' | 'end', listener: () => void): unknown;
+  off(event: 'ready' | 'end', listener: () => void): unknown;
+}
+
+/**
+ * The wait every ready() shares: resolves when `client` is ready; rejects
+ * with the first final error `onFinal` reports, with a `timeout`
+ * RedisConnectError saying `ended` when the client ends first, or with
+ * `timedOut()` after `timeoutMs`.
+ */
+export function readyOrFinal(
+  client: Connecting,
+  timeoutMs: number,
+  outcome: {
+    /** Subscribes to final errors (called at once with one already known); returns the unsubscribe. */
+    onFinal(listener: (error: RedisConnectError) => void): () => void;
+    timedOut(): Error;
+    ended: string;
+  },
+): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
+    let stopFinal: (() => void) | undefined;
+    let finished = false;
     const finish = (error?: Error) => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       client.off('ready', onReady);
       client.off('end', onEnd);
-      stopFinal();
+      stopFinal?.();
       if (error) reject(error);
       else resolve();
     };
-    const timer = setTimeout(() => {
-      const dns = health.atTimeout;
-      if (dns !== undefined) return finish(dns);
-      const last = health.last;
-      finish(
-        new RedisConnectError(
-          'timeout',
-          `Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}${hintFor(last, tls)}` : ''})`,
-          { cause: last === undefined ? undefined : errorFields(last) },
-        ),
-      );
-    }, timeoutMs);
+    const timer = setTimeout(() => finish(outcome.timedOut()), timeoutMs);
     const onReady = () => finish();
-    const onEnd = () =>
-      finish(new RedisConnectError('timeout', 'Redis connection ended before it was ready'));
+    const onEnd = () => finish(new RedisConnectError('timeout', outcome.ended));
     client.on('ready', onReady);
     client.on('end', onEnd);
-    const stopFinal = health.onFinal((error) => finish(error));
+    // onFinal may call back at once (a final error already known): finish() ran before the
+    // unsubscribe existed, so it is called here.
+    stopFinal = outcome.onFinal((error) => finish(error));
+    if (finished) stopFinal();
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from '../common/cluster-routing.js';
 
 /** How long close() lets the owners' last writes run before it drops the connection. */
 const CLOSE_GRACE_MS = 500;
@@ -92,22 +93,21 @@ export function ownDuplicate(
   },
 ): RecordsConnection {
   const { connectionName, db, commandTimeout } = settings;
-  if ((writer as { isCluster?: boolean }).isCluster === true) {
-    const cluster = writer as Cluster;
+  if (isCluster(writer)) {
     // Cluster#duplicate merges these over the app's own options (seeds, TLS, user, natMap).
-    return cluster.duplicate([], {
+    return writer.duplicate([], {
       keyPrefix: '',
       lazyConnect: false,
       enableOfflineQueue: false,
       redisOptions: {
-        ...cluster.options.redisOptions,
+        ...writer.options.redisOptions,
         connectionName,
         maxRetriesPerRequest: 0,
         ...(commandTimeout === undefined ? {} : { commandTimeout }),
       },
     });
   }
-  return (writer as Redis).duplicate({
+  return writer.duplicate({
     connectionName,
     keyPrefix: '',
     ...(db === undefined ? {} : { db }),

@@ -1,6 +1,7 @@
 import type { Cluster, Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exponentialBackoff } from '../common/backoff.js';
+import { nodeKey, slotMasterKey } from '../common/cluster-routing.js';
 import {
   type HotKeyView,
   NearCache,
@@ -27,16 +28,34 @@ const NODE_RECONNECT = exponentialBackoff(100, 2000);
  * with its own tracked data connection and invalidation connection to that
  * node (CLIENT TRACKING is per connection, and a node only reports the keys
  * it serves). A read is served by, or routed through, the cache of the node
- * that serves the key's slot in the Cluster's map now. The caches follow the
- * Cluster's node connections: one is made when ioredis adds a master
- * (`+node`), closed when ioredis drops the node (`-node`, after a failover
- * or when the node leaves the slot map). A read routed to a node that no
- * longer serves the key (MOVED, ASK) is sent again through the Cluster; an
- * entry of a slot that moved away was dropped by the invalidation the move
- * itself causes (MIGRATE deletes the keys on the old node).
+ * that serves the key's slot in the Cluster's map now.
+ *
+ * The caches follow the Cluster's masters as its slot map names them: they
+ * are reconciled with `cluster.nodes('master')` at every slot refresh (the
+ * Cluster's `refresh`, every few seconds and after a redirect), when it is
+ * ready, and when ioredis drops a node connection (`-node`). Not on `+node`:
+ * before the first slot map every seed counts as a master, replicas
+ * included, and a failover promotes a replica by flipping its connection's
+ * role, with no `+node` at all (ConnectionPool.findOrCreate). Caches are
+ * keyed by the node connection, not its address: ioredis may replace the
+ * connection of one address (ConnectionPool.recreate).
+ *
+ * A read routed to a node that no longer serves the key (MOVED, ASK) is sent
+ * again through the Cluster; an entry of a slot that moved away was dropped
+ * by the invalidation the move itself causes (MIGRATE deletes the keys on the
+ * old node).
  */
 export class ClusterNearCache implements NearCacheLike {
-  private readonly nodes = new Map<string, NearCache>();
+  private readonly caches = new Map<Redis, NearCache>();
+  /** The same caches by pool key (`host:port`): what the slot map names. */
+  private byKey = new Map<string, NearCache>();
+  /** The counts of caches closed since: the counters stay monotonic as masters come and go. */
+  private readonly retired = {
+    hits: 0,
+    misses: 0,
+    invalidations: 0,
+    flushes: new Map<NearCacheFlushReason, number>(),
+  };
   private readonly unsubscribe: () => void;
   private closed = false;
 
@@ -46,15 +65,17 @@ export class ClusterNearCache implements NearCacheLike {
     private readonly hot: HotKeyView,
     private readonly logger: Logger,
   ) {
-    const added = (redis: Redis) => this.added(redis);
-    const removed = (redis: Redis) => this.removed(redis);
-    cluster.on('+node', added);
-    cluster.on('-node', removed);
+    const reconcile = () => this.reconcile();
+    cluster.on('refresh', reconcile);
+    cluster.on('ready', reconcile);
+    cluster.on('-node', reconcile);
     this.unsubscribe = () => {
-      cluster.off('+node', added);
-      cluster.off('-node', removed);
+      cluster.off('refresh', reconcile);
+      cluster.off('ready', reconcile);
+      cluster.off('-node', reconcile);
     };
-    for (const redis of cluster.nodes('master')) this.added(redis);
+    // Until then the pool holds the seeds, each taken for a master.
+    if (cluster.status === 'ready') this.reconcile();
   }
 
   serve(command: Command): boolean {
@@ -67,24 +88,29 @@ export class ClusterNearCache implements NearCacheLike {
 
   written(key: string): void {
     // The key's own node is enough in steady state; every node covers a slot that moved.
-    for (const cache of this.nodes.values()) cache.written(key);
+    for (const cache of this.caches.values()) cache.written(key);
   }
 
   get empty(): boolean {
-    for (const cache of this.nodes.values()) if (!cache.empty) return false;
+    for (const cache of this.caches.values()) if (!cache.empty) return false;
     return true;
   }
 
-  /** Summed over the nodes; `tracking` when every master's cache is tracking. */
+  /**
+   * Summed over the masters' caches, plus the counts of the caches closed
+   * before (their entries are gone); `tracking` when every master's cache is
+   * tracking.
+   */
   stats(): NearCacheStats {
-    const flushes = new Map<NearCacheFlushReason, number>();
-    let hits = 0;
-    let misses = 0;
-    let invalidations = 0;
+    const { retired } = this;
+    const flushes = new Map(retired.flushes);
+    let hits = retired.hits;
+    let misses = retired.misses;
+    let invalidations = retired.invalidations;
     let entries = 0;
     let bytes = 0;
-    let tracking = this.nodes.size > 0;
-    for (const cache of this.nodes.values()) {
+    let tracking = this.caches.size > 0;
+    for (const cache of this.caches.values()) {
       const node = cache.stats();
       hits += node.hits;
       misses += node.misses;
@@ -92,9 +118,7 @@ export class ClusterNearCache implements NearCacheLike {
       entries += node.entries;
       bytes += node.bytes;
       tracking &&= node.tracking;
-      for (const [reason, count] of node.flushes) {
-        flushes.set(reason, (flushes.get(reason) ?? 0) + count);
-      }
+      addFlushes(flushes, node.flushes);
     }
     return { hits, misses, invalidations, entries, bytes, flushes, tracking };
   }
@@ -103,38 +127,57 @@ export class ClusterNearCache implements NearCacheLike {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
-    for (const cache of this.nodes.values()) cache.close();
-    this.nodes.clear();
+    for (const redis of [...this.caches.keys()]) this.retire(redis);
+    this.byKey.clear();
   }
 
   /** The cache of the node serving the command's slot in the Cluster's map, if it has one. */
   private cacheOf(command: Command): NearCache | undefined {
-    if (this.nodes.size === 0) return undefined;
+    if (this.caches.size === 0) return undefined;
     const slot = command.getSlot();
     if (slot === null || slot === undefined) return undefined;
-    const owner = this.cluster.slots[slot]?.[0];
-    return owner === undefined ? undefined : this.nodes.get(owner);
+    const owner = slotMasterKey(this.cluster, slot);
+    return owner === undefined ? undefined : this.byKey.get(owner);
   }
 
-  private added(redis: Redis): void {
-    if (this.closed || redis.options.readOnly === true) return;
-    const key = `${redis.options.host}:${redis.options.port}`;
-    if (this.nodes.has(key)) return;
+  /** A cache for every master connection of the Cluster now, and none for anything else. */
+  private reconcile(): void {
+    if (this.closed) return;
+    const masters = new Set(this.cluster.nodes('master'));
+    for (const redis of [...this.caches.keys()]) {
+      if (!masters.has(redis) || redis.status === 'end') this.retire(redis);
+    }
     const cluster = this.cluster;
-    this.nodes.set(
-      key,
-      new NearCache(redis, this.settings, this.hot, this.logger, {
-        connectionOptions: { retryStrategy: NODE_RECONNECT, readOnly: false },
-        resend: (command) => void cluster.sendCommand(command),
-      }),
-    );
+    for (const redis of masters) {
+      if (this.caches.has(redis) || redis.status === 'end') continue;
+      this.caches.set(
+        redis,
+        new NearCache(redis, this.settings, this.hot, this.logger, {
+          connectionOptions: { retryStrategy: NODE_RECONNECT, readOnly: false },
+          resend: (command) => void cluster.sendCommand(command),
+        }),
+      );
+    }
+    this.byKey = new Map([...this.caches].map(([redis, cache]) => [nodeKey(redis), cache]));
   }
 
-  private removed(redis: Redis): void {
-    const key = `${redis.options.host}:${redis.options.port}`;
-    const cache = this.nodes.get(key);
+  /** Closes the cache of `redis` and keeps its counts. */
+  private retire(redis: Redis): void {
+    const cache = this.caches.get(redis);
     if (cache === undefined) return;
-    this.nodes.delete(key);
+    this.caches.delete(redis);
     cache.close();
+    const last = cache.stats();
+    this.retired.hits += last.hits;
+    this.retired.misses += last.misses;
+    this.retired.invalidations += last.invalidations;
+    addFlushes(this.retired.flushes, last.flushes);
   }
+}
+
+function addFlushes(
+  into: Map<NearCacheFlushReason, number>,
+  from: ReadonlyMap<NearCacheFlushReason, number>,
+): void {
+  for (const [reason, count] of from) into.set(reason, (into.get(reason) ?? 0) + count);
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { isCluster } from '../common/cluster-routing.js';
 import type { HotKeyReport, HotKeyReportEntry } from '../common/hotkey-report.js';
 import { KeyRedactor } from '../common/key-redaction.js';
 import type { SideConnection } from '../connection/side-connection.js';
@@ -88,9 +89,9 @@ export class HotKeys implements HotKeyView {
     this.nearCache =
       near === undefined
         ? undefined
-        : (writer as { isCluster?: boolean }).isCluster === true
-          ? new ClusterNearCache(writer as Cluster, near, this, logger)
-          : new NearCache(writer as Redis, near, this, logger);
+        : isCluster(writer)
+          ? new ClusterNearCache(writer, near, this, logger)
+          : new NearCache(writer, near, this, logger);
   }
 
   /** Counts the keys of one command; never throws into the command path. */

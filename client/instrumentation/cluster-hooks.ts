@@ -41,11 +41,6 @@ export interface CommandPath {
   internalError(error: unknown): void;
 }
 
-/** Whether an instrumentation target is an ioredis Cluster (duck-typed: two ioredis copies may be loaded). */
-export function isCluster(target: Redis | Cluster): target is Cluster {
-  return typeof (target as Partial<Cluster>).nodes === 'function';
-}
-
 /** What ioredis sends a node connection on its own (never through the Cluster's sendCommand). */
 const OWN_NODE_COMMANDS = new Set(['asking', 'readonly', 'readwrite']);
 
@@ -273,6 +268,8 @@ export class ClusterHooks {
     if (hook === undefined) return;
     this.nodes.delete(redis);
     hook.detach();
+    const { nodeStats } = hook.connection;
+    if (nodeStats !== undefined) this.stats.release(nodeStats);
   }
 
   /**

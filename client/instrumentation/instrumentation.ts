@@ -2,6 +2,7 @@ import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Cluster, Command, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
+import { isCluster } from '../common/cluster-routing.js';
 import { processIdentity } from '../common/instance-id.js';
 import type { DurabilityStats } from '../connection/durability-stats.js';
 import { SideConnection } from '../connection/side-connection.js';
@@ -20,7 +21,7 @@ import { UsageRecord } from '../warming/usage-record.js';
 import { Warming } from '../warming/warming.js';
 import { registerWarmingMetrics, type WarmingMetrics } from '../warming/warming-metrics.js';
 import { resolveUsageOptions } from '../warming/warming-options.js';
-import { ClusterHooks, type CommandPath, isCluster } from './cluster-hooks.js';
+import { ClusterHooks, type CommandPath } from './cluster-hooks.js';
 import { ClusterStats } from './cluster-stats.js';
 import { CommandStats } from './command-stats.js';
 import { errorTypeOf, redisErrorPrefix } from './error-type.js';
@@ -537,11 +538,7 @@ export class Instrumentation implements RedisInstrumentation {
           this.onWriterTimeout?.(flight.sentOn);
         }
       }
-      const node = flight.connection.nodeStats;
-      if (node !== undefined) {
-        node.commands += 1;
-        if (error !== undefined) node.errors += 1;
-      }
+      flight.connection.nodeStats?.settled(error !== undefined);
       const { span } = flight;
       if (span !== undefined) {
         if (flight.spanOn !== undefined && flight.spanOn !== flight.connection) {

@@ -209,7 +209,7 @@ function registerClusterFamilies(registers: Registry[], cluster: ClusterStats): 
     registers,
     collect() {
       this.reset();
-      for (const [node, stats] of cluster.nodes) this.inc({ node }, stats.commands);
+      for (const [node, stats] of cluster.series()) this.inc({ node }, stats.commands);
     },
   });
   new Counter({
@@ -219,7 +219,7 @@ function registerClusterFamilies(registers: Registry[], cluster: ClusterStats): 
     registers,
     collect() {
       this.reset();
-      for (const [node, stats] of cluster.nodes) this.inc({ node }, stats.errors);
+      for (const [node, stats] of cluster.series()) this.inc({ node }, stats.errors);
     },
   });
 }

@@ -10,6 +10,7 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import type { Registry } from 'prom-client';
+import { isCluster } from '../common/cluster-routing.js';
 import type { RedisClients } from '../connection/create-redis-clients.js';
 import type { DurableWriteOptions } from '../connection/durable-write.js';
 import { ConfigError } from '../errors.js';
@@ -192,7 +193,7 @@ export function createSessionCache(
     throw new ConfigError('ttlSeconds', `must be an integer >= 1, got ${ttlSeconds}`);
   }
   const prefix = options.keyPrefix ?? 'redscope:';
-  const keys = sessionKeys(prefix, (clients.writer as { isCluster?: boolean }).isCluster === true);
+  const keys = sessionKeys(prefix, isCluster(clients.writer));
   const { keyOf } = keys;
   if (typeof options.loader !== 'function') {
     throw new ConfigError(

@@ -1,4 +1,5 @@
-import { type Cluster, Command, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { hashSlot, isCluster, slotMasterKey } from '../common/cluster-routing.js';
 import { errorFields } from '../logging/logger.js';
 import type { WarmValue } from './types.js';
 import type { ResolvedWarmSource } from './warming-options.js';
@@ -116,12 +117,14 @@ function groupsOf(
   keys: readonly string[],
   guardKey: string | ((key: string) => string) | undefined,
 ): KeyGroup[] {
-  const clustered = (redis as { isCluster?: boolean }).isCluster === true;
-  if (!clustered && typeof guardKey !== 'function') return [{ keys: [...keys], guardKey }];
+  const cluster = isCluster(redis) ? redis : undefined;
+  if (cluster === undefined && typeof guardKey !== 'function') {
+    return [{ keys: [...keys], guardKey }];
+  }
   const groups = new Map<string, KeyGroup>();
   for (const key of keys) {
     const guard = typeof guardKey === 'function' ? guardKey(key) : guardKey;
-    const by = guard ?? (redis as Cluster).slots[slotOf(key)]?.[0] ?? '';
+    const by = guard ?? (cluster ? slotMasterKey(cluster, hashSlot(key)) : undefined) ?? '';
     let group = groups.get(by);
     if (group === undefined) {
       group = { keys: [], guardKey: guard };
@@ -129,11 +132,11 @@ function groupsOf(
     }
     group.keys.push(key);
   }
-  if (clustered) {
+  if (cluster !== undefined) {
     for (const group of groups.values()) {
       if (group.guardKey === undefined) continue;
-      const slot = slotOf(group.guardKey);
-      const apart = group.keys.filter((key) => slotOf(key) !== slot).length;
+      const slot = hashSlot(group.guardKey);
+      const apart = group.keys.filter((key) => hashSlot(key) !== slot).length;
       if (apart > 0) {
         throw new FatalError(
           `on a Redis Cluster the guardKey must share the hash slot of the keys it guards, and ${apart} key(s) of a batch hash elsewhere: give a guard per hash tag (a function of the key)`,
@@ -142,11 +145,6 @@ function groupsOf(
     }
   }
   return [...groups.values()];
-}
-
-/** A key's hash slot, by ioredis' own computation (hash tags included). */
-function slotOf(key: string): number {
-  return new Command('exists', [key]).getSlot();
 }
 
 /** Sums the counts of the groups of one batch. */

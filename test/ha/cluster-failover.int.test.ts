@@ -1,4 +1,5 @@
 import type { Cluster } from 'ioredis';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisClients, type RedisClients } from '../../client/index.js';
 import { ClusterTopology } from '../../stack/cluster-topology.js';
@@ -8,8 +9,9 @@ import { waitFor } from './support/load.js';
 /**
  * Faults of a Redis Cluster under the load of an app that uses
  * createRedisClients: a shard master killed with SIGKILL, and a slot migrated
- * while its keys are read and written. The shipped cluster-node-timeout
- * (1200 ms) is kept, so the failover takes what it takes in production.
+ * while its keys are read and written, and the near-cache of a hot key whose
+ * master is killed. The shipped cluster-node-timeout (1200 ms) is kept, so
+ * the failover takes what it takes in production.
  */
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -258,6 +260,92 @@ describe('a Redis Cluster under faults', () => {
     expect(await topology.masterNameOf(key(0))).toBe(target);
     for (const [i, round] of [...latest, ...durable]) {
       expect(await clients.writer.get(key(i))).toBe(String(round));
+    }
+  });
+
+  it('serves a hot key from the near-cache again after kill -9 of its master, from the promoted replica', async () => {
+    const registry = new Registry();
+    // Seeded with the masters only (as docs/cluster.md's example): the promoted replica is
+    // known to the client only from the slot map.
+    const masters = (await topology.clusterNodes()).filter(
+      (n) => n.role === 'master' && n.slotCount > 0 && !n.failing,
+    );
+    const config = clusterClientsConfig(topology.describe(), {
+      cluster: { nodes: masters.map((n) => `${n.host}:${n.port}`) },
+    });
+    const hot = createRedisClients(config, {
+      registry,
+      hotKeys: {
+        redaction: { secret: 'cluster-failover-near-cache-0123456789' },
+        thresholdPerMinute: 60,
+        nearCache: { enabled: true, ttlMs: 5000 },
+      },
+    });
+    const families = [
+      'redscope_client_near_cache_hits_total',
+      'redscope_client_near_cache_misses_total',
+      'redscope_client_near_cache_invalidations_total',
+    ];
+    /** Each near-cache counter now; every sample is kept to check none ever went down. */
+    const samples: number[][] = [];
+    const sample = async () => {
+      const text = await registry.metrics();
+      const values = families.map((name) =>
+        Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN),
+      );
+      samples.push(values);
+      return { hits: values[0] as number };
+    };
+    /** Two reads of `key` (errors during the failover are expected), then whether one was a hit. */
+    const hitAfterReads = async (key: string) => {
+      const before = (await sample()).hits;
+      await hot.writer.get(key).catch(() => undefined);
+      await hot.writer.get(key).catch(() => undefined);
+      return (await sample()).hits > before;
+    };
+    const key = '{near-failover}:hot';
+    try {
+      await hot.ready();
+      await clients.writer.set(key, 'before');
+      const victim = await topology.masterNameOf(key);
+      await waitFor('the hot key served from the near-cache', () => hitAfterReads(key), 10_000);
+      await topology.kill(victim);
+      const killedAt = samples.length;
+      await waitFor(
+        'the hot key served from the near-cache after the failover',
+        async () => (await hitAfterReads(key)) && samples.length > killedAt + 2,
+        30_000,
+      );
+      const promoted = await topology.masterNameOf(key);
+      expect(promoted).not.toBe(victim);
+      // The hit came from a cache on the promoted replica: its tracked connections are there.
+      const admin = topology.connect(topology.port(promoted));
+      try {
+        const list = ((await admin.call('CLIENT', 'LIST')) as string).split('\n');
+        const near = list.filter((line) => /\bname=\S*-near-cache\s/.test(line));
+        expect(near).toHaveLength(1);
+        expect(near[0]).toMatch(/\bflags=\S*t/);
+        // And it is kept right: a write on the new master reaches the cache as an invalidation.
+        await admin.set(key, 'after');
+      } finally {
+        admin.disconnect();
+      }
+      await waitFor(
+        'the write seen through the near-cache',
+        async () => {
+          return (await hot.writer.get(key)) === 'after';
+        },
+        2000,
+      );
+      // The counters only grew, though the dead master's cache was closed.
+      for (let i = 1; i < samples.length; i++) {
+        const [previous, current] = [samples[i - 1] as number[], samples[i] as number[]];
+        for (let f = 0; f < families.length; f++) {
+          expect(current[f], families[f]).toBeGreaterThanOrEqual(previous[f] as number);
+        }
+      }
+    } finally {
+      await hot.close();
     }
   });
 });

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSlot } from '../../../client/common/cluster-routing.js';
 import { HOTKEY_REPORT_INDEX } from '../../../client/common/hotkey-report.js';
 import {
   ConfigError,
@@ -13,6 +14,7 @@ import {
 } from '../../../client/index.js';
 import { ClusterTopology } from '../../../stack/cluster-topology.js';
 import { waitUntil } from '../../../stack/partition-faults.js';
+import { freePort } from '../../../stack/ports.js';
 import { clusterClientsConfig } from './support/cluster-clients-config.js';
 
 let topology: ClusterTopology;
@@ -60,6 +62,17 @@ async function resetStats(): Promise<void> {
     } finally {
       admin.disconnect();
     }
+  }
+}
+
+/** CLIENT LIST lines of near-cache connections (data and invalidations) on node `name`. */
+async function nearCacheConnections(name: string): Promise<string[]> {
+  const admin = topology.connect(topology.port(name));
+  try {
+    const list = (await admin.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').filter((line) => /\bname=\S*-near-cache(-invalidations)?\s/.test(line));
+  } finally {
+    admin.disconnect();
   }
 }
 
@@ -127,6 +140,33 @@ describe('createRedisClients on a Redis Cluster', () => {
         expect(await replica.get(key)).toBe('v');
       } finally {
         replica.disconnect();
+      }
+    });
+
+    it('tries a durable write again on the master of now when the slot map names a node that never connects', async () => {
+      const fresh = createRedisClients(clusterClientsConfig(topology.describe()));
+      try {
+        await fresh.ready();
+        const key = `{${prefix}:lazy-dead}:value`;
+        // What a slot refresh during a failover can leave: the dead master still in the slot
+        // map, with a fresh connection to it that is not ready (it never will be), so nothing
+        // was sent on it yet.
+        const dead = { host: '127.0.0.1', port: await freePort() };
+        const pool = (
+          fresh.writer as unknown as {
+            connectionPool: { findOrCreate(node: { host: string; port: number }): Redis };
+          }
+        ).connectionPool;
+        expect(['wait', 'connecting']).toContain(pool.findOrCreate(dead).status);
+        fresh.writer.slots[hashSlot(key)] = [`${dead.host}:${dead.port}`];
+        const result = await fresh.writeDurably((tx) => tx.set(key, 'after-refresh'), {
+          replicas: 1,
+          timeoutMs: 500,
+        });
+        expect(result.acknowledged).toBe(1);
+        expect(await clients.writer.get(key)).toBe('after-refresh');
+      } finally {
+        await fresh.close();
       }
     });
   });
@@ -269,6 +309,29 @@ describe('createRedisClients on a Redis Cluster', () => {
       expect(await metric('redscope_client_near_cache_invalidations_total')).toBeGreaterThanOrEqual(
         keys.size,
       );
+    });
+
+    it('keeps one cache per master, none on the replicas it was seeded with', async () => {
+      const nodes = await topology.clusterNodes();
+      const nameOf = (port: number) =>
+        [...topology.names('master'), ...topology.names('replica')].find(
+          (name) => topology.port(name) === port,
+        ) as string;
+      const masters = nodes.filter((n) => n.role === 'master' && n.slotCount > 0).map((n) => n);
+      const replicas = nodes.filter((n) => n.role === 'replica');
+      expect(masters).toHaveLength(3);
+      expect(replicas).toHaveLength(3);
+      for (const master of masters) {
+        // A data and an invalidation connection, tracking on.
+        await waitUntil(
+          `the near-cache connections on ${nameOf(master.port)}`,
+          async () => (await nearCacheConnections(nameOf(master.port))).length === 2,
+          5000,
+        );
+      }
+      for (const replica of replicas) {
+        expect(await nearCacheConnections(nameOf(replica.port))).toEqual([]);
+      }
     });
 
     it('publishes the hot-key report to the cluster, in the {hotkeys} slot', async () => {

@@ -140,6 +140,16 @@ describe('ready() and a DNS server that does not answer', () => {
     expect((error as Error).message).not.toMatch(/TLS/);
   });
 
+  it('rejects at once with a final error known before ready() was called', async () => {
+    const health = new ConnectHealth();
+    for (let i = 0; i < 3; i++) health.dataNodeError(dnsTimeout(), 'r:6379');
+    const started = performance.now();
+    const error = await whenReady(neverReady(), health, 5000, true).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisConnectError);
+    expect((error as RedisConnectError).reason).toBe('dns');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('forgets the DNS failure once another error follows', async () => {
     const health = new ConnectHealth();
     health.dataNodeError(dnsTimeout(), 'r:6379');

@@ -1,6 +1,10 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ClusterStats, clusterRetryOf } from '../../../client/instrumentation/cluster-stats.js';
+import {
+  ClusterStats,
+  clusterRetryOf,
+  type NodeStats,
+} from '../../../client/instrumentation/cluster-stats.js';
 
 /** A server error reply as ioredis hands it to a command (ioredis types ReplyError as any). */
 const reply = (message: string): Error => new ReplyError(message) as Error;
@@ -54,7 +58,7 @@ describe('clusterRetryOf', () => {
       expect(stats.redirects).toEqual({ moved: 2, ask: 1 });
       expect(stats.errors).toEqual({ clusterdown: 0, tryagain: 1 });
       expect(stats.node('10.0.0.1', 6379)).toBe(stats.node('10.0.0.1', 6379));
-      expect([...stats.nodes.keys()]).toEqual(['10.0.0.1:6379']);
+      expect(stats.series().map(([node]) => node)).toEqual(['10.0.0.1:6379']);
     });
   });
 
@@ -76,5 +80,88 @@ describe('clusterRetryOf', () => {
         port: undefined,
       });
     });
+  });
+});
+
+describe('ClusterStats per-node series', () => {
+  /** A ClusterStats on a clock the test moves. */
+  function clocked() {
+    let now = 0;
+    const stats = new ClusterStats(() => now);
+    return { stats, advance: (ms: number) => (now += ms) };
+  }
+  const counts = (stats: ClusterStats) =>
+    Object.fromEntries(stats.series().map(([node, s]) => [node, [s.commands, s.errors]]));
+  const settle = (node: NodeStats, ok: number, failed = 0) => {
+    for (let i = 0; i < ok; i++) node.settled(false);
+    for (let i = 0; i < failed; i++) node.settled(true);
+  };
+
+  it('keeps a node in use however long, and one gone for less than 10 minutes', () => {
+    const { stats, advance } = clocked();
+    const live = stats.node('10.0.0.1', 6379);
+    const gone = stats.node('10.0.0.2', 6379);
+    settle(live, 3, 1);
+    settle(gone, 2);
+    stats.release(gone);
+    advance(599_000);
+    expect(counts(stats)).toEqual({ '10.0.0.1:6379': [4, 1], '10.0.0.2:6379': [2, 0] });
+  });
+
+  it('folds a node no connection used for 10 minutes into node="other", keeping its counts', () => {
+    const { stats, advance } = clocked();
+    const live = stats.node('10.0.0.1', 6379);
+    const gone = stats.node('10.0.0.2', 6379);
+    settle(live, 1);
+    settle(gone, 5, 2);
+    stats.release(gone);
+    advance(600_000);
+    expect(counts(stats)).toEqual({ '10.0.0.1:6379': [1, 0], other: [7, 2] });
+    // A command of the gone node that settles late still counts, under other.
+    gone.settled(true);
+    expect(counts(stats).other).toEqual([8, 3]);
+  });
+
+  it('does not fold a node the writer and the reader both use until both let go', () => {
+    const { stats, advance } = clocked();
+    const writer = stats.node('10.0.0.1', 6379);
+    const reader = stats.node('10.0.0.1', 6379);
+    expect(reader).toBe(writer);
+    stats.release(writer);
+    advance(3_600_000);
+    expect(Object.keys(counts(stats))).toEqual(['10.0.0.1:6379']);
+    stats.release(reader);
+    advance(600_000);
+    expect(Object.keys(counts(stats))).toEqual(['other']);
+  });
+
+  it('keeps at most 32 gone nodes, folding the longest gone first, with a sum that never goes down', () => {
+    const { stats, advance } = clocked();
+    let total = 0;
+    for (let i = 0; i < 100; i++) {
+      const node = stats.node(`10.0.1.${i}`, 6379);
+      settle(node, i + 1);
+      stats.release(node);
+      advance(1000);
+      const sum = stats.series().reduce((acc, [, s]) => acc + s.commands, 0);
+      expect(sum).toBeGreaterThanOrEqual(total);
+      total = sum;
+    }
+    const series = stats.series().map(([node]) => node);
+    expect(series).toHaveLength(33);
+    expect(series.at(-1)).toBe('other');
+    expect(series[0]).toBe('10.0.1.68:6379');
+    expect(total).toBe((100 * 101) / 2);
+  });
+
+  it('starts a node that comes back after it was folded from zero, under its own name again', () => {
+    const { stats, advance } = clocked();
+    const first = stats.node('10.0.0.9', 6379);
+    settle(first, 4);
+    stats.release(first);
+    advance(600_000);
+    const again = stats.node('10.0.0.9', 6379);
+    settle(again, 1);
+    expect(counts(stats)).toEqual({ '10.0.0.9:6379': [1, 0], other: [4, 0] });
   });
 });

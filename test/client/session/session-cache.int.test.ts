@@ -209,6 +209,10 @@ describe('session cache against a stale replica', () => {
     topology = await RedisTopology.start({ tls: false, acl: false, replicas: 2, sentinels: 0 });
     master = topology.connect(topology.port('redis-0'));
     stale = topology.connect(topology.port('redis-2'));
+    // The read client reads the replica only while its connection is ready, and falls back to
+    // the master otherwise: both answered before any test starts.
+    await Promise.all([master.ping(), stale.ping()]);
+    expect([master.status, stale.status]).toEqual(['ready', 'ready']);
   });
   afterAll(async () => {
     master?.disconnect();
@@ -246,6 +250,8 @@ describe('session cache against a stale replica', () => {
   });
 
   it('reports a create that too few replicas acknowledged as not durable', async () => {
+    // Cut off, whatever the test before did (REPLICAOF NO ONE twice is harmless).
+    await stale.replicaof('NO', 'ONE');
     const sessions = createSessionCache(sessionClientsOf({ writer: master, reader: stale }), {
       loader: async () => null,
       keyPrefix: 'durable:',
