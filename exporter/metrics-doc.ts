@@ -24,6 +24,7 @@ import {
 import { DISCOVERY_LABELS, discoveryFamilies } from './cluster-discovery.js';
 import { createCollectors } from './collectors/index.js';
 import { SentinelEventTracker } from './collectors/sentinel-events.js';
+import type { RedisCommand } from './collectors/types.js';
 import { DEFAULTS } from './config.js';
 import type { FamilySpec } from './exposition.js';
 import { optInConfig } from './opt-in-config.js';
@@ -151,8 +152,14 @@ export function renderMetricsDoc(): string {
   for (const collector of collectors) {
     lines.push(`## Collector \`${collector.name}\` (${collector.modes.join(', ')})`, '');
     if (collector.description) lines.push(collector.description, '');
-    const commands = collector.commands.map((c) => `\`${c.join(' ')}\``).join(', ');
-    lines.push(`Commands: ${commands || 'none (reads the connection)'}.`, '', ...header);
+    const list = (commands: readonly RedisCommand[]) =>
+      commands.map((c) => `\`${c.join(' ')}\``).join(', ');
+    const commands = list(collector.commands);
+    lines.push(`Commands: ${commands || 'none (reads the connection)'}.`);
+    if (collector.clusterCommands) {
+      lines.push('', `Commands on a cluster node: ${list(collector.clusterCommands)}.`);
+    }
+    lines.push('', ...header);
     for (const spec of collector.families) lines.push(familyRow(spec, collector.name));
     lines.push('');
   }

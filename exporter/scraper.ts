@@ -8,7 +8,7 @@ import type {
   RedisCommand,
   TargetMode,
 } from './collectors/types.js';
-import { INFO_ALL, runsOn } from './collectors/types.js';
+import { commandsOn, INFO_ALL, runsOn } from './collectors/types.js';
 import { MetricSink } from './exposition.js';
 import { type ParsedInfo, parseInfo } from './info-parser.js';
 import {
@@ -118,7 +118,9 @@ export class Scraper {
     const mode: TargetMode = connection.mode ?? 'redis';
     const active = this.collectors.filter((c) => runsOn(c, mode));
     const commands = new Map<string, RedisCommand>();
-    for (const collector of active) for (const c of collector.commands) commands.set(keyOf(c), c);
+    for (const collector of active) {
+      for (const c of commandsOn(collector, mode)) commands.set(keyOf(c), c);
+    }
 
     const replies = new Map<string, [Error | null, unknown]>();
     if (commands.size > 0) {
@@ -168,6 +170,7 @@ export class Scraper {
         }
       },
       connection: connection.connection,
+      mode,
       target: connection.target.key,
       scope: connection.scope,
       deadline,

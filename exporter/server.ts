@@ -208,7 +208,7 @@ export async function startExporter(
     const unknown = names.filter((n) => n !== 'seed' && n !== 'target');
     if (unknown.length > 0) {
       return badRequest(
-        `bad seed: only the "seed" parameter is accepted, got: ${unknown.join(', ')}\n`,
+        `bad seed: only the "seed" (or "target") parameter is accepted, got: ${unknown.join(', ')}\n`,
       );
     }
     if (names.length > 1) return badRequest('bad seed: give "seed" or "target", not both\n');

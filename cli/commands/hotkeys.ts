@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { HOTKEY_TOP_CAP } from '../../client/common/hotkey-report.js';
 import { DEFAULTS, type ExporterConfig } from '../../exporter/config.js';
 import type { FleetHotKeys } from '../../exporter/hotkey-reports.js';
+import type { TargetAccess } from '../../exporter/target-credentials.js';
 import {
   CONNECTION_FLAGS,
   connectionConfig,
@@ -48,7 +49,10 @@ export function registerHotKeysCommand(program: Command, io: CliIo): void {
       'show the fleet-wide hot keys the app processes report (refreshes on a terminal like top)',
     );
   addExporterFlags(command, CONNECTION_FLAGS, {
-    'redis-url': ['URL', 'the master holding the reports: redis://host:port or rediss://host:port'],
+    'redis-url': [
+      'URL',
+      'the master holding the reports (on a Redis Cluster any node: MOVED is followed): redis://host:port or rediss://host:port',
+    ],
     'password-file': ['FILE', 'file holding the password of --username (or env REDSCOPE_PASSWORD)'],
   });
   command
@@ -153,6 +157,12 @@ interface HotKeysSource {
 /**
  * The master, reached the way the exporter reaches it (the same pool, TLS,
  * Sentinel lookup and credentials), and read with the exporter's own code.
+ *
+ * On a Redis Cluster the reports live on the master serving `{hotkeys}`, which
+ * failovers and resharding move: a node that answers MOVED names it, and that
+ * master is read from then on (one redirect per read), until it fails or moves
+ * the slot again. It gets the credentials given for --redis-url: the cluster
+ * named it, and a cluster's nodes share their ACL users.
  */
 async function openSource(config: ExporterConfig): Promise<HotKeysSource> {
   // ioredis, pino and the pool load only when the command runs.
@@ -162,29 +172,66 @@ async function openSource(config: ExporterConfig): Promise<HotKeysSource> {
   const { HOTKEY_INDEX_READ, readFleetHotKeys } = await import('../../exporter/hotkey-reports.js');
   const { settledValue } = await import('../../exporter/indexed-records.js');
   const { describeScrapeError } = await import('../../exporter/scrape-errors.js');
+  const { parseTarget } = await import('../../exporter/target.js');
   const pool = new TargetPool(config.tls, createExporterLogger('silent'));
   const credentials = new TargetCredentials(config, pool);
   const where = describeConnection(config);
+  /** The cluster master a MOVED named, read directly from then on. */
+  let owner: TargetAccess | undefined;
+  /** The master the last read was redirected to, for its failure message. */
+  let redirectedTo: string | undefined;
+
+  const readOn = async (access: TargetAccess, deadline: number, top: number) => {
+    redirectedTo = access === owner ? access.target.key : undefined;
+    const client = await pool.get(access).ready(deadline, READ_BUDGET_MS);
+    const roundTrip = (commands: readonly (readonly string[])[]) =>
+      pipelineRoundTrip(client, commands, deadline, READ_BUDGET_MS);
+    const [index] = await roundTrip([HOTKEY_INDEX_READ]);
+    const indexReply = settledValue(index);
+    if (indexReply instanceof Error) throw indexReply;
+    return readFleetHotKeys(indexReply, roundTrip, { top });
+  };
+
+  /** The master a `MOVED <slot> <host>:<port>` error names, with `from`'s scheme and credentials. */
+  const movedFrom = (error: unknown, from: TargetAccess): TargetAccess | undefined => {
+    const moved = error instanceof Error ? /^MOVED \d+ (.*):(\d+)$/.exec(error.message) : null;
+    if (!moved) return undefined;
+    // An empty host means "the address you reached me at" (a node that does not know its IP).
+    const host = moved[1] || from.target.host;
+    const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    return {
+      target: parseTarget(`${from.target.scheme}://${bracketed}:${moved[2]}`),
+      auth: from.auth,
+    };
+  };
+
   return {
     async read(top) {
       const deadline = Date.now() + READ_BUDGET_MS;
-      const access = await credentials.forMetrics(deadline, READ_BUDGET_MS);
-      if (!access) throw new Error('no Redis to read from');
-      const client = await pool.get(access).ready(deadline, READ_BUDGET_MS);
-      const roundTrip = (commands: readonly (readonly string[])[]) =>
-        pipelineRoundTrip(client, commands, deadline, READ_BUDGET_MS);
-      const [index] = await roundTrip([HOTKEY_INDEX_READ]);
-      const indexReply = settledValue(index);
-      if (indexReply instanceof Error) throw indexReply;
-      const fleet = await readFleetHotKeys(indexReply, roundTrip, { top });
-      return { target: access.target.key, at: Date.now(), fleet };
+      const configured = await credentials.forMetrics(deadline, READ_BUDGET_MS);
+      if (!configured) throw new Error('no Redis to read from');
+      let access = owner ?? configured;
+      for (let redirects = 0; ; redirects++) {
+        try {
+          const fleet = await readOn(access, deadline, top);
+          return { target: access.target.key, at: Date.now(), fleet };
+        } catch (error) {
+          // Anything but a redirect: the next read starts again from --redis-url.
+          owner = movedFrom(error, access);
+          if (!owner || redirects > 0) throw error;
+          access = owner;
+        }
+      }
     },
     describeFailure(error) {
       const message = describeScrapeError(error);
+      const node = redirectedTo
+        ? `${redirectedTo} (the master serving {hotkeys}, as ${where} named it)`
+        : where;
       if (/^NOPERM/.test(message)) {
-        return `Redis at ${where} refused to read the reports (${message}); the user needs %R~redscope:{hotkeys}* +zrevrange +strlen +mget (docs/metrics.md)`;
+        return `Redis at ${node} refused to read the reports (${message}); the user needs %R~redscope:{hotkeys}* +zrevrange +strlen +mget (docs/metrics.md)`;
       }
-      return `cannot read the hot keys from ${where}: ${message}`;
+      return `cannot read the hot keys from ${node}: ${message}`;
     },
     close: () => pool.closeAll(),
   };

@@ -1,5 +1,12 @@
-import { clusterShards, parseClusterNodes, shardOf } from '../../client/common/cluster-nodes.js';
+import {
+  type ClusterNode,
+  clusterShards,
+  parseClusterNodes,
+  shardOf,
+} from '../../client/common/cluster-nodes.js';
+import { hashSlot } from '../../client/common/cluster-routing.js';
 import { compatFamily, type FamilySpec, family } from '../exposition.js';
+import { settledValue } from '../indexed-records.js';
 import { numeric, parseInfo } from '../info-parser.js';
 import type { CollectContext, Collector, RedisCommand } from './types.js';
 
@@ -125,18 +132,34 @@ const SHARD_DESCRIPTION =
   'Cluster nodes only (INFO `redis_mode:cluster`, learnt when the connection opens). ' +
   'A shard is named by the lowest hash slot its master serves (`0`, `5461`, `10923`): the replica promoted in a failover takes the same slots, so the name survives failovers and changes only when resharding moves that very slot. Every node reports every shard as it sees it; aggregate with `max by (shard)` or `min by (shard)`. Only `redscope_cluster_node_info` carries a node id, one series per scraped node.';
 
+/** Whether `node` serves hash slot `slot` (a slot it is migrating away is still its own). */
+function serves(node: ClusterNode, slot: number): boolean {
+  return node.slots.some(([first, last]) => slot >= first && slot <= last);
+}
+
 /**
- * The reply to a command on hash-tagged keys, or undefined when this node is a
- * cluster master that does not serve their slot (MOVED, ASK): the master that
- * does reports them. Throws any other error of the command.
+ * The reply to `command`, a read of hash-tagged keys in `key`'s slot, or
+ * undefined when this cluster master does not serve that slot: the master that
+ * does reports them. A standalone master answered it in the first pipeline
+ * (the collector's `commands`). A cluster node reads it in a round trip of its
+ * own, only when CLUSTER NODES (in its first pipeline, `clusterCommands`) shows
+ * it serves the slot: sent to any other master the read would be a MOVED error
+ * reply, counted in that master's errorstats at every scrape. Throws any error
+ * of the read but MOVED or ASK (the slot moved between the two round trips).
  */
-export function replyOnOwnSlot(context: CollectContext, command: RedisCommand): unknown {
-  try {
-    return context.reply(command);
-  } catch (error) {
-    if (error instanceof Error && /^(MOVED|ASK) /.test(error.message)) return undefined;
-    throw error;
-  }
+export async function readOnOwnSlot(
+  context: CollectContext,
+  command: RedisCommand,
+  key: string,
+): Promise<unknown> {
+  if (context.mode !== 'cluster') return context.reply(command);
+  const myself = parseClusterNodes(String(context.reply(CLUSTER_NODES))).find((n) => n.myself);
+  if (!myself || !serves(myself, hashSlot(key))) return undefined;
+  const [settled] = await context.roundTrip([command]);
+  const reply = settledValue(settled);
+  if (!(reply instanceof Error)) return reply;
+  if (/^(MOVED|ASK) /.test(reply.message)) return undefined;
+  throw reply;
 }
 
 /** redis_exporter's CLUSTER INFO families, on cluster nodes only. */

@@ -1,7 +1,7 @@
 import { HOTKEY_REPORT_INDEX, HOTKEY_REPORT_PREFIX } from '../../client/common/hotkey-report.js';
 import { family } from '../exposition.js';
 import { HOTKEY_INDEX_READ, HOTKEY_REPORT_SKIPS, readFleetHotKeys } from '../hotkey-reports.js';
-import { replyOnOwnSlot } from './cluster.js';
+import { CLUSTER_NODES, readOnOwnSlot } from './cluster.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const FROM_REPORTS = `the client reports (${HOTKEY_REPORT_PREFIX}*), merged`;
@@ -81,6 +81,7 @@ export function createHotKeysCollector(settings: { readonly top: number }): Coll
     name: 'hotkeys',
     modes: ['redis'],
     commands: [INFO_ALL, HOTKEY_INDEX_READ],
+    clusterCommands: [INFO_ALL, CLUSTER_NODES],
     families: [
       rate,
       redisRate,
@@ -99,11 +100,12 @@ export function createHotKeysCollector(settings: { readonly top: number }): Coll
       'a report that is garbage or too large is skipped and counted in ' +
       '`redscope_hotkey_reports_invalid`, never failing the scrape. On a Redis Cluster the ' +
       'reports share one hash slot (`{hotkeys}`): the master serving it exports them, the ' +
-      'other masters nothing.',
+      'other masters nothing, and CLUSTER NODES tells which before the reports are read (a ' +
+      'read on another master would be a MOVED error reply in its errorstats).',
     async collect(context, sink) {
       // Checked before the index reply: on a replica an ACL without the hot-key rights costs nothing.
       if (context.info().sections.get('replication')?.get('role') !== 'master') return;
-      const index = replyOnOwnSlot(context, HOTKEY_INDEX_READ);
+      const index = await readOnOwnSlot(context, HOTKEY_INDEX_READ, HOTKEY_REPORT_INDEX);
       if (index === undefined) return;
       const fleet = await readFleetHotKeys(index, context.roundTrip, { top: settings.top });
       const { merged } = fleet;

@@ -55,6 +55,8 @@ export interface CollectContext {
     options?: RoundTripOptions,
   ): Promise<PromiseSettledResult<unknown>[]>;
   readonly connection: ConnectionFacts;
+  /** What the target is (runsOn): a collector of `redis` targets also runs on a cluster node. */
+  readonly mode: TargetMode;
   /** The target's `scheme://host:port`, for logs. */
   readonly target: string;
   /**
@@ -86,6 +88,12 @@ export interface Collector {
   readonly name: string;
   readonly modes: readonly TargetMode[];
   readonly commands: readonly RedisCommand[];
+  /**
+   * Sent instead of `commands` on a cluster node, when they differ: a read of a
+   * hash-tagged key cannot ride in the first pipeline there, as only the master
+   * serving its slot answers it (see readOnOwnSlot).
+   */
+  readonly clusterCommands?: readonly RedisCommand[];
   readonly families: readonly FamilySpec[];
   /** What docs/metrics.md says about the collector beyond its families (when it runs, what a missing series means). */
   readonly description?: string;
@@ -93,6 +101,13 @@ export interface Collector {
 }
 
 export const INFO_ALL: RedisCommand = ['INFO', 'ALL'];
+
+/** The commands `collector` puts in the first pipeline of a scrape of a `mode` target. */
+export function commandsOn(collector: Collector, mode: TargetMode): readonly RedisCommand[] {
+  return mode === 'cluster'
+    ? (collector.clusterCommands ?? collector.commands)
+    : collector.commands;
+}
 
 /** Whether `collector` runs on a target of `mode`: a cluster node also gets every `redis` collector. */
 export function runsOn(collector: Collector, mode: TargetMode): boolean {

@@ -2,6 +2,7 @@ import {
   MAX_WARMING_STATUSES,
   WARMING_PREFIX,
   WARMING_STATES,
+  WARMING_STATUS_INDEX,
 } from '../../client/common/warming-status.js';
 import { family } from '../exposition.js';
 import {
@@ -11,7 +12,7 @@ import {
   WARMING_INDEX_READ,
   WARMING_STATUS_SKIPS,
 } from '../warming-statuses.js';
-import { replyOnOwnSlot } from './cluster.js';
+import { CLUSTER_NODES, readOnOwnSlot } from './cluster.js';
 import { type Collector, INFO_ALL } from './types.js';
 
 const FROM_STATUS = `the status records (${WARMING_PREFIX}status:*)`;
@@ -91,6 +92,7 @@ export const warmingCollector: Collector = {
   name: 'warming',
   modes: ['redis'],
   commands: [INFO_ALL, WARMING_INDEX_READ],
+  clusterCommands: [INFO_ALL, CLUSTER_NODES],
   families: [
     state,
     warmed,
@@ -110,11 +112,13 @@ export const warmingCollector: Collector = {
     'a running one whose process died drops out after 3 update intervals. A record that is ' +
     'garbage or too large is skipped and counted in `redscope_warming_records_invalid`, ' +
     'never failing the scrape. On a Redis Cluster the records share one hash slot ' +
-    '(`{warming}`): the master serving it exports them, the other masters nothing.',
+    '(`{warming}`): the master serving it exports them, the other masters nothing, and ' +
+    'CLUSTER NODES tells which before the records are read (a read on another master ' +
+    'would be a MOVED error reply in its errorstats).',
   async collect(context, sink) {
     // Checked before the index reply: on a replica an ACL without the warming rights costs nothing.
     if (context.info().sections.get('replication')?.get('role') !== 'master') return;
-    const index = replyOnOwnSlot(context, WARMING_INDEX_READ);
+    const index = await readOnOwnSlot(context, WARMING_INDEX_READ, WARMING_STATUS_INDEX);
     if (index === undefined) return;
     const read = await readWarmingStatuses(index, context.roundTrip);
     const nowMs = context.nowSeconds * 1000;

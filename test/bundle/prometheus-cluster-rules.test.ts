@@ -6,6 +6,7 @@ import { parseThresholds } from '../../bundle/thresholds.js';
 import { findSelectors } from '../../grafana/src/promql-selectors.js';
 import { renderRuleFiles } from '../../prometheus/src/rule-files.js';
 import { committedAlertRules, repoPath, thresholds } from './support/bundle.js';
+import { codeBlocks, readRunbook } from './support/runbooks.js';
 
 interface PromtoolCase {
   readonly name: string;
@@ -14,6 +15,10 @@ interface PromtoolCase {
     readonly eval_time: string;
     readonly alertname: string;
     readonly exp_alerts: readonly unknown[];
+  }[];
+  readonly promql_expr_test?: readonly {
+    readonly expr: string;
+    readonly exp_samples: readonly unknown[];
   }[];
 }
 
@@ -106,6 +111,24 @@ describe('Redis Cluster alert rules (happy path)', () => {
     expect(rule('RedisClusterFailover').expr).toContain(
       'max by (environment, cluster, shard, node_id)',
     );
+  });
+
+  it("the RedisClusterFailover runbook's promoted-replica query is the one cluster.test.yml checks on a failover and on a resharding", () => {
+    const [first] = codeBlocks(
+      readRunbook('RedisClusterFailover.md').sections.get('Diagnosis') ?? '',
+      'promql',
+    );
+    const query = first?.split('\n')[0] ?? '';
+    expect(query).toContain('and on (environment, cluster, node_id)');
+    const checked = (name: string) =>
+      clusterTests()
+        .find((t) => t.name.startsWith(name))
+        ?.promql_expr_test?.find((t) => t.expr === query);
+    // Non-empty after a failover, empty after a resharding that renamed a shard.
+    expect(
+      checked('RedisClusterFailover fires when a replica takes over')?.exp_samples,
+    ).toHaveLength(1);
+    expect(checked('RedisClusterFailover also fires on a resharding')?.exp_samples).toEqual([]);
   });
 
   it('uncovered slots are counted against the 16384 of every cluster', () => {

@@ -1,41 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../stack/binaries.js';
 import { portOf, sharedTopology } from '../support/shared-topology.js';
-import { repoPath, runbookFiles } from './support/bundle.js';
-import { codeBlocks, diagnosisCommands, readRunbook } from './support/runbooks.js';
-
-/** The rcli()/scli() definitions exactly as runbooks/README.md gives them to the on-call. */
-function helperFunctions(): string {
-  const readme = readFileSync(repoPath('runbooks', 'README.md'), 'utf8');
-  const lines = codeBlocks(readme, 'sh')
-    .flatMap((b) => b.split('\n'))
-    .filter((l) => /^(rcli|scli)\(\) \{/.test(l));
-  expect(lines).toHaveLength(2);
-  return lines.join('\n');
-}
-
-interface Outcome {
-  readonly code: number;
-  readonly output: string;
-}
-
-function bash(script: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      'bash',
-      ['--norc', '--noprofile', '-c', script],
-      { env, timeout: 15_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, output: stdout + stderr });
-      },
-    );
-  });
-}
+import { runbookFiles } from './support/bundle.js';
+import { readmeFunctions, readmeTlsDir, runBash } from './support/runbook-shell.js';
+import { diagnosisCommands, readRunbook } from './support/runbooks.js';
 
 // Error replies redis-cli prints for a command that does not work as written.
 const BROKEN =
@@ -45,18 +14,14 @@ describe('runbook Diagnosis commands against a real TLS Redis and Sentinel', () 
   const topology = sharedTopology();
   let tlsDir: string;
   let env: NodeJS.ProcessEnv;
-  const functions = helperFunctions();
+  const functions = readmeFunctions(['rcli', 'scli']);
 
   beforeAll(() => {
     requireBinary('redis-cli');
     const tls = topology.tls;
     const auth = topology.auth;
     if (!tls || !auth) throw new Error('the shared topology must run TLS with ACL users');
-    // The README's layout: $TLS_DIR/ca.crt, client.crt, client.key.
-    tlsDir = mkdtempSync(join(tmpdir(), 'redscope-runbook-tls-'));
-    symlinkSync(tls.caFile, join(tlsDir, 'ca.crt'));
-    symlinkSync(tls.certFile, join(tlsDir, 'client.crt'));
-    symlinkSync(tls.keyFile, join(tlsDir, 'client.key'));
+    tlsDir = readmeTlsDir(tls, 'redscope-runbook-tls-');
     env = {
       PATH: process.env.PATH,
       TLS_DIR: tlsDir,
@@ -71,8 +36,8 @@ describe('runbook Diagnosis commands against a real TLS Redis and Sentinel', () 
   afterAll(() => rmSync(tlsDir, { recursive: true, force: true }));
 
   it('the README helpers reach the master as admin and the Sentinel', async () => {
-    expect((await bash(`${functions}\nrcli ACL WHOAMI`, env)).output.trim()).toBe('admin');
-    expect((await bash(`${functions}\nscli PING`, env)).output.trim()).toBe('PONG');
+    expect((await runBash(`${functions}\nrcli ACL WHOAMI`, env)).output.trim()).toBe('admin');
+    expect((await runBash(`${functions}\nscli PING`, env)).output.trim()).toBe('PONG');
   });
 
   const commands = runbookFiles().flatMap((file) =>
@@ -85,14 +50,14 @@ describe('runbook Diagnosis commands against a real TLS Redis and Sentinel', () 
 
   // Concurrent: each command is a TLS handshake plus a process start (~0.2 s).
   it.concurrent.each(commands)('%s: %s', async (_file, command) => {
-    const outcome = await bash(`set -o pipefail\n${functions}\n${command}`, env);
+    const outcome = await runBash(`${functions}\n${command}`, env);
     expect(outcome.output, command).not.toMatch(BROKEN);
     // Empty output is fine (an empty slow log); an error reply or exit code is not.
     expect(outcome.code, `${command}\n${outcome.output}`).toBe(0);
   });
 
   it('a misspelt command in a runbook would fail this test', async () => {
-    const outcome = await bash(`${functions}\nrcli SENTINEL MASTERS`, env);
+    const outcome = await runBash(`${functions}\nrcli SENTINEL MASTERS`, env);
     expect(outcome.output).toMatch(BROKEN);
   });
 });

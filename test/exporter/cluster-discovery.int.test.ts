@@ -12,6 +12,7 @@ import {
   startClusterExporter,
 } from './support/cluster-exporter.js';
 import { type FakeRedis, minimalRedis, startFakeRedis } from './support/fake-redis.js';
+import { commandCalls } from './support/node-stats.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 
 // One cluster of our own: the last test kills the seed.
@@ -58,8 +59,7 @@ const byTarget = (a: Group, b: Group) => ((a.targets[0] ?? '') < (b.targets[0] ?
 async function clusterNodesCalls(name: string): Promise<number> {
   const admin = cluster.connect(cluster.port(name));
   try {
-    const stats = await admin.info('commandstats');
-    return Number(/^cmdstat_cluster\|nodes:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+    return await commandCalls(admin, 'cluster|nodes');
   } finally {
     admin.disconnect();
   }
@@ -174,8 +174,14 @@ describe('GET /discover-cluster-nodes', () => {
       expect(malformed.text).toMatch(/^bad seed: scheme "http"/);
       const twice = await ours.exporter.get(`/discover-cluster-nodes?seed=${seed}&seed=${seed}`);
       expect(twice.status).toBe(400);
+      expect(twice.text).toBe('bad seed: give "seed" once\n');
+      const both = await ours.exporter.get(`/discover-cluster-nodes?seed=${seed}&target=${seed}`);
+      expect(both.text).toBe('bad seed: give "seed" or "target", not both\n');
       const unknown = await ours.exporter.get('/discover-cluster-nodes?seeds=x');
       expect(unknown.status).toBe(400);
+      expect(unknown.text).toBe(
+        'bad seed: only the "seed" (or "target") parameter is accepted, got: seeds\n',
+      );
     });
 
     it('answers 503 naming a seed that is down, fast, and again from the backoff', async () => {

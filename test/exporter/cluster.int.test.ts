@@ -11,6 +11,7 @@ import {
 } from './support/cluster-exporter.js';
 import { startTestExporter } from './support/exporter-harness.js';
 import { INHERITED_PROMTOOL_FINDINGS } from './support/inherited-findings.js';
+import { commandCalls, errorstats } from './support/node-stats.js';
 import { type ParsedFamily, parseExposition, sampleValue } from './support/parse-exposition.js';
 import { promtoolFindings } from './support/promtool.js';
 
@@ -139,7 +140,7 @@ describe('the cluster collectors', () => {
         for (const name of ['redis-0', 'redis-1', 'redis-2']) {
           const { metrics } = await ours.scrape(name);
           if (metrics.has(family)) exporting.push(name);
-          // The other masters answer MOVED for the index: that is not a failure.
+          // The other masters do not read the index: that is not a failure.
           const collector = family === 'redscope_hotkey_reports' ? 'hotkeys' : 'warming';
           expect(
             sampleValue(metrics, 'redscope_exporter_collector_success', { collector }),
@@ -147,6 +148,33 @@ describe('the cluster collectors', () => {
           ).toBe(1);
         }
         expect(exporting, family).toEqual([owner]);
+      }
+    });
+
+    it('reads the hot-key and warming indexes on their masters only, with no error reply (MOVED) on any master', async () => {
+      const masters = ['redis-0', 'redis-1', 'redis-2'];
+      const owners = [
+        await cluster.masterNameOf(HOTKEY_REPORT_INDEX),
+        await cluster.masterNameOf(WARMING_STATUS_INDEX),
+      ];
+      const admins = masters.map((name) => cluster.connect(cluster.port(name)));
+      try {
+        // Open before the first reading (a new connection's CLIENT SETINFO is an error reply),
+        // as are the exporter's, kept from the scrapes before.
+        await Promise.all(admins.map((admin) => admin.ping()));
+        for (const name of masters) await ours.scrape(name);
+        const errorsBefore = await Promise.all(admins.map(errorstats));
+        const readsBefore = await Promise.all(admins.map((a) => commandCalls(a, 'zrevrange')));
+        const scrapes = 3;
+        for (let i = 0; i < scrapes; i++) for (const name of masters) await ours.scrape(name);
+        expect(await Promise.all(admins.map(errorstats))).toEqual(errorsBefore);
+        const reads = await Promise.all(admins.map((a) => commandCalls(a, 'zrevrange')));
+        masters.forEach((name, i) => {
+          const served = owners.filter((owner) => owner === name).length;
+          expect((reads[i] ?? 0) - (readsBefore[i] ?? 0), name).toBe(scrapes * served);
+        });
+      } finally {
+        for (const admin of admins) admin.disconnect();
       }
     });
 

@@ -28,6 +28,7 @@ function context(replies: Record<string, unknown>): CollectContext {
       throw new Error('no round trip on another database expected');
     },
     connection: {},
+    mode: 'redis',
     target: 'redis://127.0.0.1:6379',
     scope: 'redis://127.0.0.1:6379 test',
     deadline: Date.now() + 10_000,
@@ -73,10 +74,16 @@ describe('the collectors', () => {
       for (const collector of collectors) {
         // Commands of cluster-only collectors are granted on cluster nodes only.
         const allowed = collector.modes.includes('cluster') ? clusterAllowed : dataAllowed;
-        for (const command of collector.commands) {
+        const onCluster = (collector.clusterCommands ?? []).map(
+          (c) => [c, clusterAllowed] as const,
+        );
+        for (const [command, granted] of [
+          ...collector.commands.map((c) => [c, allowed] as const),
+          ...onCluster,
+        ]) {
           const [name, sub] = command.map((w) => w.toLowerCase());
           expect(
-            allowed.has(String(name)) || allowed.has(`${name}|${sub}`),
+            granted.has(String(name)) || granted.has(`${name}|${sub}`),
             command.join(' '),
           ).toBe(true);
         }

@@ -3,17 +3,15 @@ import type { TargetRole } from '../../exporter/metrics-doc.js';
 import { ClusterTopology } from '../../stack/cluster-topology.js';
 import { settledView } from './support/cluster-exporter.js';
 import { familyDifferences } from './support/compare-families.js';
-import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { type Comparison, startComparison } from './support/comparison.js';
 import { type ParsedFamily, parseExposition, sampleValue } from './support/parse-exposition.js';
-import { type ReferenceExporter, startRedisExporter } from './support/redis-exporter.js';
 
 /**
  * redis_exporter 1.45 run with `-is-cluster` against ours on the same cluster
  * nodes: every family it exports there, with the same name, type and labels.
  */
 let cluster: ClusterTopology;
-let reference: ReferenceExporter;
-let ours: TestExporter;
+let comparison: Comparison;
 const outputs = new Map<
   'master' | 'replica',
   { theirs: Map<string, ParsedFamily>; ours: Map<string, ParsedFamily> }
@@ -39,34 +37,22 @@ beforeAll(async () => {
   } finally {
     seed.disconnect();
   }
-  const description = cluster.describe();
-  reference = await startRedisExporter(
-    description,
+  comparison = await startComparison(
+    cluster.describe(),
     `rediss://127.0.0.1:${cluster.port('redis-0')}`,
     ['-is-cluster'],
   );
-  ours = await startTestExporter({
-    'allow-target': ['rediss://127.0.0.1:*'],
-    'tls-ca': description.tls?.caFile,
-    'tls-cert': description.tls?.certFile,
-    'tls-key': description.tls?.keyFile,
-  } as never);
   for (const [role, node] of [
     ['master', 'redis-0'],
     ['replica', 'redis-3'],
   ] as const) {
-    const target = encodeURIComponent(`rediss://127.0.0.1:${cluster.port(node)}`);
-    // Theirs first: bus message counts only grow, so ours sees every message type theirs saw.
-    const theirs = await (await fetch(`${reference.url}/scrape?target=${target}`)).text();
-    const mine = await ours.get(`/scrape?target=${target}`);
-    expect(mine.status).toBe(200);
-    outputs.set(role, { theirs: parseExposition(theirs), ours: parseExposition(mine.text) });
+    const { theirs, ours } = await comparison.scrape(cluster.port(node));
+    outputs.set(role, { theirs: parseExposition(theirs), ours: parseExposition(ours) });
   }
 }, 60_000);
 
 afterAll(async () => {
-  await ours?.close();
-  await reference?.stop();
+  await comparison?.stop();
   await cluster?.stop();
 });
 

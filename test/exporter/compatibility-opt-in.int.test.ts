@@ -7,6 +7,7 @@ import { loadExporterConfig } from '../../exporter/config.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { familyDifferences } from './support/compare-families.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { errorstats } from './support/node-stats.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 import { promtoolFindings } from './support/promtool.js';
 import { type ReferenceExporter, startRedisExporter } from './support/redis-exporter.js';
@@ -93,15 +94,6 @@ beforeAll(async () => {
   expect(response.status).toBe(200);
   oursText = response.text;
 }, 60_000);
-
-/** INFO errorstats' counters, read on a connection opened before (a new ioredis connection's
- * CLIENT SETINFO is itself an error reply on Redis 7.0). */
-async function errorstats(client: ReturnType<RedisTopology['connect']>): Promise<string> {
-  return String(await client.info('errorstats'))
-    .split('\r\n')
-    .filter((line) => line.startsWith('errorstat_'))
-    .join('\n');
-}
 
 afterAll(async () => {
   await ours?.close();

@@ -6,15 +6,14 @@ import { dataNodeAclRules, EXPORTER_ACL_USER, sentinelAclRules } from '../../exp
 import type { TargetRole } from '../../exporter/metrics-doc.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { familyDifferences } from './support/compare-families.js';
+import { type Comparison, startComparison } from './support/comparison.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
 import { INHERITED_PROMTOOL_FINDINGS } from './support/inherited-findings.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 import { promtoolFindings } from './support/promtool.js';
-import { type ReferenceExporter, startRedisExporter } from './support/redis-exporter.js';
 
 let topology: RedisTopology;
-let reference: ReferenceExporter;
-let ours: TestExporter;
+let comparison: Comparison;
 const outputs = new Map<TargetRole, { theirs: string; ours: string }>();
 
 beforeAll(async () => {
@@ -39,31 +38,21 @@ beforeAll(async () => {
   } finally {
     master.disconnect();
   }
-  const description = topology.describe();
-  const masterUrl = `rediss://127.0.0.1:${topology.port('redis-0')}`;
-  reference = await startRedisExporter(description, masterUrl);
-  ours = await startTestExporter({
-    'allow-target': ['rediss://127.0.0.1:*'],
-    'tls-ca': description.tls?.caFile,
-    'tls-cert': description.tls?.certFile,
-    'tls-key': description.tls?.keyFile,
-  } as never);
+  comparison = await startComparison(
+    topology.describe(),
+    `rediss://127.0.0.1:${topology.port('redis-0')}`,
+  );
   for (const [role, node] of [
     ['master', 'redis-0'],
     ['replica', 'redis-1'],
     ['sentinel', 'sentinel-0'],
   ] as const) {
-    const target = encodeURIComponent(`rediss://127.0.0.1:${topology.port(node)}`);
-    const theirs = await (await fetch(`${reference.url}/scrape?target=${target}`)).text();
-    const mine = await ours.get(`/scrape?target=${target}`);
-    expect(mine.status).toBe(200);
-    outputs.set(role, { theirs, ours: mine.text });
+    outputs.set(role, await comparison.scrape(topology.port(node)));
   }
 }, 60_000);
 
 afterAll(async () => {
-  await ours?.close();
-  await reference?.stop();
+  await comparison?.stop();
   await topology?.stop();
 });
 

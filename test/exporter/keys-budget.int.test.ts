@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTopology } from '../../stack/topology.js';
 import { startTestExporter, type TestExporter } from './support/exporter-harness.js';
+import { errorstats } from './support/node-stats.js';
 import { parseExposition, sampleValue } from './support/parse-exposition.js';
 
 /**
@@ -73,13 +74,6 @@ async function converge(on: TestExporter, label: string): Promise<Metrics> {
     progressSeen = progress;
   }
   throw new Error(`${label}: the pass did not end within 40 scrapes`);
-}
-
-async function errorstats(): Promise<string> {
-  return String(await redis.info('errorstats'))
-    .split('\r\n')
-    .filter((line) => line.startsWith('errorstat_'))
-    .join('\n');
 }
 
 /**
@@ -184,7 +178,7 @@ afterAll(async () => {
 describe('the key collectors on 100,000 matching keys within a 2 s scrape', () => {
   describe('happy', () => {
     it('answers every scrape in time and converges on every key', async () => {
-      const before = await errorstats();
+      const before = await errorstats(redis);
       const metrics = await converge(all, 'all keys');
       expect(seriesCount(metrics, 'redis_key_size')).toBe(MATCHING);
       expect(seriesCount(metrics, 'redis_key_memory_usage_bytes')).toBe(MATCHING);
@@ -201,7 +195,7 @@ describe('the key collectors on 100,000 matching keys within a 2 s scrape', () =
         });
       }
       expect(count).toBe(MATCHING);
-      expect(await errorstats()).toBe(before);
+      expect(await errorstats(redis)).toBe(before);
     });
 
     it('checks at most max_series keys and counts the rest as dropped once per pass', async () => {

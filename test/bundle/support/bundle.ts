@@ -52,18 +52,38 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly timeoutMs?: number;
+  /** The whole environment of the process (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** Runs a system binary (found with requireBinary, so a missing one fails loudly). */
 export function run(
   binary: SystemBinary,
   args: readonly string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: RunOptions = {},
 ): Promise<RunResult> {
-  const command = requireBinary(binary);
+  return runCommand(requireBinary(binary), args, options);
+}
+
+/** Runs `command` (a path, or a name on PATH), resolving with its exit code and output, never rejecting. */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       command,
       [...args],
-      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 << 20 },
+      {
+        cwd: options.cwd ?? ROOT,
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: 16 << 20,
+        ...(options.env ? { env: options.env } : {}),
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });

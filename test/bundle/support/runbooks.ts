@@ -36,11 +36,18 @@ export function codeBlocks(markdown: string, language: string): string[] {
   return blocks;
 }
 
-/** The `rcli ...`/`scli ...` lines of a Diagnosis section: the commands the test runs. */
-export function diagnosisCommands(runbook: Runbook): string[] {
-  const diagnosis = runbook.sections.get('Diagnosis') ?? '';
-  return codeBlocks(diagnosis, 'sh')
+/** The lines of `sh` blocks in `markdown` that call one of the README's shell functions `helpers`. */
+export function helperCommands(markdown: string, helpers: readonly string[]): string[] {
+  return codeBlocks(markdown, 'sh')
     .flatMap((block) => block.split('\n'))
     .map((line) => line.trim())
-    .filter((line) => /^(rcli|scli) /.test(line));
+    .filter((line) => helpers.some((helper) => line.startsWith(`${helper} `)));
+}
+
+/** The `rcli ...`/`scli ...` lines (or those of `helpers`) of a Diagnosis section: the commands the tests run. */
+export function diagnosisCommands(
+  runbook: Runbook,
+  helpers: readonly string[] = ['rcli', 'scli'],
+): string[] {
+  return helperCommands(runbook.sections.get('Diagnosis') ?? '', helpers);
 }

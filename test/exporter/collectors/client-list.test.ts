@@ -27,6 +27,7 @@ function context(clientList: string, target = 'redis://127.0.0.1:6379'): Collect
       throw new Error('no round trip on another database expected');
     },
     connection: {},
+    mode: 'redis',
     target,
     scope: `${target} test`,
     deadline: Date.now() + 10_000,

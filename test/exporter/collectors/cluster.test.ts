@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { HOTKEY_REPORT_INDEX } from '../../../client/common/hotkey-report.js';
 import {
   clusterInfoCollector,
   clusterNodesCollector,
-  replyOnOwnSlot,
+  readOnOwnSlot,
 } from '../../../exporter/collectors/cluster.js';
+import { createCollectors } from '../../../exporter/collectors/index.js';
+import { SentinelEventTracker } from '../../../exporter/collectors/sentinel-events.js';
 import type { CollectContext, RedisCommand } from '../../../exporter/collectors/types.js';
-import { runsOn } from '../../../exporter/collectors/types.js';
+import { commandsOn, runsOn } from '../../../exporter/collectors/types.js';
 import { MetricSink } from '../../../exporter/exposition.js';
+import { HOTKEY_INDEX_READ } from '../../../exporter/hotkey-reports.js';
+import { WARMING_INDEX_READ } from '../../../exporter/warming-statuses.js';
 import { parseExposition, sampleValue } from '../support/parse-exposition.js';
 
 function context(replies: Record<string, unknown>): CollectContext {
@@ -19,6 +24,45 @@ function context(replies: Record<string, unknown>): CollectContext {
 }
 
 const id = (c: string) => c.repeat(40);
+
+const INDEX = HOTKEY_REPORT_INDEX;
+const INDEX_READ = HOTKEY_INDEX_READ;
+// CLUSTER KEYSLOT redscope:{hotkeys}-index is 9551: the first master serves it, the second not.
+const owner = [
+  `${id('a')} 10.0.0.1:6379@16379 myself,master - 0 0 1 connected 9551-16383`,
+  `${id('b')} 10.0.0.2:6379@16379 master - 0 0 2 connected 0-9550`,
+  '',
+].join('\n');
+const notOwner = owner
+  .replace('myself,master', 'master')
+  .replace(' master - 0 0 2', ' myself,master - 0 0 2');
+
+/**
+ * A cluster master's scrape context: CLUSTER NODES (`nodes`) and a hash-tagged
+ * read (answered from the first pipeline, were it sent there) in its first
+ * pipeline; each further round trip is recorded and answered from `later`.
+ */
+function clusterContext(nodes: string, later: unknown[]) {
+  const trips: (readonly RedisCommand[])[] = [];
+  const first: Record<string, unknown> = {
+    'CLUSTER NODES': nodes,
+    [INDEX_READ.join(' ')]: ['from the pipeline'],
+  };
+  const context = {
+    mode: 'cluster',
+    reply: (command: RedisCommand) => first[command.join(' ')],
+    roundTrip: async (commands: readonly RedisCommand[]) => {
+      trips.push(commands);
+      const value = later.shift();
+      return [
+        value instanceof Error
+          ? { status: 'rejected', reason: value }
+          : { status: 'fulfilled', value },
+      ];
+    },
+  } as unknown as CollectContext;
+  return { context, trips };
+}
 
 /** A 3-shard view from a replica (b's): a's master suspected, c's replica disconnected. */
 const NODES = [
@@ -113,6 +157,44 @@ describe('the cluster collectors', () => {
       expect(runsOn({ ...clusterInfoCollector, modes: ['redis'] }, 'cluster')).toBe(true);
       expect(runsOn({ ...clusterInfoCollector, modes: ['sentinel'] }, 'cluster')).toBe(false);
     });
+
+    it('rides in the first pipeline of a standalone master, with no round trip of its own', async () => {
+      const { context, trips } = clusterContext(owner, []);
+      const standalone = { ...context, mode: 'redis' as const };
+      expect(await readOnOwnSlot(standalone, INDEX_READ, INDEX)).toEqual(['from the pipeline']);
+      expect(trips).toEqual([]);
+    });
+
+    it('is sent on a cluster master only when CLUSTER NODES shows it serves the slot, so no other master answers MOVED', async () => {
+      const served = clusterContext(owner, [['a', 'b']]);
+      expect(await readOnOwnSlot(served.context, INDEX_READ, INDEX)).toEqual(['a', 'b']);
+      expect(served.trips).toEqual([[INDEX_READ]]);
+      const other = clusterContext(notOwner, [['never read']]);
+      expect(await readOnOwnSlot(other.context, INDEX_READ, INDEX)).toBeUndefined();
+      expect(other.trips).toEqual([]);
+      // A slot the node is migrating away is still its own until the move completes.
+      const migrating = clusterContext(owner.replace('9551-16383', '9551-16383 [9551->-x]'), [
+        ['a'],
+      ]);
+      expect(await readOnOwnSlot(migrating.context, INDEX_READ, INDEX)).toEqual(['a']);
+    });
+
+    it('is left out of the first pipeline of a cluster node by the hot-key and warming collectors', () => {
+      const collectors = createCollectors({
+        sentinelEvents: new SentinelEventTracker(),
+        hotKeys: { top: 10 },
+      });
+      for (const [name, read] of [
+        ['hotkeys', HOTKEY_INDEX_READ],
+        ['warming', WARMING_INDEX_READ],
+      ] as const) {
+        const collector = collectors.find((c) => c.name === name);
+        if (!collector) throw new Error(`no collector ${name}`);
+        expect(commandsOn(collector, 'redis'), name).toContainEqual(read);
+        expect(commandsOn(collector, 'cluster'), name).not.toContainEqual(read);
+        expect(commandsOn(collector, 'cluster'), name).toContainEqual(['CLUSTER', 'NODES']);
+      }
+    });
   });
 
   describe('unhappy', () => {
@@ -134,19 +216,16 @@ describe('the cluster collectors', () => {
       expect(sampleValue(parsed, 'redis_cluster_state')).toBe(1);
     });
 
-    it('treat MOVED and ASK on a key as "another master holds it", and rethrow anything else', () => {
-      const command: RedisCommand = ['ZREVRANGE', 'redscope:{hotkeys}-index', '0', '999'];
-      const key = command.join(' ');
-      for (const moved of ['MOVED 1234 10.0.0.3:6379', 'ASK 1234 10.0.0.3:6379']) {
-        expect(replyOnOwnSlot(context({ [key]: new Error(moved) }), command)).toBeUndefined();
+    it('treat MOVED and ASK of a slot that moved between the two round trips as "another master holds it", and rethrow anything else', async () => {
+      for (const moved of ['MOVED 9551 10.0.0.3:6379', 'ASK 9551 10.0.0.3:6379']) {
+        const { context, trips } = clusterContext(owner, [new Error(moved)]);
+        expect(await readOnOwnSlot(context, INDEX_READ, INDEX)).toBeUndefined();
+        expect(trips).toEqual([[INDEX_READ]]);
       }
-      expect(replyOnOwnSlot(context({ [key]: ['a'] }), command)).toEqual(['a']);
-      expect(() =>
-        replyOnOwnSlot(context({ [key]: new Error('NOPERM no rights') }), command),
-      ).toThrow(/NOPERM/);
-      expect(() =>
-        replyOnOwnSlot(context({ [key]: new Error('CLUSTERDOWN The cluster is down') }), command),
-      ).toThrow(/CLUSTERDOWN/);
+      for (const refused of ['NOPERM no rights', 'CLUSTERDOWN The cluster is down']) {
+        const { context } = clusterContext(owner, [new Error(refused)]);
+        await expect(readOnOwnSlot(context, INDEX_READ, INDEX)).rejects.toThrow(refused);
+      }
     });
   });
 });

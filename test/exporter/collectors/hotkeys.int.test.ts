@@ -6,7 +6,6 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   HOTKEY_REPORT_INDEX,
-  type HotKeyReport,
   type HotKeyReportEntry,
   hotKeyReportKey,
   serializeHotKeyReport,
@@ -15,6 +14,7 @@ import { KeyRedactor } from '../../../client/common/key-redaction.js';
 import { dataNodeAclRules } from '../../../exporter/acl.js';
 import { RedisTopology } from '../../../stack/topology.js';
 import { startTestExporter, type TestExporter } from '../support/exporter-harness.js';
+import { publishHotKeyReport, reportEntry } from '../support/hotkey-report-writer.js';
 import { type ParsedFamily, parseExposition, sampleValue } from '../support/parse-exposition.js';
 import { promtoolFindings } from '../support/promtool.js';
 
@@ -29,30 +29,14 @@ const rawSession = `demo:session:${randomBytes(32).toString('hex')}`;
 const sessionLabel = redactor.redact(rawSession);
 const written: string[] = [];
 
-/** Publishes a report exactly as the client does: one MULTI of SET PX, ZADD, trim, PEXPIRE. */
+/** Publishes a report as the client does, remembering its key for cleanup. */
 async function publish(
   instance: string,
   keys: readonly HotKeyReportEntry[],
   ttlMs = 15_000,
 ): Promise<void> {
-  const now = Date.now();
-  const report: HotKeyReport = {
-    v: 1,
-    instance,
-    service: 'demo',
-    at: now,
-    windowSeconds: 60,
-    thresholdPerMinute: 1000,
-    keys,
-  };
   written.push(hotKeyReportKey(instance));
-  await master
-    .multi()
-    .set(hotKeyReportKey(instance), serializeHotKeyReport(report), 'PX', ttlMs)
-    .zadd(HOTKEY_REPORT_INDEX, now + ttlMs, instance)
-    .zremrangebyscore(HOTKEY_REPORT_INDEX, '-inf', now - 60_000)
-    .pexpire(HOTKEY_REPORT_INDEX, 60_000)
-    .exec();
+  await publishHotKeyReport(master, instance, keys, ttlMs);
 }
 
 /** A value under the prefix that no client wrote, indexed like a report. */
@@ -62,12 +46,7 @@ async function plant(instance: string, write: (key: string) => Promise<unknown>)
   await master.zadd(HOTKEY_REPORT_INDEX, Date.now() + 60_000, instance);
 }
 
-const entry = (key: string, rate: number, redisRate = rate): HotKeyReportEntry => ({
-  key,
-  rate,
-  redisRate,
-  hot: rate >= 1000,
-});
+const entry = reportEntry;
 
 async function scrape(node: 'redis-0' | 'redis-1', host = '127.0.0.1') {
   const target = encodeURIComponent(`redis://${host}:${topology.port(node)}`);

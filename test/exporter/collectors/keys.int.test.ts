@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_NODE_COMMANDS } from '../../../exporter/acl.js';
 import { RedisTopology } from '../../../stack/topology.js';
 import { startTestExporter, type TestExporter } from '../support/exporter-harness.js';
+import { errorstats } from '../support/node-stats.js';
 import { parseExposition, sampleValue } from '../support/parse-exposition.js';
 import { promtoolFindings } from '../support/promtool.js';
 
@@ -88,14 +89,6 @@ function series(metrics: ReturnType<typeof parseExposition>, name: string): stri
         .join(','),
     )
     .sort();
-}
-
-async function errorstats(client: Redis): Promise<string> {
-  const text = String(await client.info('errorstats'));
-  return text
-    .split('\r\n')
-    .filter((line) => line.startsWith('errorstat_'))
-    .join('\n');
 }
 
 beforeAll(async () => {

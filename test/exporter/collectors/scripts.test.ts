@@ -30,6 +30,7 @@ function context(answers: Record<string, unknown>): CollectContext & { trips: Re
       throw new Error('no round trip on another database expected');
     },
     connection: {},
+    mode: 'redis',
     target: 'redis://127.0.0.1:6379',
     scope: 'redis://127.0.0.1:6379 test',
     deadline: Date.now() + 10_000,

@@ -77,6 +77,7 @@ function fakeTarget(
       });
     },
     connection: {},
+    mode: 'redis',
     target: 'redis://fake:6379',
     scope,
     deadline: Date.now() + budgetMs * 2,
