@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,13 +28,16 @@ const FINAL_WITHIN_MS = 2000;
 let plain: RedisTopology;
 let foreignCa: string;
 
+let foreignCaDir: string | undefined;
+
 beforeAll(async () => {
   plain = await RedisTopology.start({ tls: false, acl: false, replicas: 0, sentinels: 0 });
-  const dir = mkdtempSync(join(tmpdir(), 'redscope-foreign-ca-'));
-  foreignCa = (await createCertificateAuthority(dir, 'foreign-ca')).certFile;
+  foreignCaDir = mkdtempSync(join(tmpdir(), 'redscope-foreign-ca-'));
+  foreignCa = (await createCertificateAuthority(foreignCaDir, 'foreign-ca')).certFile;
 });
 afterAll(async () => {
   await plain?.stop();
+  if (foreignCaDir) rmSync(foreignCaDir, { recursive: true, force: true });
 });
 
 /** ready() of clients made from `config`: how it ended and how long it took; the clients are closed. */

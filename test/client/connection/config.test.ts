@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, ReplyError } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type ClusterClientsConfig,
   resolveClientsConfig,
@@ -21,6 +21,7 @@ import { createLogger } from '../../../client/logging/logger.js';
 import { capturedLogs } from '../support/captured-logs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'redscope-client-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const caFile = join(dir, 'ca.crt');
 writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n');
 
