@@ -7,13 +7,13 @@ import {
 } from 'ioredis';
 import { dialledKey, hashSlot, nodeKey, slotMasterKey } from '../common/cluster-routing.js';
 import { ConfigError, DurableWriteError } from '../errors.js';
-import { errorFields } from '../logging/logger.js';
 import {
   checkedOptions,
   closeCounter,
   type DurableWriteOptions,
   type DurableWriteResult,
   replicaCount,
+  unknownOutcome,
 } from './durable-write.js';
 
 /**
@@ -138,14 +138,7 @@ async function runOnce(
   transaction(pipeline).exec();
   pipeline.wait(replicas, timeoutMs);
   const unknown = (acknowledged = 0, cause?: unknown) =>
-    new DurableWriteError({
-      reason: 'connection-changed',
-      outcome: 'unknown',
-      acknowledged,
-      required: replicas,
-      timeoutMs,
-      ...(cause === undefined ? {} : { cause: errorFields(cause) }),
-    });
+    unknownOutcome({ required: replicas, timeoutMs }, 'connection-changed', acknowledged, cause);
   let replies: [Error | null, unknown][] | null;
   try {
     replies = await pipeline.exec();
@@ -171,13 +164,7 @@ async function runOnce(
   if (waitError !== null) throw unknown(0, waitError);
   const acknowledged = Number(waitResult);
   if (!(acknowledged >= replicas)) {
-    throw new DurableWriteError({
-      reason: 'not-acknowledged',
-      outcome: 'unknown',
-      acknowledged,
-      required: replicas,
-      timeoutMs,
-    });
+    throw unknownOutcome({ required: replicas, timeoutMs }, 'not-acknowledged', acknowledged);
   }
   return { kind: 'done', result: { acknowledged, results: execResult } };
 }

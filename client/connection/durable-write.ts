@@ -106,14 +106,7 @@ export async function writeDurably(
   if (queued === 0) throw new ConfigError('write', 'queued no command');
   pipeline.wait(replicas, timeoutMs);
   const unknown = (reason: 'connection-changed' | 'failover', acknowledged = 0, cause?: unknown) =>
-    new DurableWriteError({
-      reason,
-      outcome: 'unknown',
-      acknowledged,
-      required: replicas,
-      timeoutMs,
-      ...(cause === undefined ? {} : { cause: errorFields(cause) }),
-    });
+    unknownOutcome({ required: replicas, timeoutMs }, reason, acknowledged, cause);
   let replies: [Error | null, unknown][] | null;
   try {
     replies = await pipeline.exec();
@@ -136,15 +129,30 @@ export async function writeDurably(
     throw unknown('failover', acknowledged);
   }
   if (!(acknowledged >= replicas)) {
-    throw new DurableWriteError({
-      reason: 'not-acknowledged',
-      outcome: 'unknown',
-      acknowledged,
-      required: replicas,
-      timeoutMs,
-    });
+    throw unknownOutcome({ required: replicas, timeoutMs }, 'not-acknowledged', acknowledged);
   }
   return { acknowledged, results };
+}
+
+/**
+ * A durable write whose fate the client cannot know (Redis may have run it):
+ * the error both the Sentinel and the Cluster paths throw, with the replicas
+ * that acknowledged and, when there was one, the error that cut it short.
+ */
+export function unknownOutcome(
+  attempt: { readonly required: number; readonly timeoutMs: number },
+  reason: 'connection-changed' | 'failover' | 'not-acknowledged',
+  acknowledged = 0,
+  cause?: unknown,
+): DurableWriteError {
+  return new DurableWriteError({
+    reason,
+    outcome: 'unknown',
+    acknowledged,
+    required: attempt.required,
+    timeoutMs: attempt.timeoutMs,
+    ...(cause === undefined ? {} : { cause: errorFields(cause) }),
+  });
 }
 
 /** `replicas` and `timeoutMs` with defaults applied; ConfigError naming the bad one. */

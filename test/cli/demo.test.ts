@@ -2,18 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
+import { runCli } from './support/run-cli.js';
 
-async function run(...args: string[]) {
-  let err = '';
-  const code = await main(['node', 'redscope', 'demo', ...args], {
-    out: () => undefined,
-    err: (text) => {
-      err += text;
-    },
-  });
-  return { code, err };
-}
+const run = (...args: string[]) => runCli(['demo', ...args]);
 
 describe('redscope demo', () => {
   describe('unhappy', () => {

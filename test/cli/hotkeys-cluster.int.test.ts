@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { showHotKeys } from '../../cli/commands/hotkeys.js';
-import { main } from '../../cli/main.js';
 import { HOTKEY_REPORT_INDEX } from '../../client/common/hotkey-report.js';
 import { loadExporterConfig } from '../../exporter/config.js';
 import { ClusterTopology } from '../../stack/cluster-topology.js';
 import { publishHotKeyReport, reportEntry } from '../exporter/support/hotkey-report-writer.js';
+import { runCli } from './support/run-cli.js';
 
 // One TLS + ACL cluster (3 masters, 3 replicas): the last test fails a master over.
 let cluster: ClusterTopology;
@@ -19,20 +19,7 @@ let flags: string[];
 
 const urlOf = (name: string) => `rediss://127.0.0.1:${cluster.port(name)}`;
 
-async function run(args: readonly string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', 'hotkeys', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    isTerminal: () => false,
-  });
-  return { code, out, err };
-}
+const run = (args: readonly string[]) => runCli(['hotkeys', ...args]);
 
 beforeAll(async () => {
   cluster = await ClusterTopology.start();

@@ -5,17 +5,13 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { showHotKeys } from '../../cli/commands/hotkeys.js';
-import { main } from '../../cli/main.js';
-import {
-  HOTKEY_REPORT_INDEX,
-  type HotKeyReportEntry,
-  hotKeyReportKey,
-  serializeHotKeyReport,
-} from '../../client/common/hotkey-report.js';
+import { HOTKEY_REPORT_INDEX, hotKeyReportKey } from '../../client/common/hotkey-report.js';
 import { KeyRedactor } from '../../client/common/key-redaction.js';
 import { loadExporterConfig } from '../../exporter/config.js';
 import { RedisTopology } from '../../stack/topology.js';
+import { publishHotKeyReport, reportEntry } from '../exporter/support/hotkey-report-writer.js';
 import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
+import { runCli } from './support/run-cli.js';
 
 const redactor = new KeyRedactor({ secret: 'cli-hotkeys-int-secret' });
 const sessionLabel = redactor.redact(`demo:session:${randomBytes(32).toString('hex')}`);
@@ -25,52 +21,7 @@ let master: Redis;
 let url: string;
 let dir: string;
 
-/** Publishes a report as the client does: SET PX and ZADD to the index in one MULTI. */
-async function publish(
-  client: Redis,
-  instance: string,
-  keys: readonly HotKeyReportEntry[],
-): Promise<void> {
-  const now = Date.now();
-  const report = serializeHotKeyReport({
-    v: 1,
-    instance,
-    service: 'demo',
-    at: now,
-    windowSeconds: 60,
-    thresholdPerMinute: 1000,
-    keys,
-  });
-  await client
-    .multi()
-    .set(hotKeyReportKey(instance), report, 'PX', 15_000)
-    .zadd(HOTKEY_REPORT_INDEX, now + 15_000, instance)
-    .zremrangebyscore(HOTKEY_REPORT_INDEX, '-inf', now - 60_000)
-    .pexpire(HOTKEY_REPORT_INDEX, 60_000)
-    .exec();
-}
-
-const entry = (key: string, rate: number, redisRate = rate): HotKeyReportEntry => ({
-  key,
-  rate,
-  redisRate,
-  hot: rate >= 1000,
-});
-
-async function run(args: readonly string[], terminal = false) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', 'hotkeys', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    isTerminal: () => terminal,
-  });
-  return { code, out, err };
-}
+const run = (args: readonly string[], terminal = false) => runCli(['hotkeys', ...args], terminal);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'redscope-cli-hotkeys-'));
@@ -83,11 +34,11 @@ beforeAll(async () => {
   });
   master = topology.connect(topology.port('redis-0'));
   url = `redis://127.0.0.1:${topology.port('redis-0')}`;
-  await publish(master, 'demo@web-1:101', [
-    entry(sessionLabel, 3000, 300),
-    entry('demo:org:42', 200),
+  await publishHotKeyReport(master, 'demo@web-1:101', [
+    reportEntry(sessionLabel, 3000, 300),
+    reportEntry('demo:org:42', 200),
   ]);
-  await publish(master, 'demo@web-2:202', [entry(sessionLabel, 2500, 250)]);
+  await publishHotKeyReport(master, 'demo@web-2:202', [reportEntry(sessionLabel, 2500, 250)]);
   await master.set(hotKeyReportKey('garbage'), 'not json at all', 'PX', 15_000);
   await master.zadd(HOTKEY_REPORT_INDEX, Date.now() + 15_000, 'garbage');
 }, 60_000);
@@ -185,7 +136,7 @@ describe('redscope hotkeys against a real Redis', () => {
       // Short segments: a token-like one would be refused as unredacted.
       const mine = `demo:cli:${process.pid}:${instance.slice(-8)}`;
       try {
-        await publish(app, instance, [entry(mine, 4242)]);
+        await publishHotKeyReport(app, instance, [reportEntry(mine, 4242)]);
         const passwordFile = join(dir, 'exporter.password');
         writeFileSync(passwordFile, `${users.exporter.password}\n`, { mode: 0o600 });
         const sentinel = portOf(shared, 'sentinel');

@@ -1,21 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
 import { freePort } from '../../stack/ports.js';
+import { runCli } from './support/run-cli.js';
 
-async function run(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', 'hotkeys', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    isTerminal: () => false,
-  });
-  return { code, out, err };
-}
+const run = (...args: string[]) => runCli(['hotkeys', ...args]);
 
 // main() reports process.exitCode: one run's code must not leak into the next test.
 afterEach(() => {

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
+import { runCli } from './support/run-cli.js';
 
-async function run(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-  });
-  return { code, out, err };
-}
+const run = (...args: string[]) => runCli([...args]);
 
 describe('redscope CLI', () => {
   describe('happy', () => {

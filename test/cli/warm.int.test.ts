@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
 import {
   parseWarmingStatus,
   WARMING_STATUS_INDEX,
@@ -14,6 +13,7 @@ import {
 } from '../../client/common/warming-status.js';
 import { RedisTopology } from '../../stack/topology.js';
 import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
+import { runCli } from './support/run-cli.js';
 
 const LOADER = join(import.meta.dirname, 'fixtures', 'warm-loader.mjs');
 const ENTRY = join(import.meta.dirname, '..', 'exporter', 'support', 'cli-entry.ts');
@@ -29,20 +29,7 @@ let coldUrl: string;
 let warmUrl: string;
 let dir: string;
 
-async function run(args: readonly string[], terminal = false) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', 'warm', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    isTerminal: () => terminal,
-  });
-  return { code, out, err };
-}
+const run = (args: readonly string[], terminal = false) => runCli(['warm', ...args], terminal);
 
 /** A usage record as the clients keep it: key names scored by use, the first the most used. */
 async function recordUsage(redis: Redis, keys: readonly string[]): Promise<void> {

@@ -2,30 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
 import { plainProgress, progressLine } from '../../cli/warm-progress.js';
 import type { WarmingProgress } from '../../client/warming/types.js';
 import { freePort } from '../../stack/ports.js';
+import { runCli } from './support/run-cli.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const LOADER = join(FIXTURES, 'warm-loader.mjs');
 let dir: string;
 let url: string;
 
-async function run(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'redscope', 'warm', ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    isTerminal: () => false,
-  });
-  return { code, out, err };
-}
+const run = (...args: string[]) => runCli(['warm', ...args]);
 
 const progress = (fields: Partial<WarmingProgress>): WarmingProgress => ({
   namespace: 'demo:session:',
