@@ -8,6 +8,8 @@ export interface AlertmanagerOptions {
   readonly dir: string;
   readonly port: number;
   readonly host?: string;
+  /** The process output (default: `<dir>/<name>.out`). */
+  readonly outputFile?: string;
 }
 
 /**
@@ -29,6 +31,7 @@ export function startAlertmanager(options: AlertmanagerOptions): Promise<HttpSer
       '--log.level=warn',
     ],
     dir: options.dir,
+    ...(options.outputFile ? { outputFile: options.outputFile } : {}),
     url,
     readyPath: '/-/ready',
   });

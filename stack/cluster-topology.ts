@@ -36,6 +36,12 @@ export interface ClusterTopologyOptions {
   readonly configDir?: string;
   /** Extra directives for every node, on top of the template. */
   readonly redisOverrides?: ConfigOverrides;
+  /** Fixed client ports, masters first (default: free ports picked by the kernel). */
+  readonly ports?: readonly number[];
+  /** Fixed cluster bus ports, one per node in the same order (default: free ports). */
+  readonly busPorts?: readonly number[];
+  /** Write every node's log here as `<name>.log` (default: in the cluster's own folder). */
+  readonly logDir?: string;
   /** How long start() may take before it gives up (default 30 s). */
   readonly startTimeoutMs?: number;
   /** Progress messages (the CLI prints them; tests leave it off). */
@@ -100,7 +106,13 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
       const tls = options.tls ?? true;
       const certificates = tls ? await createTopologyCertificates(join(dir, 'tls')) : undefined;
       // A client port and a bus port per node: the default bus port (port + 10000) may be taken.
-      const ports = await freePorts(count * 2);
+      const ports =
+        options.ports && options.busPorts
+          ? [...options.ports, ...options.busPorts]
+          : await freePorts(count * 2);
+      if (ports.length !== count * 2) {
+        throw new Error(`ports and busPorts: expected ${count} of each, one per node`);
+      }
       const busPorts = new Map(names.map((name, i) => [name, ports[count + i] as number]));
       topology = new ClusterTopology(dir, certificates, startTimeoutMs, busPorts);
       const acl = (options.acl ?? true) ? writeAclFiles(dir, templates) : undefined;
@@ -114,7 +126,7 @@ export class ClusterTopology extends LocalNodes<ClusterRole> {
           template,
           {
             ...dataNodeDirectives(
-              { dir, certificates },
+              { dir, certificates, logDir: options.logDir },
               {
                 name,
                 address: addresses[index] as (typeof addresses)[number],

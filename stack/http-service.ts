@@ -15,8 +15,10 @@ export interface HttpServiceSpec {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
-  /** Folder for the service's output file. */
+  /** The service's working folder, and where its output goes unless `outputFile` says otherwise. */
   readonly dir: string;
+  /** stdout and stderr of the service (default `<dir>/<name>.out`). */
+  readonly outputFile?: string;
   /** Base URL the service will answer on, e.g. http://127.0.0.1:9090. */
   readonly url: string;
   /** Path that answers 200 once the service is ready (e.g. `/-/ready`). */
@@ -33,7 +35,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function startHttpService(spec: HttpServiceSpec): Promise<HttpService> {
   mkdirSync(spec.dir, { recursive: true });
-  const outputFile = join(spec.dir, `${spec.name}.out`);
+  const outputFile = spec.outputFile ?? join(spec.dir, `${spec.name}.out`);
   const process = new SupervisedProcess({
     name: spec.name,
     command: spec.command,

@@ -72,7 +72,8 @@ export abstract class LocalNodes<Role extends string> {
     rmSync(nodeDir, { recursive: true, force: true });
     const configFile = join(this.dir, `${name}.conf`);
     writeFileSync(configFile, renderRedisConfig(template, overrides));
-    const logFile = join(nodeDir, 'redis.log');
+    // The log the node really writes: the `logfile` directive, when the caller set one.
+    const logFile = overrides.logfile ?? join(nodeDir, 'redis.log');
     const process = new SupervisedProcess({
       name,
       command: binary,

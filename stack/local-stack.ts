@@ -6,28 +6,39 @@
  * this repository with compose host names swapped for loopback ports.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { sessionNamespace } from '../demo/defaults.js';
 import { renderLoopbackAlertmanagerConfig } from './alertmanager-loopback-config.js';
 import { startAlertmanager } from './alertmanager-server.js';
 import { ClusterTopology } from './cluster-topology.js';
-import { type HttpService, startHttpService } from './http-service.js';
+import { startHttpService } from './http-service.js';
 import { LoopbackReceivers, type Received } from './loopback-receivers.js';
-import { freePort } from './ports.js';
+import { OtlpReceiver } from './otlp-receiver.js';
+import { checkPortsFree, type PortPlan, planPorts } from './port-plan.js';
 import { startPrometheus } from './prometheus-server.js';
 import { packageRoot } from './repo-paths.js';
+import { removeStackState, type StackState, writeStackState } from './stack-state.js';
 import { RedisTopology } from './topology.js';
 
 export interface LocalStackOptions {
   /** Progress and notifications, one line each. */
   readonly log: (line: string) => void;
-  /** Virtual users driving the demo app (default 20). */
-  readonly demoUsers?: number;
-  /** Requests per minute on one tenant's settings, the demo's hot key (default 3000; 0: none). */
-  readonly hotKeyRate?: number;
+  /** Requests per second the demo's load generator sends (default 40; 0: none). */
+  readonly rate?: number;
+  /** TLS between every part and Redis (default true). */
+  readonly tls?: boolean;
+  /** Where the stack keeps its state, its runtime files and every component's log. */
+  readonly stateDir: string;
+  /** Every port from this base (see stack/port-plan.ts); default: the well-known ports. */
+  readonly portsBase?: number;
   /** A Redis Cluster (3 masters, 3 replicas) instead of the Sentinel topology. */
   readonly cluster?: boolean;
 }
@@ -39,7 +50,8 @@ export interface LocalStackOptions {
 interface RedisSide {
   readonly topology: RedisTopology | ClusterTopology;
   readonly nodes: readonly { name: string; role: string; port: number }[];
-  readonly tls: { caFile: string; certFile: string; keyFile: string };
+  /** Absent with `--no-tls`. */
+  readonly tls: { caFile: string; certFile: string; keyFile: string } | undefined;
   readonly secretsDir: string;
   /** The exporter's flags that name what it watches. */
   readonly exporterTarget: readonly string[];
@@ -51,40 +63,48 @@ interface RedisSide {
   readonly prometheusConfig: string;
   /** Compose address -> port, for the scrape targets it lists. */
   readonly addresses: Readonly<Record<string, number>>;
+  /** What stack.json records about the Redis side. */
+  readonly state: Pick<StackState, 'mode' | 'sentinels' | 'masterName' | 'clusterNodes'>;
 }
 
-async function startRedisSide(cluster: boolean, log: (line: string) => void): Promise<RedisSide> {
-  if (cluster) {
-    log('starting a Redis Cluster: 3 masters, 3 replicas (TLS, ACL)');
-    const topology = await ClusterTopology.start({ tls: true });
+async function startRedisSide(
+  options: { cluster: boolean; tls: boolean; logDir: string },
+  ports: PortPlan,
+): Promise<RedisSide> {
+  const scheme = options.tls ? 'rediss' : 'redis';
+  if (options.cluster) {
+    const topology = await ClusterTopology.start({
+      tls: options.tls,
+      ports: ports.redis,
+      busPorts: ports.clusterBus,
+      logDir: options.logDir,
+    });
     const { tls, nodes, dir } = topology.describe();
-    if (!tls) throw new Error('the local stack runs Redis with TLS only');
+    const seeds = nodes.slice(0, 3).map((n) => `127.0.0.1:${n.port}`);
     return {
       topology,
       nodes,
       tls,
       secretsDir: join(dir, 'secrets'),
       // One seed: discovery (/discover-cluster-nodes) finds the others.
-      exporterTarget: ['--redis-url', `rediss://127.0.0.1:${topology.port('redis-0')}`],
-      appTarget: [
-        '--cluster-nodes',
-        nodes
-          .slice(0, 3)
-          .map((n) => `127.0.0.1:${n.port}`)
-          .join(','),
-      ],
+      exporterTarget: ['--redis-url', `${scheme}://127.0.0.1:${topology.port('redis-0')}`],
+      appTarget: ['--cluster-nodes', seeds.join(',')],
       warmTarget: undefined,
       prometheusConfig: 'prometheus-cluster.yml',
       addresses: {},
+      state: { mode: 'cluster', clusterNodes: nodes.map((n) => `127.0.0.1:${n.port}`) },
     };
   }
-  log('starting Redis: master, 2 replicas, 3 Sentinels (TLS, ACL)');
-  const topology = await RedisTopology.start({ tls: true });
+  const topology = await RedisTopology.start({
+    tls: options.tls,
+    ports: ports.redis,
+    logDir: options.logDir,
+  });
   const { tls, nodes, masterName, dir } = topology.describe();
-  if (!tls) throw new Error('the local stack runs Redis with TLS only');
   const sentinels = nodes.filter((n) => n.role === 'sentinel');
+  const sentinelAddresses = sentinels.map((n) => `127.0.0.1:${n.port}`);
   // The exporter takes targets as URLs: the scheme says TLS.
-  const sentinelUrls = sentinels.map((n) => `rediss://127.0.0.1:${n.port}`).join(',');
+  const sentinelUrls = sentinelAddresses.map((a) => `${scheme}://${a}`).join(',');
   const addresses: Record<string, number> = {};
   for (const node of nodes) {
     addresses[`${node.name}:${node.role === 'sentinel' ? 26379 : 6379}`] = node.port;
@@ -95,15 +115,11 @@ async function startRedisSide(cluster: boolean, log: (line: string) => void): Pr
     tls,
     secretsDir: join(dir, 'secrets'),
     exporterTarget: ['--sentinels', sentinelUrls, '--master-name', masterName],
-    appTarget: [
-      '--sentinels',
-      sentinels.map((n) => `127.0.0.1:${n.port}`).join(','),
-      '--master-name',
-      masterName,
-    ],
+    appTarget: ['--sentinels', sentinelAddresses.join(','), '--master-name', masterName],
     warmTarget: ['--sentinels', sentinelUrls, '--master-name', masterName],
     prometheusConfig: 'prometheus.yml',
     addresses,
+    state: { mode: 'sentinel', sentinels: sentinelAddresses, masterName },
   };
 }
 
@@ -124,21 +140,13 @@ export interface LocalStack {
   readonly endpoints: readonly Endpoint[];
   /** Commands worth trying on this stack (`redscope warm` on the demo's sessions). */
   readonly commands: readonly StackCommand[];
-  readonly dir: string;
-  /** Stops every process the stack started, newest first, and removes its folder. */
+  /** Every component's log, one file each. */
+  readonly logDir: string;
+  readonly state: StackState;
+  /** `host:port` -> node name, for the status line. */
+  readonly nodeNames: Readonly<Record<string, string>>;
+  /** Stops every process the stack started, newest first, and removes its runtime files. */
   stop(): Promise<void>;
-}
-
-/** The well-known port if it is free (so bookmarks keep working), else any free one. */
-async function preferredPort(port: number): Promise<number> {
-  const free = await new Promise<boolean>((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen({ host: '127.0.0.1', port, exclusive: true }, () =>
-      probe.close(() => resolve(true)),
-    );
-  });
-  return free ? port : freePort();
 }
 
 /**
@@ -182,34 +190,81 @@ function describeNotification(kind: 'pagerduty' | 'slack', entry: Received): str
   return `Slack: ${body.attachments?.[0]?.title ?? body.text ?? JSON.stringify(body)}`;
 }
 
+/** The Redis nodes a stack runs: 3 data nodes and 3 Sentinels, or 6 cluster nodes. */
+const REDIS_NODES = 6;
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const root = packageRoot();
   const cli = join(root, 'bin', 'redscope.js');
-  const dir = mkdtempSync(join(tmpdir(), 'redscope-up-'));
   const log = options.log;
-  const services: HttpService[] = [];
-  let redis: RedisSide | undefined;
-  let receivers: LoopbackReceivers | undefined;
+  const tlsOn = options.tls ?? true;
+  const cluster = options.cluster ?? false;
+  const ports = await planPorts(REDIS_NODES, cluster, options.portsBase);
+  await checkPortsFree(ports);
 
+  // Runtime files of the previous run go; its logs too, so every log here is of this run.
+  const dir = join(options.stateDir, 'run');
+  const logDir = join(options.stateDir, 'logs');
+  for (const folder of [dir, logDir]) {
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+  }
+  const steps = 7;
+  let stepNumber = 0;
+  const step = async <T>(what: string, start: () => Promise<T>): Promise<T> => {
+    stepNumber += 1;
+    const began = performance.now();
+    log(`[${stepNumber}/${steps}] ${what}`);
+    const result = await start();
+    log(`[${stepNumber}/${steps}] ready in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+    return result;
+  };
+  /** Started parts, stopped newest first. */
+  const parts: { name: string; stop: () => Promise<void> }[] = [];
+  let removeState: () => void = () => undefined;
   const stop = async () => {
-    for (const service of services.reverse()) await service.stop().catch(() => undefined);
-    await receivers?.close().catch(() => undefined);
-    await redis?.topology.stop();
+    removeState();
+    for (const part of parts.reverse()) {
+      log(`stopping ${part.name}`);
+      await part
+        .stop()
+        .catch((error: unknown) =>
+          log(`could not stop ${part.name} cleanly: ${(error as Error).message}`),
+        );
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    redis = await startRedisSide(options.cluster ?? false, log);
+    const redis = await step(
+      cluster
+        ? `Redis Cluster: 3 masters, 3 replicas (${tlsOn ? 'TLS, ' : ''}ACL)`
+        : `Redis: master, 2 replicas, 3 Sentinels (${tlsOn ? 'TLS, ' : ''}ACL)`,
+      () => startRedisSide({ cluster, tls: tlsOn, logDir }, ports),
+    );
+    parts.push({ name: 'Redis', stop: () => redis.topology.stop() });
     const { tls, nodes, secretsDir } = redis;
+    const scheme = tls ? 'rediss' : 'redis';
     const secret = (user: string) => join(secretsDir, `${user}.password`);
     const dataNodes = nodes.filter((n) => n.role !== 'sentinel');
-    const tlsFlags = ['--tls-ca', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
+    const tlsFlags = tls
+      ? ['--tls-ca', tls.caFile, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile]
+      : [];
 
-    receivers = await LoopbackReceivers.start((kind, entry) =>
-      log(`notification → ${describeNotification(kind, entry)}`),
+    const notifications = join(logDir, 'notifications.jsonl');
+    const receivers = await step('alert receivers (local PagerDuty and Slack)', () =>
+      LoopbackReceivers.start((kind, entry) => {
+        appendFileSync(notifications, `${JSON.stringify({ kind, ...entry })}\n`);
+        log(`notification → ${describeNotification(kind, entry)}`);
+      }, ports.receivers),
     );
+    parts.push({ name: 'alert receivers', stop: () => receivers.close() });
 
-    log('starting Alertmanager (PagerDuty and Slack point at a local receiver)');
+    const traces = await step('trace receiver (OTLP/HTTP)', () =>
+      OtlpReceiver.start({ port: ports.traces }),
+    );
+    parts.push({ name: 'trace receiver', stop: () => traces.close() });
+
     const amDir = join(dir, 'alertmanager');
     mkdirSync(join(amDir, 'secrets'), { recursive: true });
     symlinkSync(join(root, 'alertmanager', 'templates'), join(amDir, 'templates'));
@@ -219,29 +274,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       amConfig,
       renderLoopbackAlertmanagerConfig(
         readFileSync(join(root, 'alertmanager', 'alertmanager.yml'), 'utf8'),
-        {
-          pagerduty: receivers.pagerdutyUrl,
-          slack: receivers.slackUrl,
-        },
+        { pagerduty: receivers.pagerdutyUrl, slack: receivers.slackUrl },
       ),
     );
-    const amPort = await preferredPort(9093);
-    services.push(await startAlertmanager({ configFile: amConfig, dir: amDir, port: amPort }));
+    const alertmanager = await step(
+      'Alertmanager (PagerDuty and Slack point at the receivers)',
+      () =>
+        startAlertmanager({
+          configFile: amConfig,
+          dir: amDir,
+          port: ports.alertmanager,
+          outputFile: join(logDir, 'alertmanager.log'),
+        }),
+    );
+    parts.push({ name: 'Alertmanager', stop: () => alertmanager.stop() });
 
-    log('starting the exporter');
-    const exporterPort = await preferredPort(9121);
     const credentialsFile = join(dir, 'exporter-credentials.yaml');
     writeFileSync(
       credentialsFile,
       `targets:\n${dataNodes
         .map(
           (n) =>
-            `  - match: "rediss://127.0.0.1:${n.port}"\n    username: redscope-exporter\n    password_file: ${secret('exporter')}\n`,
+            `  - match: "${scheme}://127.0.0.1:${n.port}"\n    username: redscope-exporter\n    password_file: ${secret('exporter')}\n`,
         )
         .join('')}`,
     );
-    services.push(
-      await startHttpService({
+    const exporter = await step('exporter', () =>
+      startHttpService({
         name: 'exporter',
         command: process.execPath,
         // No node flags: the exporter sets its own V8 flags for a small heap.
@@ -257,28 +316,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           '--credentials-file',
           credentialsFile,
           '--allow-target',
-          'rediss://127.0.0.1:*',
+          `${scheme}://127.0.0.1:*`,
           '--listen',
-          `127.0.0.1:${exporterPort}`,
+          `127.0.0.1:${ports.exporter}`,
           '--log-level',
           'warn',
         ],
         dir: join(dir, 'exporter'),
-        url: `http://127.0.0.1:${exporterPort}`,
+        outputFile: join(logDir, 'exporter.log'),
+        url: `http://127.0.0.1:${ports.exporter}`,
         readyPath: '/healthz',
       }),
     );
+    parts.push({ name: 'exporter', stop: () => exporter.stop() });
 
-    const demoUsers = options.demoUsers ?? 20;
-    log(`starting the demo app with ${demoUsers} virtual users`);
+    const rate = options.rate ?? 40;
     // Its sessions in files, by token hash: `redscope warm` loads them from there too.
     const demoDatabase = join(dir, 'demo-database');
-    const demoPort = await preferredPort(3000);
     // Per run, like the passwords: it only has to be the same in every process of this stack.
     const hotKeysSecret = join(secretsDir, 'hotkeys.secret');
     writeFileSync(hotKeysSecret, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-    services.push(
-      await startHttpService({
+    const demo = await step(`demo app, ${rate} requests/s`, () =>
+      startHttpService({
         name: 'demo',
         command: process.execPath,
         args: [
@@ -289,59 +348,69 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           'app',
           '--password-file',
           secret('app'),
-          ...tlsFlags,
+          ...(tls ? tlsFlags : ['--no-tls']),
           '--listen',
-          `127.0.0.1:${demoPort}`,
-          '--load',
-          String(demoUsers),
-          '--hot-key-rate',
-          String(options.hotKeyRate ?? 3000),
+          `127.0.0.1:${ports.demo}`,
+          '--rate',
+          String(rate),
           '--hotkeys-secret-file',
           hotKeysSecret,
           '--database-dir',
           demoDatabase,
+          '--otlp-endpoint',
+          traces.url,
         ],
         dir: join(dir, 'demo'),
-        url: `http://127.0.0.1:${demoPort}`,
+        outputFile: join(logDir, 'demo.log'),
+        url: `http://127.0.0.1:${ports.demo}`,
         readyPath: '/healthz',
       }),
     );
+    parts.push({ name: 'demo app', stop: () => demo.stop() });
 
-    log('starting Prometheus with the rules in prometheus/rules');
     const promDir = join(dir, 'prometheus');
     mkdirSync(promDir, { recursive: true });
     symlinkSync(join(root, 'prometheus', 'rules'), join(promDir, 'rules'));
-    const promPort = await preferredPort(9090);
     const addresses: Record<string, number> = {
-      'exporter:9121': exporterPort,
-      'alertmanager:9093': amPort,
-      'demo:3000': demoPort,
+      'exporter:9121': ports.exporter,
+      'alertmanager:9093': ports.alertmanager,
+      'demo:3000': ports.demo,
       ...redis.addresses,
     };
     const promConfig = join(promDir, 'prometheus.yml');
-    writeFileSync(
-      promConfig,
-      localizeAddresses(
-        readFileSync(join(root, 'prometheus', redis.prometheusConfig), 'utf8'),
-        addresses,
-      ),
+    const promText = localizeAddresses(
+      readFileSync(join(root, 'prometheus', redis.prometheusConfig), 'utf8'),
+      addresses,
     );
-    services.push(await startPrometheus({ configFile: promConfig, dir: promDir, port: promPort }));
+    writeFileSync(promConfig, tls ? promText : promText.replaceAll('rediss://', 'redis://'));
+    const prometheus = await step('Prometheus with the rules in prometheus/rules', () =>
+      startPrometheus({
+        configFile: promConfig,
+        dir: promDir,
+        port: ports.prometheus,
+        outputFile: join(logDir, 'prometheus.log'),
+      }),
+    );
+    parts.push({ name: 'Prometheus', stop: () => prometheus.stop() });
 
+    const url = (port: number) => `http://127.0.0.1:${port}`;
     const endpoints: Endpoint[] = [
-      { name: 'Prometheus', url: `http://127.0.0.1:${promPort}` },
-      { name: 'Prometheus alerts', url: `http://127.0.0.1:${promPort}/alerts` },
-      { name: 'Alertmanager', url: `http://127.0.0.1:${amPort}` },
-      { name: 'exporter', url: `http://127.0.0.1:${exporterPort}/` },
-      options.cluster
-        ? {
-            name: 'exporter node discovery',
-            url: `http://127.0.0.1:${exporterPort}/discover-cluster-nodes`,
-          }
-        : { name: 'exporter /metrics (master)', url: `http://127.0.0.1:${exporterPort}/metrics` },
-      { name: 'demo app /healthz', url: `http://127.0.0.1:${demoPort}/healthz` },
-      { name: 'demo /metrics', url: `http://127.0.0.1:${demoPort}/metrics` },
-      ...nodes.map((n) => ({ name: `${n.name} (${n.role})`, url: `rediss://127.0.0.1:${n.port}` })),
+      { name: 'Prometheus', url: url(ports.prometheus) },
+      { name: 'Prometheus alerts', url: `${url(ports.prometheus)}/alerts` },
+      { name: 'Alertmanager', url: url(ports.alertmanager) },
+      { name: 'exporter', url: `${url(ports.exporter)}/` },
+      cluster
+        ? { name: 'exporter node discovery', url: `${url(ports.exporter)}/discover-cluster-nodes` }
+        : { name: 'exporter /metrics (master)', url: `${url(ports.exporter)}/metrics` },
+      { name: 'demo app /healthz', url: `${url(ports.demo)}/healthz` },
+      { name: 'demo /metrics', url: `${url(ports.demo)}/metrics` },
+      { name: 'alerts received', url: `${receivers.baseUrl}/received` },
+      { name: 'trace by id', url: `${traces.url}/api/traces/<trace_id>` },
+      ...nodes.map((n) => ({
+        name: `${n.name} (${n.role})`,
+        url: `${scheme}://127.0.0.1:${n.port}`,
+      })),
+      { name: 'logs', url: logDir },
     ];
     // What the on-call engineer would run after the demo's cache went cold: the app user
     // writes (SET NX, and the status record the exporter shows), the demo's database loads.
@@ -365,7 +434,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         '--dry-run',
       ],
     };
-    return { endpoints, commands: warmDemoSessions ? [warmDemoSessions] : [], dir, stop };
+    const state: StackState = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      ...redis.state,
+      urls: {
+        prometheus: url(ports.prometheus),
+        alertmanager: url(ports.alertmanager),
+        exporter: url(ports.exporter),
+        demo: url(ports.demo),
+        receivers: receivers.baseUrl,
+        traces: traces.url,
+      },
+      ...(tls ? { tls } : {}),
+      admin: { username: 'admin', passwordFile: secret('admin') },
+      logDir,
+    };
+    writeStackState(options.stateDir, state);
+    removeState = () => removeStackState(options.stateDir);
+    const nodeNames = Object.fromEntries(nodes.map((n) => [`127.0.0.1:${n.port}`, n.name]));
+    return {
+      endpoints,
+      commands: warmDemoSessions ? [warmDemoSessions] : [],
+      logDir,
+      state,
+      nodeNames,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -6,13 +6,16 @@ export interface Received {
   readonly path: string;
   readonly contentType: string | undefined;
   readonly body: unknown;
+  /** When it arrived, ms since the epoch: fault-to-page timing reads it. */
+  readonly receivedAt: number;
 }
 
 /**
  * A local stand-in for PagerDuty and Slack that speaks their wire formats: PagerDuty
  * Events v2 (`POST /v2/enqueue`, answers 202 with a dedup key) and a Slack incoming
- * webhook (`POST /slack/...`, answers 200 "ok"). Binds 127.0.0.1 on a free port. The tests
- * and `redscope up` point a copy of the real alertmanager.yml at it.
+ * webhook (`POST /slack/...`, answers 200 "ok"). Binds 127.0.0.1 (on a free port unless
+ * given one). The tests and `redscope up` point a copy of the real alertmanager.yml at it.
+ * `GET /received` lists what arrived, for a process that did not start the receivers.
  */
 export class LoopbackReceivers {
   readonly pagerduty: Received[] = [];
@@ -27,6 +30,7 @@ export class LoopbackReceivers {
   /** `onReceive` sees every notification as it arrives (the local stack prints them). */
   static async start(
     onReceive?: (kind: 'pagerduty' | 'slack', entry: Received) => void,
+    port = 0,
   ): Promise<LoopbackReceivers> {
     let receivers: LoopbackReceivers | undefined;
     const server = createServer((req, res) => {
@@ -38,8 +42,17 @@ export class LoopbackReceivers {
           } catch {
             // kept as text: a test asserting JSON then fails with the raw body visible
           }
-          const entry = { path: req.url ?? '', contentType: req.headers['content-type'], body };
-          if (req.method === 'POST' && req.url === '/v2/enqueue') {
+          const entry: Received = {
+            path: req.url ?? '',
+            contentType: req.headers['content-type'],
+            body,
+            receivedAt: Date.now(),
+          };
+          if (req.method === 'GET' && req.url === '/received' && receivers) {
+            const { pagerduty, slack } = receivers;
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ pagerduty, slack }));
+          } else if (req.method === 'POST' && req.url === '/v2/enqueue') {
             receivers?.pagerduty.push(entry);
             onReceive?.('pagerduty', entry);
             const dedup = (body as { dedup_key?: string }).dedup_key ?? 'generated';
@@ -66,10 +79,10 @@ export class LoopbackReceivers {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve());
     });
-    const { port } = server.address() as AddressInfo;
-    receivers = new LoopbackReceivers(server, `http://127.0.0.1:${port}`);
+    const bound = (server.address() as AddressInfo).port;
+    receivers = new LoopbackReceivers(server, `http://127.0.0.1:${bound}`);
     return receivers;
   }
 

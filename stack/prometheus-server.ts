@@ -9,6 +9,8 @@ export interface PrometheusOptions {
   readonly dir: string;
   readonly port: number;
   readonly host?: string;
+  /** The process output (default: `<dir>/<name>.out`). */
+  readonly outputFile?: string;
 }
 
 /** Starts the real `prometheus` binary on loopback; resolves once /-/ready answers. */
@@ -27,6 +29,7 @@ export function startPrometheus(options: PrometheusOptions): Promise<HttpService
       '--log.level=warn',
     ],
     dir: options.dir,
+    ...(options.outputFile ? { outputFile: options.outputFile } : {}),
     url,
     readyPath: '/-/ready',
   });

@@ -74,6 +74,13 @@ export function nodeAddresses(mode: AddressMode, names: readonly string[]): Node
 export interface TopologyFiles {
   readonly dir: string;
   readonly certificates: TopologyCertificates | undefined;
+  /** Where node logs go, as `<name>.log` (default: `redis.log` in each node's folder). */
+  readonly logDir?: string | undefined;
+}
+
+/** A node's log file: in the shared log folder when there is one, so `redscope up` keeps them together. */
+export function nodeLogFile(files: TopologyFiles, name: string): string {
+  return files.logDir ? join(files.logDir, `${name}.log`) : join(files.dir, name, 'redis.log');
 }
 
 /** The master group and quorum that the shipped `sentinel.conf` monitors. */
@@ -118,7 +125,7 @@ function commonDirectives(
     'bind-source-addr': address.source ?? null,
     daemonize: 'no',
     dir: nodeDir,
-    logfile: join(nodeDir, 'redis.log'),
+    logfile: nodeLogFile(files, name),
     pidfile: join(nodeDir, 'redis.pid'),
   };
   if (!files.certificates) {

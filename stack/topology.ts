@@ -45,6 +45,8 @@ export interface TopologyOptions {
    * ports picked by the kernel). A taken port fails start() with the node's log.
    */
   readonly ports?: readonly number[];
+  /** Write every node's log here as `<name>.log` (default: in the topology's own folder). */
+  readonly logDir?: string;
   /**
    * `per-node` gives every node its own loopback address (127.a.b.x, random a
    * and b per topology), listening and connecting out from it, so a test can
@@ -154,7 +156,7 @@ export class RedisTopology extends LocalNodes<NodeRole> {
       // Every name resolves to ::1 and the certificate names them all: the master's reaches any port.
       const sharedHost = mode === 'hostnames' ? (hosts[0] as string) : HOST;
       topology = new RedisTopology(dir, masterName, certificates, options, sharedHost);
-      const files = { dir, certificates };
+      const files = { dir, certificates, logDir: options.logDir };
       const acl = (options.acl ?? true) ? writeAclFiles(dir, templates) : undefined;
       topology.passwords = acl?.passwords;
       const ports = options.ports
