@@ -11,7 +11,7 @@ describe('redscope up --cluster', () => {
   afterAll(() => up?.stop());
 
   it('runs the stack on a Redis Cluster: discovery finds every node, Prometheus scrapes them, the demo serves', async () => {
-    up = await startUp(['--cluster', '--demo-users', '2']);
+    up = await startUp(['--cluster', '--rate', '10']);
     const out = up.out();
     const prometheus = up.url('Prometheus ');
     const nodePorts = [
@@ -36,13 +36,13 @@ describe('redscope up --cluster', () => {
       nodePorts.map((m) => `rediss://127.0.0.1:${m[2]}`).sort(),
     );
 
-    // The shipped prometheus-cluster.yml: 6 discovered nodes, the exporter, the demo.
+    // The shipped prometheus-cluster.yml: 6 discovered nodes, the exporter, Alertmanager, the demo.
     const targets = await until('every target up', 60_000, async () => {
       const body = (await (await fetch(`${prometheus}/api/v1/targets`)).json()) as {
         data: { activeTargets: Target[] };
       };
       const active = body.data.activeTargets;
-      return active.length === 8 && active.every((t) => t.health === 'up') ? active : undefined;
+      return active.length === 9 && active.every((t) => t.health === 'up') ? active : undefined;
     });
     expect(
       targets
@@ -76,7 +76,7 @@ describe('redscope up --cluster', () => {
     expect(demoMetrics).toMatch(/^redscope_client_commands_total\{/m);
 
     // A healthy cluster raises no cluster alert, and a cluster client no Sentinel alert.
-    // (Alerts about the demo's load are #18's to quiet.) One evaluation may have run while
+    // One evaluation may have run while
     // Prometheus had scraped only some nodes (RedisNoMaster pending before any master was
     // seen): what counts is that none is left once every node has been scraped and the
     // rules evaluated again, and that none ever fired.
