@@ -12,7 +12,8 @@ import {
   type SessionCache,
   type SessionRecord,
 } from '../client/index.js';
-import { DEMO_DEFAULTS } from './defaults.js';
+import { DEMO_DEFAULTS, LOAD_HEADER, LOGGED_LOAD_SHARE } from './defaults.js';
+import { openReturningSessions, type ReturningSessions } from './returning-sessions.js';
 import { DemoDatabase, demoUsers } from './users.js';
 
 export interface DemoOptions {
@@ -47,6 +48,13 @@ export interface DemoOptions {
    * `false` turns it off. Default on, at the warmer's default rate and limit.
    */
   readonly warming?: false | DemoWarming;
+  /**
+   * Start as an app restarted in front of a cold cache: sessions of
+   * returning users in the database and in the usage record, none in Redis,
+   * so the start-up warming has them to warm (see openReturningSessions).
+   * Their tokens are `returningSessions` of the running demo. Default none.
+   */
+  readonly returningSessions?: ReturningSessions;
 }
 
 /** The session cache's warming switches and budget, as the demo sets them. */
@@ -60,6 +68,8 @@ export interface DemoWarming {
 export interface RunningDemo {
   readonly url: string;
   readonly registry: Registry;
+  /** Tokens of the returning users' sessions, for the load to come back with (empty without the option). */
+  readonly returningSessions: readonly string[];
   close(): Promise<void>;
 }
 
@@ -92,11 +102,24 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   collectDefaultMetrics({ register: registry });
   const tracing = options.tracing ?? true;
   const prefix = options.keyPrefix ?? DEMO_DEFAULTS.keyPrefix;
+  const accounts = demoUsers(options.users ?? DEMO_DEFAULTS.users);
   const database =
     options.database ??
-    (await DemoDatabase.create(demoUsers(options.users ?? DEMO_DEFAULTS.users), {
+    (await DemoDatabase.create(accounts, {
       ...(options.databaseDir === undefined ? {} : { dir: options.databaseDir }),
     }));
+  // Before the session cache exists: its start-up warming plans from the record at once.
+  const returningSessions =
+    options.returningSessions === undefined
+      ? []
+      : await openReturningSessions({
+          returning: options.returningSessions,
+          database,
+          accounts,
+          keyPrefix: prefix,
+          clients,
+          logger,
+        });
   const warming = options.warming ?? {};
   const sessions = createSessionCache(clients, {
     loader: (id) => database.findSession(id),
@@ -131,6 +154,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   return {
     url,
     registry,
+    returningSessions,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -157,7 +181,15 @@ function createDemoApp(parts: {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  app.use(requestContextMiddleware({ logger, tracing: parts.tracing }));
+  // Every request gets its context (correlation id, span); the request-finished line is
+  // written for every request but the load's, of which a sample: ~1 MB a minute otherwise.
+  const logged = requestContextMiddleware({ logger, tracing: parts.tracing });
+  const unlogged = requestContextMiddleware({ tracing: parts.tracing });
+  app.use((req, res, next) =>
+    (req.headers[LOAD_HEADER] !== undefined && Math.random() >= LOGGED_LOAD_SHARE
+      ? unlogged
+      : logged)(req, res, next),
+  );
   app.use(express.json({ limit: '4kb' }));
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {

@@ -1,8 +1,9 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { Cluster, Redis } from 'ioredis';
-import type { ClientOptions, RedisClients } from '../../client/index.js';
-import { readSecret } from '../connection-flags.js';
+import type { ClientOptions, RedisClients, TlsConfig } from '../../client/index.js';
+import { DEMO_DEFAULTS } from '../../demo/defaults.js';
+import { readSecret, wholeNumber } from '../connection-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../program.js';
 
@@ -17,8 +18,11 @@ interface DemoFlags {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
-  load: string;
-  hotKeyRate: string;
+  tls: boolean;
+  rate: string;
+  hotKeyRate?: string;
+  hotKeyThreshold: string;
+  returningSessions: string;
   hotkeysSecretFile?: string;
   nearCache: boolean;
   databaseDir?: string;
@@ -49,6 +53,36 @@ function usableFolder(flag: string, dir: string): void {
     );
   }
   if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
+}
+
+/** The load's flags, checked together: the hot key is a part of the rate. */
+function loadSettings(flags: DemoFlags) {
+  const rate = wholeNumber('--rate', flags.rate, 0, 2000);
+  const hotKeyPerMinute =
+    flags.hotKeyRate === undefined
+      ? Math.round(rate * 60 * DEMO_DEFAULTS.hotKeyShare)
+      : wholeNumber('--hot-key-rate', flags.hotKeyRate, 0, 120_000);
+  if (hotKeyPerMinute > rate * 60) {
+    throw new UsageError(
+      rate === 0
+        ? `--hot-key-rate ${flags.hotKeyRate}: the hot-key reads are part of the load; give --rate too`
+        : `--hot-key-rate ${flags.hotKeyRate}: the hot-key reads are part of --rate, at most ${rate * 60} a minute at --rate ${flags.rate}`,
+    );
+  }
+  const hotKeyThreshold = wholeNumber('--hot-key-threshold', flags.hotKeyThreshold, 1, 10_000_000);
+  const returningSessions = wholeNumber(
+    '--returning-sessions',
+    flags.returningSessions,
+    0,
+    100_000,
+  );
+  // Without load nobody would come back with them: warming them would show nothing true.
+  return {
+    rate,
+    hotKeyPerMinute,
+    hotKeyThreshold,
+    returningSessions: rate > 0 ? returningSessions : 0,
+  };
 }
 
 /**
@@ -87,16 +121,38 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .addOption(option('--tls-cert <FILE>', 'client certificate', 'REDSCOPE_TLS_CERT'))
     .addOption(option('--tls-key <FILE>', 'key of the client certificate', 'REDSCOPE_TLS_KEY'))
     .addOption(
-      option('--load <USERS>', 'virtual users driving the demo (0: none)', 'REDSCOPE_LOAD').default(
-        '0',
+      new Option(
+        '--no-tls',
+        'plain TCP to the Sentinels, the cluster nodes and Redis (those modes use TLS unless told so; a --redis-url says it with its scheme)',
       ),
     )
     .addOption(
       option(
-        '--hot-key-rate <PER_MINUTE>',
-        "requests per minute on one org's settings, a hot key (0: none)",
-        'REDSCOPE_HOT_KEY_RATE',
+        '--rate <REQ_PER_S>',
+        `requests per second the built-in load sends, open loop: logins, session-validated pages, logouts, forged tokens and the hot key (0: no load; \`redscope up\` runs ${DEMO_DEFAULTS.rate})`,
+        'REDSCOPE_DEMO_RATE',
       ).default('0'),
+    )
+    .addOption(
+      option(
+        '--hot-key-rate <PER_MINUTE>',
+        `of --rate, reads per minute of the busiest org's settings, the hot key (default: ${DEMO_DEFAULTS.hotKeyShare * 100}% of --rate, ${DEMO_DEFAULTS.rate * 60 * DEMO_DEFAULTS.hotKeyShare}/min at ${DEMO_DEFAULTS.rate} requests/s; 0: none)`,
+        'REDSCOPE_HOT_KEY_RATE',
+      ),
+    )
+    .addOption(
+      option(
+        '--hot-key-threshold <PER_MINUTE>',
+        `accesses per minute from which a key counts as hot (the client's default is 1000; the demo's session cache reads its revocation counter twice per validation, about ${DEMO_DEFAULTS.counterReadsPerValidation * 60 * DEMO_DEFAULTS.rate}/min at --rate ${DEMO_DEFAULTS.rate})`,
+        'REDSCOPE_HOT_KEY_THRESHOLD',
+      ).default(String(DEMO_DEFAULTS.hotKeyThresholdPerMinute)),
+    )
+    .addOption(
+      option(
+        '--returning-sessions <N>',
+        'with --rate: start as an app restarted in front of a cold cache, N sessions of returning users in the database and the usage record, none in Redis, for the start-up warming to put back and the load to use (0: none)',
+        'REDSCOPE_DEMO_RETURNING_SESSIONS',
+      ).default(String(DEMO_DEFAULTS.returningSessions)),
     )
     .addOption(
       option(
@@ -124,18 +180,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     )
     .action(async (flags: DemoFlags) => {
       const listen = hostPort('--listen', flags.listen);
-      const load = Number(flags.load);
-      if (!Number.isInteger(load) || load < 0) {
-        throw new UsageError(
-          `--load ${JSON.stringify(flags.load)}: expected a whole number of users`,
-        );
-      }
-      const hotKeyRate = Number(flags.hotKeyRate);
-      if (!Number.isFinite(hotKeyRate) || hotKeyRate < 0 || hotKeyRate > 60_000) {
-        throw new UsageError(
-          `--hot-key-rate ${JSON.stringify(flags.hotKeyRate)}: expected requests per minute, 0..60000`,
-        );
-      }
+      const load = loadSettings(flags);
       const modes = [flags.redisUrl, flags.sentinels, flags.clusterNodes].filter(Boolean).length;
       if (modes !== 1) {
         throw new UsageError(
@@ -163,8 +208,17 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const hotKeysSecret = flags.hotkeysSecretFile
         ? readSecret('--hotkeys-secret-file', flags.hotkeysSecretFile)
         : process.env.REDSCOPE_HOTKEYS_SECRET;
-      const tls =
-        flags.tlsCa || flags.tlsCert || flags.tlsKey
+      if (!flags.tls && (flags.tlsCa || flags.tlsCert || flags.tlsKey)) {
+        throw new UsageError(
+          '--no-tls with --tls-ca, --tls-cert or --tls-key: give one or the other',
+        );
+      }
+      if (!flags.tls && flags.redisUrl?.startsWith('rediss:')) {
+        throw new UsageError('--no-tls with a rediss:// --redis-url: use a redis:// URL');
+      }
+      const tls: TlsConfig | false | undefined = !flags.tls
+        ? false
+        : flags.tlsCa || flags.tlsCert || flags.tlsKey
           ? {
               ...(flags.tlsCa ? { caFile: flags.tlsCa } : {}),
               ...(flags.tlsCert ? { certFile: flags.tlsCert } : {}),
@@ -181,43 +235,48 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         ...(flags.username ? { username: flags.username } : {}),
         ...(password ? { password } : {}),
       };
-      let clients: RedisClients<Redis | Cluster>;
-      try {
-        const options: ClientOptions = {
-          registry,
-          logger,
-          // What the session cache's warming ranks sessions by (key names and scores, in Redis).
-          usage: { namespaces: [sessionNamespace()] },
-          // Hot-key detection needs the deployment's redaction secret; without one it stays off.
-          ...(hotKeysSecret
-            ? {
-                hotKeys: {
-                  redaction: { secret: hotKeysSecret },
-                  report: { service: 'redscope-demo', intervalMs: 2000 },
-                  nearCache: { enabled: flags.nearCache },
-                },
-              }
-            : {}),
-        };
-        clients = clusterNodes
-          ? client.createRedisClients(
-              { cluster: { nodes: clusterNodes }, ...credentials, ...(tls ? { tls } : {}) },
-              options,
-            )
-          : client.createRedisClients(
-              {
-                ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
-                ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
-                ...credentials,
-                ...(tls ? { tls } : {}),
+      const config = clusterNodes
+        ? {
+            cluster: { nodes: clusterNodes },
+            ...credentials,
+            ...(tls === undefined ? {} : { tls }),
+          }
+        : {
+            ...(flags.redisUrl ? { url: flags.redisUrl } : {}),
+            ...(sentinels ? { sentinels, masterName: flags.masterName } : {}),
+            ...credentials,
+            ...(tls === undefined ? {} : { tls }),
+          };
+      const open = (options: ClientOptions): RedisClients<Redis | Cluster> => {
+        try {
+          // Two calls: the overloads of createRedisClients type the writer from the config's shape.
+          return 'cluster' in config
+            ? client.createRedisClients(config, options)
+            : client.createRedisClients(config, options);
+        } catch (error) {
+          if (error instanceof client.ConfigError) throw new UsageError(error.message);
+          throw error;
+        }
+      };
+      const clients = open({
+        registry,
+        logger,
+        // What the session cache's warming ranks sessions by (key names and scores, in Redis).
+        usage: { namespaces: [sessionNamespace()] },
+        // Hot-key detection needs the deployment's redaction secret; without one it stays off.
+        ...(hotKeysSecret
+          ? {
+              hotKeys: {
+                thresholdPerMinute: load.hotKeyThreshold,
+                redaction: { secret: hotKeysSecret },
+                report: { service: 'redscope-demo', intervalMs: 2000 },
+                nearCache: { enabled: flags.nearCache },
               },
-              options,
-            );
-      } catch (error) {
-        if (error instanceof client.ConfigError) throw new UsageError(error.message);
-        throw error;
-      }
+            }
+          : {}),
+      });
       // Whatever fails from here on, the connections close so the process can exit.
+      let recorder: RedisClients<Redis | Cluster> | undefined;
       let telemetry: Awaited<ReturnType<typeof client.startTelemetry>> | undefined;
       let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
       let traffic: ReturnType<typeof startLoad> | undefined;
@@ -229,6 +288,15 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           });
         }
         await clients.ready();
+        // The previous process of the app, as far as the usage record knows: every command sampled.
+        recorder =
+          load.returningSessions > 0
+            ? open({
+                logger,
+                tracing: { enabled: false },
+                usage: { namespaces: [sessionNamespace()], sampleRate: 1 },
+              })
+            : undefined;
         demo = await startDemo({
           clients,
           registry,
@@ -237,21 +305,48 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           logger,
           ...(flags.databaseDir === undefined ? {} : { databaseDir: flags.databaseDir }),
           ...(flags.warming ? {} : { warming: false }),
+          ...(recorder ? { returningSessions: { count: load.returningSessions, recorder } } : {}),
         });
         traffic =
-          load > 0 || hotKeyRate > 0
-            ? startLoad({ url: demo.url, concurrency: load, hotKeyPerMinute: hotKeyRate })
+          load.rate > 0
+            ? startLoad({
+                url: demo.url,
+                rate: load.rate,
+                hotKeyPerMinute: load.hotKeyPerMinute,
+                returningSessions: demo.returningSessions,
+                logger,
+              })
             : undefined;
+        const details = [
+          ...(load.hotKeyPerMinute > 0 ? [`hot key ${load.hotKeyPerMinute}/min`] : []),
+          ...(demo.returningSessions.length > 0
+            ? [`${demo.returningSessions.length} returning sessions`]
+            : []),
+        ];
         io.err(
-          `redscope demo: listening on ${demo.url}${traffic ? ` with ${load} virtual users` : ''}\n`,
+          `redscope demo: listening on ${demo.url}${traffic ? `, load ${load.rate} requests/s${details.length > 0 ? ` (${details.join(', ')})` : ''}` : ''}\n`,
         );
+        const counterPerMinute = Math.round(
+          load.rate * 60 * DEMO_DEFAULTS.counterReadsPerValidation,
+        );
+        if (hotKeysSecret && counterPerMinute >= load.hotKeyThreshold) {
+          io.err(
+            `redscope demo: at --rate ${flags.rate} the session cache reads its revocation counter about ${counterPerMinute} times a minute, at or over --hot-key-threshold ${load.hotKeyThreshold}: RedisHotKey will fire on it\n`,
+          );
+        }
         await new Promise<void>((resolve) => {
           process.once('SIGTERM', () => resolve());
           process.once('SIGINT', () => resolve());
         });
       } finally {
-        await traffic?.stop();
+        const report = await traffic?.stop();
+        if (report) {
+          io.err(
+            `redscope demo: the load sent ${report.requests} requests, ${report.unexpected} answered unexpectedly, ${report.dropped} dropped\n`,
+          );
+        }
         await demo?.close();
+        await recorder?.close();
         await clients.close();
         await telemetry?.shutdown();
       }

@@ -50,6 +50,64 @@ describe('redscope demo', () => {
       expect(err).toContain('--listen "nowhere": expected HOST:PORT');
     });
 
+    it.each([
+      ['--rate', 'abc', '--rate "abc": expected a whole number from 0 to 2000'],
+      ['--rate', '2001', '--rate "2001": expected a whole number from 0 to 2000'],
+      ['--rate', '', '--rate "": expected a whole number from 0 to 2000'],
+      ['--hot-key-rate', '0.5', '--hot-key-rate "0.5": expected a whole number from 0 to 120000'],
+      [
+        '--hot-key-threshold',
+        '0',
+        '--hot-key-threshold "0": expected a whole number from 1 to 10000000',
+      ],
+      [
+        '--returning-sessions',
+        '1.5',
+        '--returning-sessions "1.5": expected a whole number from 0 to 100000',
+      ],
+    ])('exits 2 naming %s %j, before connecting anywhere', async (flag, value, message) => {
+      const { code, err } = await run('--redis-url', 'redis://127.0.0.1:1', flag, value);
+      expect(code).toBe(2);
+      expect(err).toContain(message);
+    });
+
+    it('exits 2 when the hot-key reads would not fit in --rate, of which they are a part', async () => {
+      const over = await run(
+        '--redis-url',
+        'redis://127.0.0.1:1',
+        '--rate',
+        '40',
+        '--hot-key-rate',
+        '2401',
+      );
+      expect(over.code).toBe(2);
+      expect(over.err).toContain(
+        '--hot-key-rate 2401: the hot-key reads are part of --rate, at most 2400 a minute at --rate 40',
+      );
+      const alone = await run('--redis-url', 'redis://127.0.0.1:1', '--hot-key-rate', '600');
+      expect(alone.code).toBe(2);
+      expect(alone.err).toContain(
+        '--hot-key-rate 600: the hot-key reads are part of the load; give --rate too',
+      );
+    });
+
+    it('exits 2 when --no-tls contradicts the TLS flags or a rediss:// URL', async () => {
+      const files = await run('--sentinels', '127.0.0.1:1', '--no-tls', '--tls-ca', '/ca.crt');
+      expect(files.code).toBe(2);
+      expect(files.err).toContain(
+        '--no-tls with --tls-ca, --tls-cert or --tls-key: give one or the other',
+      );
+      const url = await run('--redis-url', 'rediss://127.0.0.1:1', '--no-tls');
+      expect(url.code).toBe(2);
+      expect(url.err).toContain('--no-tls with a rediss:// --redis-url: use a redis:// URL');
+    });
+
+    it('exits 2 on --load, which --rate replaced', async () => {
+      const { code, err } = await run('--redis-url', 'redis://127.0.0.1:1', '--load', '20');
+      expect(code).toBe(2);
+      expect(err).toContain("unknown option '--load'");
+    });
+
     it('exits 2 naming --database-dir when it is a file, before connecting anywhere', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'redscope-demo-db-'));
       try {

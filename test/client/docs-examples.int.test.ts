@@ -10,10 +10,10 @@ import { traceWithOwnSdk } from '../../docs/examples/own-sdk-span-pipeline.js';
 import { createApp } from '../../docs/examples/request-logging.js';
 import { traceOneValidation } from '../../docs/examples/trace-session-validation.js';
 import { type Database, startSessions, warmBestSellers } from '../../docs/examples/warming.js';
+import { OtlpReceiver } from '../../stack/otlp-receiver.js';
 import { waitUntil } from '../../stack/partition-faults.js';
 import { packageRoot } from '../../stack/repo-paths.js';
 import { clientsConfigFor } from '../../stack/topology-clients.js';
-import { startOtlpReceiver } from '../demo/otlp-receiver.js';
 import { clientFor, portOf, sharedTopology } from '../support/shared-topology.js';
 import { capturedLogs } from './support/captured-logs.js';
 import { sharedPair, uniquePrefix } from './support/redis-pair.js';
@@ -30,7 +30,7 @@ const published = (source: string) =>
 
 describe('docs examples, happy path', () => {
   it('trace-session-validation.ts exports HTTP span > session.validate > Redis spans', async () => {
-    const receiver = await startOtlpReceiver();
+    const receiver = await OtlpReceiver.start();
     try {
       await traceOneValidation(clientsConfigFor(sharedTopology()), `${receiver.url}/v1/traces`);
       const byName = new Map(receiver.spans.map((s) => [s.name, s]));
@@ -48,7 +48,7 @@ describe('docs examples, happy path', () => {
   });
 
   it('own-sdk-span-pipeline.ts exports the job span with its Redis span under it', async () => {
-    const receiver = await startOtlpReceiver();
+    const receiver = await OtlpReceiver.start();
     try {
       await traceWithOwnSdk(pair.writer, `${receiver.url}/v1/traces`, 1);
       const job = receiver.spans.find((s) => s.name === 'purge-expired');

@@ -5,7 +5,12 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
-import { warmingUsageKey } from '../../client/common/warming-status.js';
+import {
+  parseWarmingStatus,
+  WARMING_STATUS_INDEX,
+  warmingStatusKeyOf,
+  warmingUsageKey,
+} from '../../client/common/warming-status.js';
 import {
   createRedisClients,
   type RedisClients,
@@ -13,6 +18,7 @@ import {
 import { createLogger } from '../../client/logging/logger.js';
 import { type RunningDemo, startDemo } from '../../demo/app.js';
 import { sessionNamespace } from '../../demo/defaults.js';
+import { startLoad } from '../../demo/load.js';
 import { DemoDatabase, demoUsers } from '../../demo/users.js';
 import { waitUntil } from '../../stack/partition-faults.js';
 import { packageRoot } from '../../stack/repo-paths.js';
@@ -32,7 +38,7 @@ const SESSIONS = 40;
 let dir: string;
 let database: DemoDatabase;
 let master: Redis;
-const running: { demo?: RunningDemo; clients: RedisClients }[] = [];
+const running: { demo?: RunningDemo; clients: RedisClients; recorder?: RedisClients }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'redscope-demo-warming-'));
@@ -44,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const app of running) {
     await app.demo?.close();
+    await app.recorder?.close();
     await app.clients.close();
   }
   master?.disconnect();
@@ -314,5 +321,158 @@ describe('demo app warming, unhappy path', () => {
     expect(failed).toMatchObject({ level: 'warn', namespace: sessionNamespace(prefix) });
     expect(JSON.stringify(failed)).toContain('the database refuses batch reads');
     await stopApp({ demo, clients });
+  });
+});
+
+/** A demo started as after a restart in front of a cold cache, with `count` returning sessions. */
+async function startReturning(prefix: string, count: number, recorder?: RedisClients) {
+  const namespace = sessionNamespace(prefix);
+  const registry = new Registry();
+  const logs = capturedLogs();
+  const logger = createLogger({ destination: logs.stream, level: 'info' });
+  const config = clientsConfigFor(sharedTopology());
+  const clients = createRedisClients(config, {
+    registry,
+    logger,
+    tracing: { enabled: false },
+    usage: { namespaces: [namespace] },
+  });
+  // The previous process, as the usage record knows it: every command sampled.
+  const previous =
+    recorder ??
+    createRedisClients(config, {
+      tracing: { enabled: false },
+      usage: { namespaces: [namespace], sampleRate: 1 },
+    });
+  const app: (typeof running)[number] = { clients, recorder: previous };
+  running.push(app);
+  await clients.ready();
+  app.demo = await startDemo({
+    clients,
+    registry,
+    keyPrefix: prefix,
+    database,
+    users: 4,
+    logger,
+    tracing: false,
+    returningSessions: { count, recorder: previous },
+  });
+  return { demo: app.demo, clients, registry, lines: logs.lines };
+}
+
+const sessionMisses = async (registry: Registry) =>
+  Number(/^redscope_session_cache_misses_total (\d+)/m.exec(await registry.metrics())?.[1]);
+
+describe('demo app started in front of a cold cache, happy path', () => {
+  it('warms the returning sessions at start, and the load then validates every one from Redis', async () => {
+    const prefix = uniquePrefix('demo-return');
+    const namespace = sessionNamespace(prefix);
+    const app = await startReturning(prefix, 30);
+    expect(app.demo.returningSessions).toHaveLength(30);
+    expect(new Set(app.demo.returningSessions).size).toBe(30);
+    expect(app.lines.find((l) => l.event === 'demo.returning_sessions')).toMatchObject({
+      sessions: 30,
+      recorded: 30,
+    });
+    await waitUntil(
+      'the start-up run to finish',
+      async () => app.lines.some((l) => l.event === 'redis.warming_finished'),
+      10_000,
+    );
+    // Something to do on a fresh Redis: every returning session, from the database.
+    expect(app.lines.find((l) => l.event === 'redis.warming_finished')).toMatchObject({
+      namespace,
+      outcome: 'done',
+      planned: 30,
+      warmed: 30,
+      skipped: 0,
+      failed: 0,
+    });
+    expect(await sessionKeysIn(prefix)).toBe(30);
+    expect(
+      metric(await app.registry.metrics(), 'redscope_client_warming_planned_keys', namespace),
+    ).toBe(30);
+    expect(await app.registry.metrics()).toContain(
+      `redscope_client_warming_keys_total{namespace="${namespace}",result="warmed"} 30`,
+    );
+    // The status record the exporter turns into redscope_warming_*.
+    const member = (await master.zrange(WARMING_STATUS_INDEX, '0', '-1')).find((m) =>
+      m.endsWith(`:${namespace}`),
+    );
+    const raw = await master.get(warmingStatusKeyOf(member ?? 'none'));
+    expect(parseWarmingStatus(raw ?? '')).toMatchObject({
+      ok: true,
+      status: { namespace, state: 'done', planned: 30, warmed: 30 },
+    });
+
+    // No forged tokens and no revoked retries: any miss would be a returning session not warmed.
+    const load = startLoad({
+      url: app.demo.url,
+      rate: 100,
+      users: 4,
+      thinkTimeMs: [0, 100],
+      forgedTokenShare: 0,
+      revokedRetryShare: 0,
+      returningSessions: app.demo.returningSessions,
+    });
+    try {
+      await waitUntil(
+        'the load to come back with every returning session',
+        async () => load.report.returningValidated === 30,
+        10_000,
+      );
+    } finally {
+      await load.stop();
+    }
+    expect(load.report.unexpected).toBe(0);
+    expect(await sessionMisses(app.registry)).toBe(0);
+  });
+});
+
+describe('demo app started in front of a cold cache, unhappy path', () => {
+  it('starts when the previous process recorded nothing, and the returning sessions validate from the database', async () => {
+    const prefix = uniquePrefix('demo-unrecorded');
+    // A recorder that is already gone: none of its replayed validations reaches Redis.
+    const gone = createRedisClients(clientsConfigFor(sharedTopology()), {
+      tracing: { enabled: false },
+      usage: { namespaces: [sessionNamespace(prefix)], sampleRate: 1 },
+    });
+    await gone.close();
+    const app = await startReturning(prefix, 10, gone);
+    expect(app.lines.find((l) => l.event === 'demo.returning_sessions')).toMatchObject({
+      sessions: 10,
+      recorded: 0,
+    });
+    await waitUntil(
+      'the start-up run to finish',
+      async () => app.lines.some((l) => l.event === 'redis.warming_finished'),
+      10_000,
+    );
+    expect(app.lines.find((l) => l.event === 'redis.warming_finished')).toMatchObject({
+      outcome: 'done',
+      planned: 0,
+    });
+    const load = startLoad({
+      url: app.demo.url,
+      rate: 50,
+      users: 4,
+      thinkTimeMs: [0, 100],
+      forgedTokenShare: 0,
+      revokedRetryShare: 0,
+      returningSessions: app.demo.returningSessions,
+    });
+    try {
+      await waitUntil(
+        'the load to come back with every returning session',
+        async () => load.report.returningValidated === 10,
+        10_000,
+      );
+    } finally {
+      await load.stop();
+    }
+    expect(load.report.unexpected).toBe(0);
+    // Each was a miss the database answered, then written back.
+    expect(await sessionMisses(app.registry)).toBe(10);
+    expect(await sessionKeysIn(prefix)).toBeGreaterThanOrEqual(10);
   });
 });

@@ -10,33 +10,39 @@ import { startTelemetry, type Telemetry } from '../../client/telemetry/telemetry
 import { type RunningDemo, startDemo } from '../../demo/app.js';
 import { startLoad } from '../../demo/load.js';
 import { requireBinary } from '../../stack/binaries.js';
+import { OtlpReceiver, type ReceivedSpan } from '../../stack/otlp-receiver.js';
 import { clientsConfigFor } from '../../stack/topology-clients.js';
 import { capturedLogs } from '../client/support/captured-logs.js';
 import { uniquePrefix } from '../client/support/redis-pair.js';
 import { sharedTopology } from '../support/shared-topology.js';
-import { type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.js';
 
 const logs = capturedLogs();
 const logger = createLogger({ destination: logs.stream, level: 'debug' });
 const registry = new Registry();
+const prefix = uniquePrefix('demo');
 let clients: RedisClients;
-let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+let receiver: OtlpReceiver;
 let telemetry: Telemetry;
 let demo: RunningDemo;
 
 beforeAll(async () => {
-  receiver = await startOtlpReceiver();
+  receiver = await OtlpReceiver.start();
   telemetry = await startTelemetry({
     exporter: 'otlp',
     endpoint: `${receiver.url}/v1/traces`,
     serviceName: 'redscope-demo-test',
     exportDelayMs: 50,
   });
-  clients = createRedisClients(clientsConfigFor(sharedTopology()), { registry, logger });
+  clients = createRedisClients(clientsConfigFor(sharedTopology()), {
+    registry,
+    logger,
+    // This process's own view of its hot keys only: no report lands in the shared Redis.
+    hotKeys: { redaction: { secret: 'demo-test-secret-0123' }, report: { enabled: false } },
+  });
   demo = await startDemo({
     clients,
     registry,
-    keyPrefix: uniquePrefix('demo'),
+    keyPrefix: prefix,
     users: 20,
     logger,
   });
@@ -134,25 +140,45 @@ describe('demo app, happy path', () => {
     expect(text).toMatch(/^process_cpu_seconds_total /m);
   });
 
-  it('takes a realistic mix from the load generator with no unexpected answer', async () => {
+  it("takes the load generator's whole mix with no unexpected answer, the hot key on top of the app's keys", async () => {
     const load = startLoad({
       url: demo.url,
-      concurrency: 8,
+      rate: 100,
       users: 20,
-      requestsPerVisit: [2, 6],
+      pagesPerVisit: [2, 6],
+      thinkTimeMs: [0, 50],
       badPasswordShare: 0.2,
-      forgedTokenShare: 0.2,
-      thinkTimeMs: [0, 2],
+      forgedTokenShare: 0.1,
+      revokedRetryShare: 0.5,
+      hotKeyPerMinute: 1800,
     });
     const deadline = Date.now() + 10_000;
-    while ((load.report.logouts < 5 || load.report.requests < 100) && Date.now() < deadline) {
+    while (
+      (load.report.byKind.revoked_retry < 3 || load.report.requests < 300) &&
+      Date.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const report = await load.stop();
-    expect(report.unexpected).toBe(0);
+    expect(report.unexpectedByKind).toEqual(
+      Object.fromEntries(Object.keys(report.byKind).map((kind) => [kind, 0])),
+    );
+    for (const kind of Object.keys(report.byKind) as (keyof typeof report.byKind)[]) {
+      expect(report.byKind[kind], kind).toBeGreaterThan(0);
+    }
     expect(report.byStatus[200]).toBeGreaterThan(0);
     expect(report.byStatus[401]).toBeGreaterThan(0);
-    expect(report.byStatus[204]).toBeGreaterThan(0);
+    expect(report.byStatus[204]).toBe(report.logouts);
+    expect(report.dropped).toBe(0);
+    // The app's hottest key is the busiest org's settings: only the session cache's own
+    // revocation counter (two reads per validation) is read more.
+    const hot = clients.hotKeys(10)?.keys ?? [];
+    const appKeys = hot.filter((k) => !k.key.endsWith('sessions:revocations'));
+    const shown = JSON.stringify(hot);
+    expect(appKeys[0]?.key, shown).toBe(`${prefix}org:org-0:settings`);
+    // Next come the dashboards' four sessions, read once or twice per validation (twice when
+    // a replica is behind a logout's revocation).
+    expect(appKeys[0]?.rate, shown).toBeGreaterThan(1.5 * (appKeys[1]?.rate ?? 0));
   });
 });
 
