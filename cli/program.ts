@@ -43,6 +43,11 @@ const COMMANDS: readonly (readonly [name: string, load: () => Promise<Register>]
   ['up', async () => (await import('./commands/up.js')).registerUpCommand],
   ['hotkeys', async () => (await import('./commands/hotkeys.js')).registerHotKeysCommand],
   ['warm', async () => (await import('./commands/warm.js')).registerWarmCommand],
+  ['failover', async () => (await import('./commands/failover.js')).registerFailoverCommand],
+  [
+    'maintenance',
+    async () => (await import('./commands/maintenance.js')).registerMaintenanceCommand,
+  ],
 ];
 
 /**
@@ -66,7 +71,9 @@ export async function buildProgram(
   const registers = await Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()));
   for (const register of registers) register(program, io);
 
-  for (const command of [program, ...program.commands]) {
+  // Every command, subcommands of subcommands too (`maintenance start`).
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  for (const command of all(program)) {
     command
       .configureOutput({ writeOut: io.out, writeErr: io.err })
       .showHelpAfterError(`Usage: ${fullName(command)} ${command.usage()}`)

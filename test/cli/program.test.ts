@@ -11,6 +11,8 @@ describe('redscope CLI', () => {
       expect(out).toMatch(/Usage: redscope/);
       expect(out).toMatch(/\btopology\b/);
       expect(out).toMatch(/\bup\b/);
+      expect(out).toMatch(/\bfailover\b/);
+      expect(out).toMatch(/\bmaintenance\b/);
     });
 
     it('prints the package version for --version', async () => {
