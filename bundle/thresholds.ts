@@ -17,6 +17,8 @@ export interface Jobs {
   readonly sentinel: string;
   readonly exporter: string;
   readonly apps: string;
+  /** Alertmanager's own metrics (the silences the dashboards mark). */
+  readonly alertmanager: string;
 }
 
 /** The typed view of prometheus/thresholds.yaml; the YAML's comments say what each knob does. */
@@ -101,12 +103,13 @@ const schema = {
     jobs: {
       type: 'object',
       additionalProperties: false,
-      required: ['redis', 'sentinel', 'exporter', 'apps'],
+      required: ['redis', 'sentinel', 'exporter', 'apps', 'alertmanager'],
       properties: {
         redis: { type: 'string', minLength: 1 },
         sentinel: { type: 'string', minLength: 1 },
         exporter: { type: 'string', minLength: 1 },
         apps: { type: 'string', minLength: 1 },
+        alertmanager: { type: 'string', minLength: 1 },
       },
     },
     sentinelQuorum: { type: 'integer', minimum: 1 },

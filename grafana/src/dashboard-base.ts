@@ -1,5 +1,6 @@
 import { DashboardBuilder, DashboardCursorSync } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { Thresholds } from '../../bundle/thresholds.js';
+import { annotationBuilders } from './annotations.js';
 import { datasourceVariable, environmentVariable, instanceVariable } from './variables.js';
 
 export interface DashboardIdentity {
@@ -13,8 +14,9 @@ export interface DashboardIdentity {
 
 /**
  * What every redscope dashboard shares: read-only, 5 s refresh, UTC, shared
- * crosshair, and the datasource, environment and instance variables that let
- * one dashboard serve every environment.
+ * crosshair, the datasource, environment and instance variables that let one
+ * dashboard serve every environment, and the failover, maintenance and warming
+ * annotations on every panel.
  */
 export function redscopeDashboard(id: DashboardIdentity, t: Thresholds): DashboardBuilder {
   return new DashboardBuilder(id.title)
@@ -27,7 +29,7 @@ export function redscopeDashboard(id: DashboardIdentity, t: Thresholds): Dashboa
     .time({ from: 'now-1h', to: 'now' })
     .timezone('utc')
     .tooltip(DashboardCursorSync.Crosshair)
-    .annotations([])
+    .annotations(annotationBuilders(t))
     .withVariable(datasourceVariable())
     .withVariable(environmentVariable())
     .withVariable(instanceVariable(t.jobs, id.multiInstance));

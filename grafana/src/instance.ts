@@ -7,7 +7,7 @@ import { alertList, percentile, row, singleStat, timeSeries } from './panels.js'
 import { selectors } from './selectors.js';
 
 /** Bump when the generated JSON changes (a test fails if the content changes without it). */
-export const INSTANCE_VERSION = 2;
+export const INSTANCE_VERSION = 3;
 
 /** One Redis node in detail; alert dashboard_url links land here with the instance set. */
 export function instanceDashboard(t: Thresholds): DashboardBuilder {

@@ -50,10 +50,18 @@ export interface LintContext {
   readonly recordingRules: readonly RecordingRuleLike[];
 }
 
+interface Annotation {
+  readonly name?: string;
+  readonly builtIn?: number;
+  readonly expr?: string;
+  readonly datasource?: { readonly uid?: string; readonly type?: string };
+}
+
 export interface LintableDashboard {
   readonly uid?: string;
   readonly title?: string;
   readonly templating?: { readonly list?: readonly Variable[] };
+  readonly annotations?: { readonly list?: readonly Annotation[] };
   readonly panels?: readonly Panel[];
 }
 
@@ -148,6 +156,15 @@ export function lintDashboard(json: unknown, context: LintContext): LintProblem[
       );
     }
   }
+  for (const annotation of dashboard.annotations?.list ?? []) {
+    lintAnnotation(annotation, (rule, message) =>
+      problems.push({
+        rule,
+        dashboard: name,
+        message: `annotation "${annotation.name ?? ''}": ${message}`,
+      }),
+    );
+  }
   return problems;
 }
 
@@ -168,6 +185,39 @@ function lintExpr(expr: string, jobs: Jobs, recorded: readonly RecordedShape[], 
       report(
         'target-recording-rule',
         `recomputes the recording rule ${rule.record}: query that series, so panel and rules agree`,
+      );
+    }
+  }
+}
+
+/**
+ * Annotations are events of the whole deployment (a failover, a silence): they filter on
+ * the environment like every query, but deliberately not on $instance.
+ */
+function lintAnnotation(annotation: Annotation, report: Report) {
+  if (annotation.builtIn === 1) return;
+  if (annotation.datasource?.uid !== DATASOURCE_VARIABLE) {
+    report('annotation-datasource-rule', `datasource must be ${DATASOURCE_VARIABLE}`);
+  }
+  if (!annotation.expr) {
+    report('annotation-expr-rule', 'a Prometheus annotation needs an expr');
+    return;
+  }
+  let selectors: Selector[];
+  try {
+    selectors = findSelectors(annotation.expr);
+  } catch (error) {
+    report('annotation-promql-rule', (error as Error).message);
+    return;
+  }
+  for (const s of selectors) {
+    const filtered = s.matchers.some(
+      (m) => m.name === 'environment' && m.op === '=~' && m.value === '$environment',
+    );
+    if (!filtered) {
+      report(
+        'annotation-environment-rule',
+        `${s.metric || '{...}'} must filter environment=~"$environment"`,
       );
     }
   }

@@ -69,7 +69,9 @@ export function recordingGroups(t: Thresholds): RuleGroup<RecordingRule>[] {
     },
     {
       record: RECORDED.clientErrorsRate,
-      expr: rate('redscope_client_command_errors_total', apps, BY_CLUSTER),
+      // No error yet means no error_type series at all: 0 wherever the apps run commands,
+      // so the error ratio (and RedisErrorRateHigh) reads 0, not "no data".
+      expr: `${rate('redscope_client_command_errors_total', apps, BY_CLUSTER)}\nor\n${RECORDED.clientCommandsRate} * 0`,
     },
     {
       record: RECORDED.clientErrorRatio,
