@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack } from '../stack/local-stack.js';
 import { freePortsBase } from '../stack/port-plan.js';
+import { promQuery } from '../stack/prometheus-api.js';
 import { median } from './support/client-workload.js';
 import { type FaultToPage, killMasterAndWaitForPage } from './support/fault-to-page.js';
 
@@ -20,11 +21,8 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every data node and Sentinel scraped up by Prometheus, and no alert active. */
 async function waitUntilHealthy(prometheus: string): Promise<void> {
-  const value = async (promql: string) => {
-    const response = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await response.json()) as { data: { result: { value: [number, string] }[] } };
-    return Number(body.data.result[0]?.value[1] ?? Number.NaN);
-  };
+  const value = async (promql: string) =>
+    Number((await promQuery(prometheus, promql))[0]?.value[1] ?? Number.NaN);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const up = await value('count(redis_up == 1)').catch(() => Number.NaN);

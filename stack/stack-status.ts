@@ -3,6 +3,7 @@
  * at during a drill. Read from the stack's Prometheus with the same series and
  * recording rules the dashboards use, so the line and the dashboards agree.
  */
+import { type PromSample, promQuery } from './prometheus-api.js';
 
 export interface StackStatus {
   /** Commands per second over every data node (the last two scrapes), or undefined before two scrapes. */
@@ -23,21 +24,7 @@ export interface StackStatus {
   readonly hotKeys: { readonly count: number; readonly topPerMinute: number | undefined };
 }
 
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
-async function query(prometheus: string, promql: string): Promise<Sample[]> {
-  const response = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(promql)}`, {
-    signal: AbortSignal.timeout(3000),
-  });
-  if (!response.ok) throw new Error(`Prometheus answered ${response.status} to ${promql}`);
-  const body = (await response.json()) as { data: { result: Sample[] } };
-  return body.data.result;
-}
-
-const single = (samples: Sample[]) =>
+const single = (samples: PromSample[]) =>
   samples[0] === undefined ? undefined : Number(samples[0].value[1]);
 
 /**
@@ -50,17 +37,17 @@ export async function readStackStatus(
   cluster: boolean,
 ): Promise<StackStatus> {
   const [scraped, ops, hits, masters, alerts, hot, overThreshold] = await Promise.all([
-    query(prometheus, 'count(redis_up{job="redis"})'),
+    promQuery(prometheus, 'count(redis_up{job="redis"})'),
     // irate: right from the second scrape, where a 1m rate() would under-report for a minute.
-    query(prometheus, 'sum(irate(redis_commands_processed_total{job="redis"}[30s]))'),
-    query(prometheus, 'max(cluster:redis_keyspace_hits_per_lookup:ratio_rate1m)'),
-    query(
+    promQuery(prometheus, 'sum(irate(redis_commands_processed_total{job="redis"}[30s]))'),
+    promQuery(prometheus, 'max(cluster:redis_keyspace_hits_per_lookup:ratio_rate1m)'),
+    promQuery(
       prometheus,
       'redis_instance_info{job="redis", role="master"} and on (instance) redis_up == 1',
     ),
-    query(prometheus, 'ALERTS{alertstate="firing"}'),
-    query(prometheus, 'max(redscope_hotkey_rate_per_minute{job="redis"})'),
-    query(
+    promQuery(prometheus, 'ALERTS{alertstate="firing"}'),
+    promQuery(prometheus, 'max(redscope_hotkey_rate_per_minute{job="redis"})'),
+    promQuery(
       prometheus,
       'count(max by (key) (redscope_hotkey_rate_per_minute{job="redis"}) >= on () group_left min(redscope_hotkey_threshold_per_minute{job="redis"}))',
     ),

@@ -7,6 +7,7 @@
  * end-to-end test runs it once.
  */
 import { main } from '../../cli/main.js';
+import { promApi } from '../../stack/prometheus-api.js';
 import type { StackState } from '../../stack/stack-state.js';
 
 export interface PagerDutyEvent {
@@ -72,13 +73,6 @@ async function firstReceived<T>(
   throw new Error(`no ${what} within ${timeoutMs / 1000} s of the kill`);
 }
 
-async function promQuery(state: StackState, path: string): Promise<unknown> {
-  const response = await fetch(`${state.urls.prometheus}${path}`, {
-    signal: AbortSignal.timeout(3000),
-  });
-  return ((await response.json()) as { data: unknown }).data;
-}
-
 /**
  * The scrape time (s since the epoch) of the first raw sample of `selector`
  * after `from` (ms) that `changed` accepts against the last sample before `from`.
@@ -89,8 +83,8 @@ async function firstScrapeAt(
   from: number,
   changed: (value: number, before: number | undefined) => boolean,
 ): Promise<number | undefined> {
-  const data = (await promQuery(
-    state,
+  const data = (await promApi(
+    state.urls.prometheus,
     `/api/v1/query?query=${encodeURIComponent(`${selector}[3m]`)}`,
   )) as { result: { values: [number, string][] }[] };
   const times: number[] = [];
@@ -153,7 +147,7 @@ export async function killMasterAndWaitForPage(
     ),
   );
   const since = (at: number | undefined) => (at === undefined ? undefined : at - killedAt / 1000);
-  const alerts = (await promQuery(state, '/api/v1/alerts')) as {
+  const alerts = (await promApi(state.urls.prometheus, '/api/v1/alerts')) as {
     alerts: { labels: Record<string, string>; activeAt: string }[];
   };
   const activeSince = (alertname: string, instance?: string) => {

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultToPage, killMasterAndWaitForPage } from '../../bench/support/fault-to-page.js';
+import { promApi, promQuery } from '../../stack/prometheus-api.js';
 import { packageRoot } from '../../stack/repo-paths.js';
 import { readStackState, type StackState } from '../../stack/stack-state.js';
 import { queriesWithoutData, recordingRulesWithoutData } from '../bundle/support/dashboard-live.js';
@@ -28,19 +29,9 @@ interface PromAlert {
   activeAt: string;
 }
 
-async function prom<T>(state: StackState, path: string): Promise<T> {
-  const response = await fetch(`${state.urls.prometheus}${path}`, {
-    signal: AbortSignal.timeout(5000),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { data: T }).data;
-}
+const prom = <T>(state: StackState, path: string) => promApi<T>(state.urls.prometheus, path);
 
-const query = (state: StackState, promql: string) =>
-  prom<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
-    state,
-    `/api/v1/query?query=${encodeURIComponent(promql)}`,
-  ).then((data) => data.result);
+const query = (state: StackState, promql: string) => promQuery(state.urls.prometheus, promql);
 
 const alertsNow = (state: StackState) =>
   prom<{ alerts: PromAlert[] }>(state, '/api/v1/alerts').then((data) => data.alerts);

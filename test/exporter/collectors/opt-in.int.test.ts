@@ -230,7 +230,8 @@ describe('the opt-in collectors, against a real Redis', () => {
       const keyValue = (key: string, value: string) =>
         sampleValue(metrics, 'redis_config_key_value', { key, value });
       expect(keyValue('maxmemory', '104857600')).toBe(1);
-      expect(keyValue('maxmemory-policy', 'noeviction')).toBe(1);
+      // The shipped configs' policy (sentinel/redis-master.conf).
+      expect(keyValue('maxmemory-policy', 'volatile-lru')).toBe(1);
       expect(keyValue('save', '3600 1')).toBe(1);
       expect(keyValue('appendonly', 'yes')).toBe(1);
       expect(sampleValue(metrics, 'redis_config_value', { key: 'maxmemory' })).toBe(104857600);
