@@ -94,9 +94,9 @@ export default async function alertLatency(): Promise<string> {
     ].join(' | '),
   );
   return [
-    `${RUNS} kill -9 of the master, each on a fresh \`redscope up\` stack (scrape and rule evaluation every 5 s, ` +
-      '`RedisDown` `for: 0s` on the critical route with `group_wait: 1s`, `RedisFailover` `for: 0s` on the ' +
-      'warning route with `group_wait: 10s`). Seconds from the kill (as `redscope failover --crash` printed it):',
+    `${RUNS} kill -9 of the master, each on a fresh \`redscope up\` stack (scrape every 5 s; \`RedisDown\` and ` +
+      '`RedisFailover` in the `redscope-availability` rule group, evaluated every 1 s, `for: 0s`; `group_wait: 1s` on ' +
+      'the critical route, `10s` on the warning one). Seconds from the kill (as `redscope failover --crash` printed it):',
     '',
     '| run | master scraped down | RedisDown active | **PagerDuty receipt** | Sentinels agree on new master | new epoch scraped | RedisFailover active | **Slack receipt** |',
     '|---|---|---|---|---|---|---|---|',
@@ -110,16 +110,16 @@ export default async function alertLatency(): Promise<string> {
     'Where the time to the page goes, measured per run:',
     '',
     `- **detection**, kill → the first scrape that saw \`redis_up 0\` (0 to one 5 s scrape interval, plus the exporter's connect timeout): ${phase(downScraped)}`,
-    `- **evaluation**, that scrape → the rule evaluation that made \`RedisDown\` active (0 to one 5 s evaluation interval; \`for: 0s\`): ${phase(evaluated)}`,
+    `- **evaluation**, that scrape → the rule evaluation that made \`RedisDown\` active (0 to one 1 s evaluation interval; \`for: 0s\`): ${phase(evaluated)}`,
     `- **dispatch**, active → PagerDuty receipt (Prometheus → Alertmanager, \`group_wait: 1s\`, the Events v2 POST): ${phase(dispatched)}`,
     `- the Slack message waits for the Sentinels' failover, the scrape of the new epoch and the warning route's \`group_wait: 10s\`; dispatch alone: ${phase(chatDispatched)}`,
     '',
-    "The page is bounded by one scrape interval + one evaluation interval + `group_wait` (5 + 5 + 1 s, plus the exporter's " +
-      'scrape of a refused port and the POST): about 11 s at worst, whatever the stack grows to, since `RedisDown` reads ' +
-      '`redis_up` directly (no recording rule, no `for:`). Where the rest could go, cheapest first: a rule group of its own ' +
-      'for the availability alerts evaluated every 1-2 s (the evaluation share drops to that, cost: a handful of cheap ' +
-      'expressions more often); a 2 s scrape interval for the data nodes (the detection share drops to 2 s; cost: 2.5x the ' +
-      'scrapes on every node); `group_wait` is already 1 s on the critical route. The Slack message is no page: ' +
+    "The page is bounded by one scrape interval + one evaluation interval + `group_wait` (5 + 1 + 1 s, plus the exporter's " +
+      'scrape of a refused port and the POST): about 7 s at worst, whatever the stack grows to, since `RedisDown` reads ' +
+      '`redis_up` directly (no recording rule, no `for:`) in a rule group of three cheap expressions. Most of what is left ' +
+      'is the scrape interval: a 2 s scrape of the data nodes would bring the worst case to about 4 s, at 2.5x the scrapes ' +
+      'on every node; `group_wait` is already 1 s on the critical route. ' +
+      'The Slack message is no page: ' +
       "`RedisFailover` is a warning, and the warning route's `group_wait: 10s` batches whatever else the same fault " +
       'raises into one message; it is not held to the page goal.',
   ].join('\n');

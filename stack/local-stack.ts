@@ -25,7 +25,12 @@ import { OtlpReceiver } from './otlp-receiver.js';
 import { checkPortsFree, type PortPlan, planPorts } from './port-plan.js';
 import { startPrometheus } from './prometheus-server.js';
 import { packageRoot } from './repo-paths.js';
-import { removeStackState, type StackState, writeStackState } from './stack-state.js';
+import {
+  processStartTime,
+  removeStackState,
+  type StackState,
+  writeStackState,
+} from './stack-state.js';
 import { RedisTopology } from './topology.js';
 
 export interface LocalStackOptions {
@@ -436,6 +441,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const state: StackState = {
       pid: process.pid,
+      ...(processStartTime(process.pid) ? { pidStartTime: processStartTime(process.pid) } : {}),
       startedAt: new Date().toISOString(),
       ...redis.state,
       urls: {

@@ -19,8 +19,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export interface StackState {
-  /** Process id of `redscope up`. */
+  /** Process id of `redscope up` (or of whatever runs the stack in-process, a bench). */
   readonly pid: number;
+  /** Its start time in clock ticks since boot (Linux), so a reused pid is not taken for it. */
+  readonly pidStartTime?: string;
   readonly startedAt: string;
   readonly mode: 'sentinel' | 'cluster';
   /** Base URLs (no trailing slash). */
@@ -96,7 +98,7 @@ export function readStackState(dir: string): StackState | undefined {
   } catch {
     return undefined;
   }
-  return isUpProcess(state.pid) ? state : undefined;
+  return isSameProcess(state.pid, state.pidStartTime) ? state : undefined;
 }
 
 export function removeStackState(dir: string): void {
@@ -114,19 +116,28 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Whether `pid` is a live `redscope up`: after a crash or a reboot its pid may
- * belong to another program, which a lock or a stack.json must not point at.
- * Where /proc cannot tell (not Linux, another user's process), alive is enough.
+ * The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat),
+ * or undefined where /proc cannot tell (not Linux, the process is gone).
  */
-function isUpProcess(pid: number): boolean {
-  if (!isAlive(pid)) return false;
-  let args: string[];
+export function processStartTime(pid: number): string | undefined {
   try {
-    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
-    return true;
+    return undefined;
   }
-  return args.some((a) => a.includes('redscope')) && args.includes('up');
+}
+
+/**
+ * Whether `pid` still is the process that wrote a lock or a stack.json: alive,
+ * and started when it said. After a crash or a reboot the pid may belong to
+ * another program, which the lock and the drills must not take for the stack.
+ */
+function isSameProcess(pid: number, startTime: string | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  const now = processStartTime(pid);
+  return startTime === undefined || now === undefined || now === startTime;
 }
 
 /** Another `redscope up` holds the state directory. */
@@ -154,7 +165,7 @@ export function lockStateDir(dir: string, pid = process.pid): () => void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = lockFile(dir);
   const mine = join(dir, `.up.pid.${pid}`);
-  writeFileSync(mine, `${pid}\n`);
+  writeFileSync(mine, `${pid} ${processStartTime(pid) ?? ''}\n`);
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -163,19 +174,23 @@ export function lockStateDir(dir: string, pid = process.pid): () => void {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      let holder: number;
+      let content: string;
       try {
-        holder = Number(readFileSync(file, 'utf8').trim());
+        content = readFileSync(file, 'utf8');
       } catch {
         continue; // released meanwhile: try again
       }
-      if (holder !== pid && isUpProcess(holder)) throw new StackRunningError(dir, holder);
+      const [holderText, holderStart] = content.trim().split(' ');
+      const holder = Number(holderText);
+      if (holder !== pid && isSameProcess(holder, holderStart || undefined)) {
+        throw new StackRunningError(dir, holder);
+      }
       // Stale: moved aside (atomic), so two processes taking it over cannot remove each other's.
       const stale = join(dir, `.up.pid.stale.${pid}`);
       try {
         renameSync(file, stale);
         // What was moved must be the dead holder's lock; a fresh one taken meanwhile goes back.
-        if (Number(readFileSync(stale, 'utf8').trim()) !== holder) linkSync(stale, file);
+        if (readFileSync(stale, 'utf8') !== content) linkSync(stale, file);
         rmSync(stale, { force: true });
       } catch {
         // another process moved it first; the next link attempt decides

@@ -447,5 +447,24 @@ export function alertGroups(t: Thresholds): RuleGroup<AlertRule>[] {
       },
     };
   });
-  return [{ name: 'redscope-alerts', interval: '5s', rules }];
+  // The alerts that say a node or the exporter is gone, or that a failover happened, read
+  // raw series with no `for:`: evaluated every second, the time to the page loses most of
+  // the evaluation interval (up to 5 s) for the price of three cheap expressions a second
+  // (`npm run bench -- alert-latency`).
+  const fast = rules.filter((r) => FAST_PATH.has(r.alert));
+  return [
+    { name: 'redscope-availability', interval: '1s', rules: fast },
+    {
+      name: 'redscope-alerts',
+      interval: '5s',
+      rules: rules.filter((r) => !FAST_PATH.has(r.alert)),
+    },
+  ];
 }
+
+/** Alerts evaluated every second (see alertGroups). */
+const FAST_PATH: ReadonlySet<string> = new Set([
+  'RedisDown',
+  'RedscopeExporterDown',
+  'RedisFailover',
+]);

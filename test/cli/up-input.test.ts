@@ -74,13 +74,14 @@ describe('redscope up: what it refuses before starting', () => {
     // A pid that cannot be alive: above the kernel's pid_max.
     writeFileSync(join(dir, 'up.pid'), '4194305\n');
     const release = lockStateDir(dir);
-    expect(readFileSync(join(dir, 'up.pid'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, 'up.pid'), 'utf8').split(' ')[0]).toBe(String(process.pid));
     release();
     expect(existsSync(join(dir, 'up.pid'))).toBe(false);
-    // A live process that is not `redscope up` (its pid was reused after a crash): stale too.
+    // A live process that started later than the one that wrote the lock (its pid was reused
+    // after a crash): stale too.
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
     cleanups.push(() => sleeper.kill('SIGKILL'));
-    writeFileSync(join(dir, 'up.pid'), `${sleeper.pid}\n`);
+    writeFileSync(join(dir, 'up.pid'), `${sleeper.pid} 1\n`);
     lockStateDir(dir)();
     // A live `redscope up` keeps it.
     const holder = { pid: fakeUpPid() };

@@ -12,10 +12,10 @@ process.once('exit', () => {
 });
 
 /**
- * The pid of a live process whose command line reads like `redscope up`: what a
- * stack.json or an up.pid must name to count as a running stack (a pid that is
- * alive but some other program counts as stale). It exits by itself after 2
- * minutes, and when this process exits.
+ * The pid of a live process that stands for a running `redscope up` in a
+ * stack.json or an up.pid the test writes (not this test process: a lock held
+ * by this very process counts as its own). It exits by itself after 2 minutes,
+ * and when this process exits.
  */
 export function fakeUpPid(): number {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120_000)', 'redscope', 'up'], {
