@@ -19,15 +19,13 @@ beforeAll(async () => {
         }),
       );
     } else if (path.pathname === '/api/v1/query') {
-      res
-        .writeHead(400)
-        .end(
-          JSON.stringify({
-            status: 'error',
-            errorType: 'bad_data',
-            error: 'parse error at char 3',
-          }),
-        );
+      res.writeHead(400).end(
+        JSON.stringify({
+          status: 'error',
+          errorType: 'bad_data',
+          error: 'parse error at char 3',
+        }),
+      );
     } else {
       res.writeHead(404).end('not found');
     }
