@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack } from '../stack/local-stack.js';
+import { waitUntil } from '../stack/partition-faults.js';
 import { freePortsBase } from '../stack/port-plan.js';
 import { promQuery } from '../stack/prometheus-api.js';
 import { median } from './support/client-workload.js';
@@ -17,21 +18,17 @@ import { type FaultToPage, killMasterAndWaitForPage } from './support/fault-to-p
 
 const RUNS = 5;
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Every data node and Sentinel scraped up by Prometheus, and no alert active. */
-async function waitUntilHealthy(prometheus: string): Promise<void> {
+function waitUntilHealthy(prometheus: string): Promise<void> {
   const value = async (promql: string) =>
     Number((await promQuery(prometheus, promql))[0]?.value[1] ?? Number.NaN);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const up = await value('count(redis_up == 1)').catch(() => Number.NaN);
-    const alerts = await value('count(ALERTS)').catch(() => Number.NaN);
-    // No series at all is what "no alert" looks like.
-    if (up === 6 && Number.isNaN(alerts)) return;
-    await delay(500);
-  }
-  throw new Error('alert-latency bench: the stack did not become healthy in 60 s');
+  // No series at all is what "no alert" looks like.
+  return waitUntil(
+    'the stack healthy (6 nodes up, no alert)',
+    async () =>
+      (await value('count(redis_up == 1)')) === 6 && Number.isNaN(await value('count(ALERTS)')),
+    60_000,
+  );
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);

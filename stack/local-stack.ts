@@ -439,9 +439,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         '--dry-run',
       ],
     };
+    const pidStartTime = processStartTime(process.pid);
     const state: StackState = {
       pid: process.pid,
-      ...(processStartTime(process.pid) ? { pidStartTime: processStartTime(process.pid) } : {}),
+      ...(pidStartTime ? { pidStartTime } : {}),
       startedAt: new Date().toISOString(),
       ...redis.state,
       urls: {

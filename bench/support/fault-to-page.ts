@@ -7,6 +7,7 @@
  * end-to-end test runs it once.
  */
 import { main } from '../../cli/main.js';
+import { waitUntil } from '../../stack/partition-faults.js';
 import { promApi } from '../../stack/prometheus-api.js';
 import type { StackState } from '../../stack/stack-state.js';
 
@@ -44,8 +45,6 @@ export interface FaultToPage {
   };
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function received(
   state: StackState,
 ): Promise<{ pagerduty: Received<PagerDutyEvent>[]; slack: Received<SlackMessage>[] }> {
@@ -58,19 +57,22 @@ async function received(
   };
 }
 
-/** The first entry `pick` accepts, polled every 100 ms until `timeoutMs`. */
+/** The first entry `pick` accepts, polled (stack/partition-faults.ts's waitUntil) until `timeoutMs`. */
 async function firstReceived<T>(
   what: string,
   timeoutMs: number,
   pick: () => Promise<T | undefined>,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = await pick().catch(() => undefined);
-    if (found !== undefined) return found;
-    await delay(100);
-  }
-  throw new Error(`no ${what} within ${timeoutMs / 1000} s of the kill`);
+  let found: T | undefined;
+  await waitUntil(
+    `${what} within ${timeoutMs / 1000} s of the kill`,
+    async () => {
+      found = await pick();
+      return found !== undefined;
+    },
+    timeoutMs,
+  );
+  return found as T;
 }
 
 /**
